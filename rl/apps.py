@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RlConfig(AppConfig):
+    name = "rl"
+    default_auto_field = "django.db.models.BigAutoField"
