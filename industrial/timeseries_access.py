@@ -1,0 +1,636 @@
+"""Read access to the plant's time-series store: ``TimeSeriesDataAccess``.
+
+One instance per process holds a ``psycopg_pool`` connection pool and the
+introspected :class:`~industrial.catalog.Catalog`. Every table and column
+name is taken from the catalog and composed with ``psycopg.sql``; values are
+always bound parameters. Unknown names raise typed errors with close matches.
+
+Anomaly detection (``detect_anomalies``, ``anomaly_scan``) combines three
+tests per metric, each against the equipment's own recent history:
+
+* **limit** – the latest reading breaks the metric's engineering alarm limit
+  (``industrial.plant_spec.METRIC_LIMITS``; low limits only while running);
+* **deviation** – the mean of the recent window (default 15 min) has a robust
+  z-score ``0.6745 · (x − median) / MAD`` above 3.5 (Iglewicz & Hoaglin)
+  against a baseline of the same time of day (±1 h) over the previous days
+  (default 7). Comparing like hours keeps the daily load cycle from reading
+  as an anomaly; median and MAD ignore the outliers they are meant to find,
+  unlike mean and stddev. Equipment with a running status is judged on its
+  running rows only, and not at all while stopped (stopping is operation);
+* **stuck** – the recent window is perfectly flat while the baseline moved.
+
+Windows are anchored at the equipment's latest reading, not the wall clock,
+so a plant seeded up to a fixed date is analysed the same way as a live one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from industrial.catalog import Catalog, EquipmentTable, MetricColumn, introspect
+from industrial.errors import InvalidQuery, UnknownEquipment
+from industrial.plant_spec import limit_for
+
+logger = logging.getLogger(__name__)
+
+BUCKETS: dict[str, timedelta | None] = {
+    "raw": None,
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "12h": timedelta(hours=12),
+    "1d": timedelta(days=1),
+}
+AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
+SEVERITIES = ("critical", "high", "medium", "low")
+MAX_POINTS = 20_000  # a range query never returns more rows than this
+_BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+_STATUS_METRICS = frozenset({"running_status"})
+
+_AGG_SQL = {
+    "avg": "avg({c})",
+    "min": "min({c})",
+    "max": "max({c})",
+    "sum": "sum({c})",
+    "count": "count({c})",
+    "first": '(array_agg({c} ORDER BY "timestamp"))[1]',
+    "last": '(array_agg({c} ORDER BY "timestamp" DESC))[1]',
+}
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class EquipmentInfo:
+    equipment_id: str
+    equipment_type: str
+    display_name: str
+    building: str | None
+    zone: str | None
+    rated_capacity: float | None
+    rated_unit: str | None
+    install_date: str | None
+    criticality: str | None
+    metrics: list[MetricColumn]
+
+
+@dataclass(frozen=True)
+class Reading:
+    equipment_id: str
+    timestamp: datetime
+    values: dict[str, float]
+    units: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Series:
+    equipment_id: str
+    metric: str
+    unit: str
+    bucket: str
+    aggregation: str
+    start: datetime
+    end: datetime
+    points: list[tuple[datetime, float | None]]
+
+
+@dataclass(frozen=True)
+class Stats:
+    equipment_id: str
+    metric: str
+    unit: str
+    start: datetime
+    end: datetime
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    stddev: float | None
+    p05: float | None
+    median: float | None
+    p95: float | None
+    first: float | None
+    last: float | None
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    equipment_id: str
+    metric: str
+    unit: str
+    kind: str  # limit | deviation | stuck
+    value: float
+    baseline_median: float | None
+    robust_z: float | None
+    threshold: float | None
+    severity: str
+    detected_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    equipment_id: str
+    equipment_type: str
+    display_name: str
+    severity: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged: bool
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+
+@dataclass(frozen=True)
+class FleetValue:
+    equipment_id: str
+    display_name: str
+    timestamp: datetime
+    value: float
+    unit: str
+    running: bool | None
+    abnormal: bool
+    reason: str | None
+
+
+# --------------------------------------------------------------------------- access
+
+
+class TimeSeriesDataAccess:
+    """Typed queries over the plant's tables through a connection pool."""
+
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, catalog_ttl: float = 10.0):
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            open=True,
+            name="timeseries",
+            kwargs={"autocommit": True},
+        )
+        self._catalog: Catalog | None = None
+        self._catalog_loaded = 0.0
+        self._catalog_ttl = catalog_ttl
+        self._catalog_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- catalog -----------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self.refresh_catalog()
+        return self._catalog
+
+    def refresh_catalog(self) -> Catalog:
+        with self._catalog_lock, self._pool.connection() as conn:
+            self._catalog = introspect(conn)
+            self._catalog_loaded = time.monotonic()
+        logger.info(
+            "catalog: %d equipment tables of %d types", len(self._catalog.equipment), len(self._catalog.types())
+        )
+        return self._catalog
+
+    def _table(self, equipment_id: object) -> EquipmentTable:
+        try:
+            return self.catalog.table(equipment_id)
+        except UnknownEquipment:
+            # A table may have been created since we looked (seeding, a new meter); look again, rarely.
+            if time.monotonic() - self._catalog_loaded < self._catalog_ttl:
+                raise
+            return self.refresh_catalog().table(equipment_id)
+
+    def _metric(self, equipment_id: object, metric: object) -> MetricColumn:
+        self._table(equipment_id)
+        return self.catalog.metric(equipment_id, metric)
+
+    # -- equipment ----------------------------------------------------------
+
+    def list_equipment(self, equipment_type: str | None = None) -> list[EquipmentInfo]:
+        ids = self.catalog.ids_of_type(equipment_type) if equipment_type is not None else sorted(self.catalog.equipment)
+        return [self.equipment(eq_id) for eq_id in ids]
+
+    def equipment_types(self) -> dict[str, int]:
+        return {t: len(ids) for t, ids in self.catalog.types().items()}
+
+    def equipment(self, equipment_id: str) -> EquipmentInfo:
+        table = self._table(equipment_id)
+        meta = table.metadata
+        install = meta.get("install_date")
+        return EquipmentInfo(
+            equipment_id=table.equipment_id,
+            equipment_type=table.equipment_type,
+            display_name=table.display_name,
+            building=meta.get("building"),
+            zone=meta.get("zone"),
+            rated_capacity=meta.get("rated_capacity"),
+            rated_unit=meta.get("rated_unit"),
+            install_date=install.isoformat() if install else None,
+            criticality=meta.get("criticality"),
+            metrics=list(table.metrics.values()),
+        )
+
+    def metrics(self, equipment_id: str) -> list[MetricColumn]:
+        return list(self._table(equipment_id).metrics.values())
+
+    # -- readings -----------------------------------------------------------
+
+    def latest(self, equipment_id: str, metrics: list[str] | None = None) -> Reading | None:
+        """The newest row of ``equipment_id`` (only ``metrics`` if given), or None for an empty table."""
+        table = self._table(equipment_id)
+        columns = [self._metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
+        query = sql.SQL('SELECT "timestamp", {} FROM {} ORDER BY "timestamp" DESC LIMIT 1').format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), sql.Identifier(table.equipment_id)
+        )
+        with self._pool.connection() as conn:
+            row = conn.execute(query).fetchone()
+        if row is None:
+            return None
+        return Reading(
+            equipment_id=table.equipment_id,
+            timestamp=row[0],
+            values={c.name: _num(v) for c, v in zip(columns, row[1:], strict=True)},
+            units={c.name: c.unit for c in columns},
+        )
+
+    def series(
+        self,
+        equipment_id: str,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        bucket: str = "1h",
+        aggregation: str = "avg",
+    ) -> Series:
+        """Values of ``metric`` in ``[start, end)``: raw rows, or ``date_bin`` buckets aggregated.
+
+        ``delta`` is for cumulative counters (``energy_kwh``, ``run_hours``): the
+        increase over each bucket, measured from the last reading before it,
+        so the deltas of consecutive buckets add up to the total increase.
+        """
+        column = self._metric(equipment_id, metric)
+        _check_window(start, end)
+        if bucket not in BUCKETS:
+            raise InvalidQuery("bucket", f"must be one of {', '.join(BUCKETS)}, got {bucket!r}")
+        if aggregation not in AGGREGATIONS:
+            raise InvalidQuery("agg", f"must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+        width = BUCKETS[bucket]
+        table, col = sql.Identifier(equipment_id), sql.Identifier(column.name)
+        if width is None:
+            query = sql.SQL(
+                'SELECT "timestamp", {c} FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
+                'ORDER BY "timestamp" LIMIT %(limit)s'
+            ).format(c=col, t=table)
+        else:
+            if (end - start) / width > MAX_POINTS:
+                raise InvalidQuery(
+                    "bucket", f"{bucket} buckets over this window exceed {MAX_POINTS} points; use wider buckets"
+                )
+            query = _bucket_query(table, col, aggregation)
+        params = {"start": start, "end": end, "width": width, "origin": _BUCKET_ORIGIN, "limit": MAX_POINTS + 1}
+        with self._pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        if width is None and len(rows) > MAX_POINTS:
+            raise InvalidQuery("bucket", f"more than {MAX_POINTS} raw rows in this window; use a bucket")
+        return Series(
+            equipment_id,
+            column.name,
+            column.unit,
+            bucket,
+            aggregation if width else "raw",
+            start,
+            end,
+            [(ts, _num(v)) for ts, v in rows],
+        )
+
+    def stats(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> Stats:
+        """Summary statistics of ``metric`` over ``[start, end)``."""
+        column = self._metric(equipment_id, metric)
+        _check_window(start, end)
+        query = sql.SQL(
+            "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
+            "percentile_cont(0.05) WITHIN GROUP (ORDER BY {c}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY {c}), "
+            '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
+            'FROM {t} WHERE "timestamp" >= %s AND "timestamp" < %s'
+        ).format(c=sql.Identifier(column.name), t=sql.Identifier(equipment_id))
+        with self._pool.connection() as conn:
+            row = conn.execute(query, (start, end)).fetchone()
+        return Stats(equipment_id, column.name, column.unit, start, end, int(row[0]), *map(_num, row[1:]))
+
+    # -- anomalies ----------------------------------------------------------
+
+    def detect_anomalies(
+        self,
+        equipment_id: str,
+        metrics: list[str] | None = None,
+        *,
+        baseline: timedelta = timedelta(hours=24),
+        recent: timedelta = timedelta(minutes=15),
+        z_threshold: float = 3.5,
+    ) -> list[Anomaly]:
+        """Anomalies of one equipment now (see the module docstring for the method)."""
+        table = self._table(equipment_id)
+        columns = [self._metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
+        columns = [c for c in columns if c.name not in _STATUS_METRICS]
+        if not columns:
+            return []
+        query = _anomaly_query(table, columns)
+        with self._pool.connection() as conn:
+            row = conn.execute(query, {"baseline": baseline, "recent": recent, "hour_window": 3600}).fetchone()
+        if row is None or row[0] is None:
+            return []
+        return _anomalies_from_row(table, columns, row, z_threshold)
+
+    def anomaly_scan(self, equipment_type: str, **options) -> list[Anomaly]:
+        """Anomalies across every equipment of ``equipment_type``, most severe first."""
+        found = [
+            a for eq_id in self.catalog.ids_of_type(equipment_type) for a in self.detect_anomalies(eq_id, **options)
+        ]
+        return sorted(found, key=lambda a: (SEVERITIES.index(a.severity), -abs(a.robust_z or 0.0)))
+
+    # -- alerts -------------------------------------------------------------
+
+    def alerts(
+        self,
+        *,
+        active_only: bool = False,
+        severity: str | list[str] | None = None,
+        equipment_id: str | None = None,
+        equipment_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AlertRow]:
+        """Alerts, newest first: active only, by severity, equipment or type, raised in ``[start, end)``."""
+        severities = [severity] if isinstance(severity, str) else list(severity or [])
+        for s in severities:
+            if s not in SEVERITIES:
+                raise InvalidQuery("severity", f"must be one of {', '.join(SEVERITIES)}, got {s!r}")
+        if equipment_id is not None:
+            self._table(equipment_id)
+        if equipment_type is not None:
+            self.catalog.ids_of_type(equipment_type)
+        if start and end:
+            _check_window(start, end)
+        if not 1 <= limit <= 10_000:
+            raise InvalidQuery("limit", f"must be between 1 and 10000, got {limit}")
+        query = """
+            SELECT a.id, a.equipment_id, coalesce(e.equipment_type, ''), coalesce(e.display_name, a.equipment_id),
+                   a.severity, a.metric, a.value, a.threshold, a.message, a.raised_at, a.cleared_at, a.acknowledged
+            FROM alerts a LEFT JOIN equipment e USING (equipment_id)
+            WHERE (NOT %(active)s OR a.cleared_at IS NULL)
+              AND (cardinality(%(severities)s::text[]) = 0 OR a.severity = ANY(%(severities)s::text[]))
+              AND (%(eq)s::text IS NULL OR a.equipment_id = %(eq)s)
+              AND (%(type)s::text IS NULL OR e.equipment_type = %(type)s)
+              AND (%(start)s::timestamptz IS NULL OR a.raised_at >= %(start)s)
+              AND (%(end)s::timestamptz IS NULL OR a.raised_at < %(end)s)
+            ORDER BY a.raised_at DESC, a.id DESC
+            LIMIT %(limit)s
+        """
+        params = {
+            "active": active_only,
+            "severities": severities,
+            "eq": equipment_id,
+            "type": equipment_type,
+            "start": start,
+            "end": end,
+            "limit": limit,
+        }
+        with self._pool.connection() as conn:
+            return [AlertRow(*row) for row in conn.execute(query, params)]
+
+    # -- fleet --------------------------------------------------------------
+
+    def fleet_latest(
+        self, equipment_type: str, metric: str, *, descending: bool = True, limit: int | None = None
+    ) -> list[FleetValue]:
+        """The latest ``metric`` of every equipment of a type, ranked, each flagged if abnormal.
+
+        Abnormal means its alarm limit is broken, or it sits far from its
+        running peers (robust z-score > 3.5 against the fleet's median/MAD).
+        """
+        ids = self.catalog.ids_of_type(equipment_type)
+        columns = [self._metric(eq_id, metric) for eq_id in ids]
+        status = [self.catalog.equipment[eq_id].has_running_status for eq_id in ids]
+        parts = [
+            sql.SQL(
+                '(SELECT {id}::text, "timestamp", {c}::float8, {s} FROM {t} ORDER BY "timestamp" DESC LIMIT 1)'
+            ).format(
+                id=sql.Literal(eq_id),
+                c=sql.Identifier(col.name),
+                t=sql.Identifier(eq_id),
+                s=sql.SQL("running_status::float8") if has_status else sql.SQL("NULL::float8"),
+            )
+            for eq_id, col, has_status in zip(ids, columns, status, strict=True)
+        ]
+        with self._pool.connection() as conn:
+            rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
+        values = _rank_fleet(self.catalog, equipment_type, metric, columns[0].unit, rows)
+        values.sort(key=lambda v: v.value, reverse=descending)
+        return values[:limit] if limit else values
+
+    def fleet_abnormal(self, equipment_type: str, metric: str) -> list[FleetValue]:
+        return [v for v in self.fleet_latest(equipment_type, metric) if v.abnormal]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _num(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _check_window(start: datetime, end: datetime) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise InvalidQuery(name, "must be a timezone-aware datetime")
+    if start >= end:
+        raise InvalidQuery("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
+
+
+def _bucket_query(table: sql.Identifier, col: sql.Identifier, aggregation: str) -> sql.Composed:
+    if aggregation != "delta":
+        return sql.SQL(
+            'SELECT date_bin(%(width)s, "timestamp", %(origin)s) AS bucket, ' + _AGG_SQL[aggregation] + " "
+            'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY bucket ORDER BY bucket'
+        ).format(c=col, t=table)
+    # Increase per bucket = its last reading minus the previous bucket's (or the reading before the window).
+    return sql.SQL(
+        'WITH b AS (SELECT date_bin(%(width)s, "timestamp", %(origin)s) AS bucket, '
+        '(array_agg({c} ORDER BY "timestamp" DESC))[1] AS last_value, '
+        '(array_agg({c} ORDER BY "timestamp"))[1] AS first_value '
+        'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY bucket), '
+        'before AS (SELECT {c} AS v FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1) '
+        "SELECT bucket, last_value - coalesce(lag(last_value) OVER (ORDER BY bucket), "
+        "(SELECT v FROM before), first_value) FROM b ORDER BY bucket"
+    ).format(c=col, t=table)
+
+
+def _anomaly_query(table: EquipmentTable, columns: list[MetricColumn]) -> sql.Composed:
+    """One statement: latest, recent mean and range, same-hour baseline median and MAD for every column.
+
+    For equipment with a running status, only rows where it ran count: a
+    pump switching off is operation, not an anomaly.
+    """
+    t = sql.Identifier(table.equipment_id)
+    per_column = []
+    for c in columns:
+        ident = sql.Identifier(c.name)
+        per_column.append(
+            sql.SQL(
+                "(SELECT {c} FROM latest)::float8, "
+                "(SELECT avg({c}) FROM w WHERE recent)::float8, "
+                "(SELECT max({c}) - min({c}) FROM w WHERE recent)::float8, "
+                "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) FROM w WHERE NOT recent), "
+                "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY abs({c} - m.med)) FROM w, "
+                "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS med FROM w WHERE NOT recent) m "
+                "WHERE NOT recent)"
+            ).format(c=ident)
+        )
+    if table.has_running_status:
+        status = sql.SQL("(SELECT running_status FROM latest)::float8")
+        running_only = sql.SQL("AND running_status >= 0.5")
+    else:
+        status, running_only = sql.SQL("NULL::float8"), sql.SQL("")
+    return sql.SQL(
+        'WITH latest AS (SELECT * FROM {t} ORDER BY "timestamp" DESC LIMIT 1), '
+        'w AS MATERIALIZED (SELECT *, "timestamp" > (SELECT "timestamp" FROM latest) - %(recent)s AS recent FROM {t} '
+        'WHERE "timestamp" > (SELECT "timestamp" FROM latest) - %(recent)s - %(baseline)s {running_only} '
+        # Keep the recent rows and, before them, rows within an hour of the same time of day.
+        'AND ("timestamp" > (SELECT "timestamp" FROM latest) - %(recent)s '
+        'OR abs(mod(extract(epoch FROM (SELECT "timestamp" FROM latest) - "timestamp")::bigint + 43200, 86400) '
+        "- 43200) <= %(hour_window)s)) "
+        'SELECT (SELECT "timestamp" FROM latest), (SELECT count(*) FROM w WHERE recent), {status}, {cols}'
+    ).format(t=t, status=status, running_only=running_only, cols=sql.SQL(", ").join(per_column))
+
+
+def _anomalies_from_row(
+    table: EquipmentTable, columns: list[MetricColumn], row: tuple, z_threshold: float
+) -> list[Anomaly]:
+    detected_at, recent_rows, running = row[0], int(row[1]), row[2]
+    is_running = running is None or running >= 0.5
+    found = []
+    for i, column in enumerate(columns):
+        latest, recent_mean, recent_range, median, mad = row[3 + 5 * i : 8 + 5 * i]
+        verdict = _judge(
+            table.equipment_type,
+            column.name,
+            latest,
+            recent_mean,
+            recent_range,
+            median,
+            mad,
+            recent_rows,
+            is_running,
+            z_threshold,
+        )
+        if verdict is not None:
+            kind, value, z, threshold, severity = verdict
+            found.append(
+                Anomaly(
+                    table.equipment_id,
+                    column.name,
+                    column.unit,
+                    kind,
+                    round(value, 3),
+                    None if median is None else round(median, 3),
+                    None if z is None else round(z, 2),
+                    threshold,
+                    severity,
+                    detected_at,
+                )
+            )
+    return found
+
+
+def _judge(
+    equipment_type: str,
+    metric: str,
+    latest,
+    recent_mean,
+    recent_range,
+    median,
+    mad,
+    recent_rows: int,
+    is_running: bool,
+    z_threshold: float,
+):
+    """(kind, value, z, threshold, severity) if one metric's numbers are anomalous, else None."""
+    if latest is None:
+        return None
+    limit = limit_for(equipment_type, metric)
+    if limit and limit.violated_by(latest, running=is_running):
+        threshold = limit.high if limit.high is not None and latest > limit.high else limit.low
+        return "limit", latest, None, threshold, limit.severity
+    if median is None or mad is None or recent_mean is None or not is_running:
+        return None
+    if recent_rows >= 10 and recent_range == 0 and mad > 0:
+        return "stuck", latest, None, None, "medium"
+    # A floor on MAD keeps near-constant signals (a standby unit at 0 kW) from flagging noise.
+    z = 0.6745 * (recent_mean - median) / max(mad, 0.01 * abs(median), 1e-6)
+    if abs(z) > z_threshold:
+        return "deviation", recent_mean, z, None, "high" if abs(z) > 2 * z_threshold else "medium"
+    return None
+
+
+def _rank_fleet(catalog: Catalog, equipment_type: str, metric: str, unit: str, rows: list[tuple]) -> list[FleetValue]:
+    import statistics
+
+    limit = limit_for(equipment_type, metric)
+    running_values = [r[2] for r in rows if r[2] is not None and (r[3] is None or r[3] >= 0.5)]
+    median = statistics.median(running_values) if running_values else None
+    mad = statistics.median(abs(v - median) for v in running_values) if running_values else None
+    values = []
+    for eq_id, ts, value, status in rows:
+        if value is None:
+            continue
+        running = None if status is None else status >= 0.5
+        reason = None
+        if limit and limit.violated_by(value, running=running is not False):
+            reason = (
+                f"outside limit ({'>' if limit.high is not None and value > limit.high else '<'} "
+                f"{limit.high if limit.high is not None and value > limit.high else limit.low})"
+            )
+        elif running is not False and median is not None and len(running_values) >= 4:
+            z = 0.6745 * (value - median) / max(mad, 0.01 * abs(median), 1e-6)
+            if abs(z) > 3.5:
+                reason = f"far from fleet median {median:.1f} (robust z {z:.1f})"
+        values.append(
+            FleetValue(
+                eq_id, catalog.equipment[eq_id].display_name, ts, value, unit, running, reason is not None, reason
+            )
+        )
+    return values
+
+
+@functools.cache
+def get_timeseries_access() -> TimeSeriesDataAccess:
+    """The process-wide instance for the configured database, built on first use (after any fork)."""
+    from django.conf import settings
+
+    from industrial.database import timeseries_conninfo
+
+    return TimeSeriesDataAccess(
+        timeseries_conninfo(), min_size=settings.TIMESERIES_POOL_MIN_SIZE, max_size=settings.TIMESERIES_POOL_MAX_SIZE
+    )
