@@ -19,6 +19,8 @@ def _env_bool(name: str, default: bool) -> bool:
 
 # Runtime state (embedded database, experience buffer, checkpoints, adapters) lives in one folder.
 STATE_DIR = Path(os.environ.get("CC_STATE_DIR", BASE_DIR / "state")).resolve()
+# The one piece of import-time work allowed here: SQLite and the embedded server need the folder to exist.
+STATE_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
 DEBUG = _env_bool("DJANGO_DEBUG", False)

@@ -8,7 +8,9 @@ never knows which one it talks to.
 
 from __future__ import annotations
 
+import psycopg
 from django.conf import settings
+from psycopg import sql
 
 from industrial.embedded_postgres import embedded_url
 
@@ -27,3 +29,20 @@ def _with_database(url: str, database: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = database
     return make_conninfo(**params)
+
+
+def recreate_database(name: str) -> str:
+    """Drop (if present) and create database ``name`` on the time-series server; return its connection string.
+
+    For scratch databases (tests, benchmarks): they live beside the real one,
+    the way Django's test runner keeps test databases.
+    """
+    with psycopg.connect(timeseries_conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return timeseries_conninfo(name)
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(timeseries_conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -138,7 +138,10 @@ def seed_plant(conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult], 
     with psycopg.connect(conninfo, autocommit=True) as conn:
         # Losing the last commits on a crash is fine here (a re-run resumes); waiting on fsync is not.
         conn.execute("SET synchronous_commit = off")
-        conn.execute(SHARED_SCHEMA)
+        with conn.transaction():
+            # CREATE ... IF NOT EXISTS still races with a concurrent creator: serialize it.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('seed_plant:schema'))")
+            conn.execute(SHARED_SCHEMA)
         if plan.replace:
             _drop(conn, plan)
         _upsert_equipment(conn, plan)
@@ -165,7 +168,11 @@ def follow(
     """Keep every table live: each interval, append the rows up to now. Yields one report per pass."""
     live = SeedPlan(**{**plan.__dict__, "end": None, "replace": False})
     while not should_stop():
-        yield seed_plant(conninfo, live)
+        try:
+            yield seed_plant(conninfo, live)
+        except psycopg.OperationalError:
+            # The server restarting or a network blip must not end a demo: try again next interval.
+            logger.exception("follow: this pass failed; retrying at the next interval")
         now = time.time()
         sleep(plan.interval - now % plan.interval + 0.05)
 
@@ -256,20 +263,23 @@ def _seed_table(
     conn: psycopg.Connection, eq: EquipmentType, number: int, plan: SeedPlan, start: int, end: int
 ) -> TableResult:
     eq_id = eq.equipment_id(number)
-    exists, last, state = _table_state(conn, eq, eq_id)
-    if last is not None and last > start:
-        start = last  # resume after the last stored row; earlier history is never rewritten
-    block = generate_block(
-        eq,
-        number,
-        seed=plan.seed,
-        start=start,
-        end=end,
-        interval=plan.interval,
-        state=state,
-        fault_rate=plan.fault_rate,
-    )
     with conn.transaction():
+        # Another seeder (a follower, a second demo) may write this table too: one at a time, and
+        # read where it stands only once we hold the lock, so nobody appends rows twice.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"seed_plant:{eq_id}",))
+        exists, last, state = _table_state(conn, eq, eq_id)
+        if last is not None and last > start:
+            start = last  # resume after the last stored row; earlier history is never rewritten
+        block = generate_block(
+            eq,
+            number,
+            seed=plan.seed,
+            start=start,
+            end=end,
+            interval=plan.interval,
+            state=state,
+            fault_rate=plan.fault_rate,
+        )
         if not exists:
             conn.execute(_create_table_sql(eq, eq_id))
         if len(block):

@@ -201,9 +201,16 @@ class Limit:
     low: float | None = None
     high: float | None = None
     severity: str = "high"
+    process: bool = False  # a process value (chilled water, condenser water): judged only while running
 
     def violated_by(self, value: float, running: bool = True) -> bool:
-        """Low limits (pressure, level, efficiency) only mean something while running."""
+        """Low limits (pressure, level, efficiency) and process limits only mean something while running.
+
+        A stopped chiller's chilled water drifts warm and a stopped pump has no
+        discharge pressure: that is idle, not a fault. A hot motor is hot either way.
+        """
+        if not running and self.process:
+            return False
         too_low = running and self.low is not None and value < self.low
         return too_low or (self.high is not None and value > self.high)
 
@@ -212,10 +219,10 @@ class Limit:
 # raises alerts when a value crosses them and the anomaly scan flags any
 # reading outside them whatever its history says.
 METRIC_LIMITS: dict[tuple[str, str], Limit] = {
-    ("chiller", "chw_supply_temp_c"): Limit(4.0, 10.0, "high"),
-    ("chiller", "cw_return_temp_c"): Limit(None, 38.0, "high"),
+    ("chiller", "chw_supply_temp_c"): Limit(4.0, 10.0, "high", process=True),
+    ("chiller", "cw_return_temp_c"): Limit(None, 38.0, "high", process=True),
     ("chiller", "cop"): Limit(3.0, None, "medium"),
-    ("cooling_tower", "outlet_water_temp_c"): Limit(None, 33.0, "high"),
+    ("cooling_tower", "outlet_water_temp_c"): Limit(None, 33.0, "high", process=True),
     ("cooling_tower", "basin_level_percent"): Limit(40.0, None, "medium"),
     ("pump", "motor_temp_c"): Limit(None, 85.0, "critical"),
     ("pump", "vibration_mm_s"): Limit(None, 7.1, "high"),
@@ -228,7 +235,7 @@ METRIC_LIMITS: dict[tuple[str, str], Limit] = {
     ("ahu", "filter_dp_pa"): Limit(None, 350.0, "medium"),
     ("ahu", "co2_ppm"): Limit(None, 1200.0, "medium"),
     ("boiler", "steam_pressure_bar"): Limit(6.0, 11.0, "critical"),
-    ("boiler", "flue_gas_temp_c"): Limit(None, 260.0, "high"),
+    ("boiler", "flue_gas_temp_c"): Limit(None, 260.0, "high", process=True),
     ("boiler", "water_level_percent"): Limit(35.0, None, "critical"),
     ("transformer", "oil_temp_c"): Limit(None, 90.0, "high"),
     ("transformer", "winding_temp_c"): Limit(None, 110.0, "critical"),

@@ -57,6 +57,14 @@ SEVERITIES = ("critical", "high", "medium", "low")
 MAX_POINTS = 20_000  # a range query never returns more rows than this
 _BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 _STATUS_METRICS = frozenset({"running_status"})
+_ALERT_WHERE = """
+    (NOT %(active)s OR a.cleared_at IS NULL)
+    AND (cardinality(%(severities)s::text[]) = 0 OR a.severity = ANY(%(severities)s::text[]))
+    AND (%(eq)s::text IS NULL OR a.equipment_id = %(eq)s)
+    AND (%(type)s::text IS NULL OR e.equipment_type = %(type)s)
+    AND (%(start)s::timestamptz IS NULL OR a.raised_at >= %(start)s)
+    AND (%(end)s::timestamptz IS NULL OR a.raised_at < %(end)s)
+"""
 
 _AGG_SQL = {
     "avg": "avg({c})",
@@ -220,7 +228,8 @@ class TimeSeriesDataAccess:
                 raise
             return self.refresh_catalog().table(equipment_id)
 
-    def _metric(self, equipment_id: object, metric: object) -> MetricColumn:
+    def metric(self, equipment_id: object, metric: object) -> MetricColumn:
+        """The catalog's column ``metric`` of ``equipment_id`` (unit included), or a typed error."""
         self._table(equipment_id)
         return self.catalog.metric(equipment_id, metric)
 
@@ -258,7 +267,7 @@ class TimeSeriesDataAccess:
     def latest(self, equipment_id: str, metrics: list[str] | None = None) -> Reading | None:
         """The newest row of ``equipment_id`` (only ``metrics`` if given), or None for an empty table."""
         table = self._table(equipment_id)
-        columns = [self._metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
+        columns = [self.metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
         query = sql.SQL('SELECT "timestamp", {} FROM {} ORDER BY "timestamp" DESC LIMIT 1').format(
             sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), sql.Identifier(table.equipment_id)
         )
@@ -288,7 +297,7 @@ class TimeSeriesDataAccess:
         increase over each bucket, measured from the last reading before it,
         so the deltas of consecutive buckets add up to the total increase.
         """
-        column = self._metric(equipment_id, metric)
+        column = self.metric(equipment_id, metric)
         _check_window(start, end)
         if bucket not in BUCKETS:
             raise InvalidQuery("bucket", f"must be one of {', '.join(BUCKETS)}, got {bucket!r}")
@@ -325,7 +334,7 @@ class TimeSeriesDataAccess:
 
     def stats(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> Stats:
         """Summary statistics of ``metric`` over ``[start, end)``."""
-        column = self._metric(equipment_id, metric)
+        column = self.metric(equipment_id, metric)
         _check_window(start, end)
         query = sql.SQL(
             "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
@@ -345,13 +354,13 @@ class TimeSeriesDataAccess:
         equipment_id: str,
         metrics: list[str] | None = None,
         *,
-        baseline: timedelta = timedelta(hours=24),
+        baseline: timedelta = timedelta(days=7),
         recent: timedelta = timedelta(minutes=15),
         z_threshold: float = 3.5,
     ) -> list[Anomaly]:
         """Anomalies of one equipment now (see the module docstring for the method)."""
         table = self._table(equipment_id)
-        columns = [self._metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
+        columns = [self.metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
         columns = [c for c in columns if c.name not in _STATUS_METRICS]
         if not columns:
             return []
@@ -383,6 +392,42 @@ class TimeSeriesDataAccess:
         limit: int = 100,
     ) -> list[AlertRow]:
         """Alerts, newest first: active only, by severity, equipment or type, raised in ``[start, end)``."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidQuery("limit", f"must be between 1 and 10000, got {limit}")
+        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end)
+        query = f"""
+            SELECT a.id, a.equipment_id, coalesce(e.equipment_type, ''), coalesce(e.display_name, a.equipment_id),
+                   a.severity, a.metric, a.value, a.threshold, a.message, a.raised_at, a.cleared_at, a.acknowledged
+            FROM alerts a LEFT JOIN equipment e USING (equipment_id)
+            WHERE {_ALERT_WHERE}
+            ORDER BY a.raised_at DESC, a.id DESC
+            LIMIT %(limit)s
+        """
+        with self._pool.connection() as conn:
+            return [AlertRow(*row) for row in conn.execute(query, {**params, "limit": limit})]
+
+    def alert_counts(
+        self,
+        *,
+        active_only: bool = False,
+        severity: str | list[str] | None = None,
+        equipment_id: str | None = None,
+        equipment_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> dict[str, int]:
+        """How many alerts match (the filters of :meth:`alerts`), by severity, every severity present."""
+        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end)
+        query = f"""
+            SELECT a.severity, count(*) FROM alerts a LEFT JOIN equipment e USING (equipment_id)
+            WHERE {_ALERT_WHERE} GROUP BY a.severity
+        """
+        with self._pool.connection() as conn:
+            counts = dict(conn.execute(query, params).fetchall())
+        return {s: counts.get(s, 0) for s in SEVERITIES}
+
+    def _alert_filter(self, active_only, severity, equipment_id, equipment_type, start, end) -> dict[str, object]:
+        """Validated bind parameters for ``_ALERT_WHERE``."""
         severities = [severity] if isinstance(severity, str) else list(severity or [])
         for s in severities:
             if s not in SEVERITIES:
@@ -393,32 +438,14 @@ class TimeSeriesDataAccess:
             self.catalog.ids_of_type(equipment_type)
         if start and end:
             _check_window(start, end)
-        if not 1 <= limit <= 10_000:
-            raise InvalidQuery("limit", f"must be between 1 and 10000, got {limit}")
-        query = """
-            SELECT a.id, a.equipment_id, coalesce(e.equipment_type, ''), coalesce(e.display_name, a.equipment_id),
-                   a.severity, a.metric, a.value, a.threshold, a.message, a.raised_at, a.cleared_at, a.acknowledged
-            FROM alerts a LEFT JOIN equipment e USING (equipment_id)
-            WHERE (NOT %(active)s OR a.cleared_at IS NULL)
-              AND (cardinality(%(severities)s::text[]) = 0 OR a.severity = ANY(%(severities)s::text[]))
-              AND (%(eq)s::text IS NULL OR a.equipment_id = %(eq)s)
-              AND (%(type)s::text IS NULL OR e.equipment_type = %(type)s)
-              AND (%(start)s::timestamptz IS NULL OR a.raised_at >= %(start)s)
-              AND (%(end)s::timestamptz IS NULL OR a.raised_at < %(end)s)
-            ORDER BY a.raised_at DESC, a.id DESC
-            LIMIT %(limit)s
-        """
-        params = {
+        return {
             "active": active_only,
             "severities": severities,
             "eq": equipment_id,
             "type": equipment_type,
             "start": start,
             "end": end,
-            "limit": limit,
         }
-        with self._pool.connection() as conn:
-            return [AlertRow(*row) for row in conn.execute(query, params)]
 
     # -- fleet --------------------------------------------------------------
 
@@ -431,7 +458,7 @@ class TimeSeriesDataAccess:
         running peers (robust z-score > 3.5 against the fleet's median/MAD).
         """
         ids = self.catalog.ids_of_type(equipment_type)
-        columns = [self._metric(eq_id, metric) for eq_id in ids]
+        columns = [self.metric(eq_id, metric) for eq_id in ids]
         status = [self.catalog.equipment[eq_id].has_running_status for eq_id in ids]
         parts = [
             sql.SQL(

@@ -8,39 +8,49 @@ databases.
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from industrial.database import timeseries_conninfo
+from industrial.database import drop_database, recreate_database, timeseries_conninfo
 from industrial.plant_seeding import SeedPlan, seed_plant
 from industrial.plant_spec import EQUIPMENT_TYPES
-from industrial.timeseries_access import TimeSeriesDataAccess
+from industrial.timeseries_access import TimeSeriesDataAccess, get_timeseries_access
 
-TEST_DATABASE = "plant_test"
+# Unique per run, so two test runs on one server (two sessions, CI beside a developer) never collide.
+TEST_DATABASE = f"plant_test_{os.getpid()}"
 PLANT_END = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, so generator test runs fall inside
 SMALL_PLAN = SeedPlan(days=2, counts={t.name: 2 for t in EQUIPMENT_TYPES}, seed=7, end=PLANT_END, fault_rate=0.6)
 
 
-def recreate_database(name: str) -> str:
-    """Drop and create database ``name`` on the project's server; return its connection string."""
+def drop_abandoned_test_databases() -> None:
+    """Drop test databases left by runs that were killed before their teardown."""
     with psycopg.connect(timeseries_conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return timeseries_conninfo(name)
+        names = [r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'plant_test_%'")]
+    for name in names:
+        match = re.fullmatch(r"plant_test_(\d+)(_.*)?", name)
+        if match and not _alive(int(match.group(1))):
+            drop_database(name)
 
 
-def drop_database(name: str) -> None:
-    with psycopg.connect(timeseries_conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
 def plant_conninfo(django_db_blocker) -> str:
     """A database holding two of every equipment type over two days, with injected faults."""
     with django_db_blocker.unblock():
+        drop_abandoned_test_databases()
         conninfo = recreate_database(TEST_DATABASE)
         seed_plant(conninfo, SMALL_PLAN)
     yield conninfo
@@ -75,3 +85,26 @@ def scratch_database(django_db_blocker):
     yield make
     for name in created:
         drop_database(name)
+
+
+@pytest.fixture
+def use_timeseries_database(settings):
+    """Point the project's configured time-series database (what ``get_timeseries_access()``
+    and the management commands use) at another database on the same server."""
+
+    def use(name: str) -> None:
+        if settings.TIMESERIES_DATABASE_URL:  # an external server: the name alone does not redirect it
+            settings.TIMESERIES_DATABASE_URL = timeseries_conninfo(name)
+        settings.TIMESERIES_DATABASE_NAME = name
+        get_timeseries_access.cache_clear()
+
+    yield use
+    if get_timeseries_access.cache_info().currsize:
+        get_timeseries_access().close()
+    get_timeseries_access.cache_clear()
+
+
+@pytest.fixture
+def configured_plant(plant_conninfo, use_timeseries_database):
+    """The project's configured time-series database is the seeded test plant, for one test."""
+    use_timeseries_database(TEST_DATABASE)

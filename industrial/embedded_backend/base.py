@@ -5,9 +5,8 @@ this backend instead of a host, and the server is started here, lazily, by
 the first query that needs it rather than at import or start-up.
 """
 
-from psycopg.conninfo import conninfo_to_dict
-
 from django.db.backends.postgresql import base
+from psycopg.conninfo import conninfo_to_dict
 
 from industrial.database import timeseries_conninfo
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from industrial.plant_generator import generate_block
 from industrial.plant_seeding import SeedPlan, follow, seed_plant
 from industrial.plant_spec import DOUBLE_COLUMNS, EQUIPMENT_TYPES, TYPES_BY_NAME
-from tests.conftest import PLANT_END, SMALL_PLAN
+from tests.conftest import PLANT_END, SMALL_PLAN, TEST_DATABASE
 
 SMALL_TYPES = {"chiller": 1, "energy_meter": 1, "diesel_generator": 1, "pump": 2}
 
@@ -159,10 +159,9 @@ def test_plan_validation_names_the_bad_value(kwargs, message):
         SeedPlan(**kwargs)
 
 
-def test_seed_plant_command(scratch_database, settings):
-    name = "plant_test_command"
+def test_seed_plant_command(scratch_database, use_timeseries_database):
     scratch_database("command")
-    settings.TIMESERIES_DATABASE_NAME = name
+    use_timeseries_database(f"{TEST_DATABASE}_command")
     out = _call("--types", "boiler=1,ups=1", "--days", "0.5", "--end", "2026-03-02T00:00:00", "--seed", "3")
     assert "Wrote 1,440 rows" in out and "2 tables (2 new)" in out
     assert "Wrote 0 rows" in _call("--types", "boiler=1,ups=1", "--days", "0.5", "--end", "2026-03-02T00:00:00")
@@ -180,3 +179,16 @@ def _call(*args) -> str:
     out = StringIO()
     call_command("seed_plant", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
+
+
+def test_concurrent_seeders_never_duplicate_rows(scratch_database):
+    """A follower and a second seeder writing the same tables at once: each row lands exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    conninfo = scratch_database("concurrent")
+    plan = replace(SMALL_PLAN, counts={"pump": 3, "ups": 2}, days=1)
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: seed_plant(conninfo, plan), range(4)))
+    assert sum(r.rows for r in reports) == 5 * 1440
+    assert sum(r.created for r in reports) == 5
+    assert all(count == 1440 for name, count in table_counts(conninfo).items() if name not in ("equipment", "alerts"))

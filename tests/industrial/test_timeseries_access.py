@@ -277,3 +277,32 @@ def test_injection_through_every_string_parameter_is_refused(access, db, evil):
     assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == tables_before
     assert db.execute("SELECT count(*) FROM equipment").fetchone()[0] == 22
     assert db.execute("SELECT count(*) FROM chiller_001").fetchone()[0] == 2880
+
+
+def test_alert_counts_match_sql(access, db):
+    expected = dict(db.execute("SELECT severity, count(*) FROM alerts GROUP BY severity").fetchall())
+    counts = access.alert_counts()
+    assert counts == {s: expected.get(s, 0) for s in ("critical", "high", "medium", "low")}
+    pumps = dict(
+        db.execute(
+            "SELECT severity, count(*) FROM alerts JOIN equipment USING (equipment_id) "
+            "WHERE equipment_type = 'pump' GROUP BY severity"
+        ).fetchall()
+    )
+    assert sum(access.alert_counts(equipment_type="pump").values()) == sum(pumps.values())
+    with pytest.raises(InvalidQuery):
+        access.alert_counts(severity="urgent")
+
+
+def test_a_stopped_chiller_is_idle_not_anomalous(pumps, scratch_database):
+    """Warm chilled water in a stopped chiller is idle; the same reading while running is a breach."""
+    conninfo = scratch_database("idle")
+    seed_plant(conninfo, SeedPlan(days=2, counts={"chiller": 1}, seed=5, end=PLANT_END, fault_rate=0))
+    ts = TimeSeriesDataAccess(conninfo, max_size=1)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"UPDATE chiller_001 SET running_status = 0, chw_supply_temp_c = 12 WHERE {recent(1)}")
+        assert ts.detect_anomalies("chiller_001", ["chw_supply_temp_c"]) == []
+        conn.execute(f"UPDATE chiller_001 SET running_status = 1 WHERE {recent(1)}")
+        [found] = ts.detect_anomalies("chiller_001", ["chw_supply_temp_c"])
+        assert (found.kind, found.threshold) == ("limit", 10.0)
+    ts.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -92,11 +93,11 @@ class Command(BaseCommand):
             self._follow(conninfo, plan)
 
     def _follow(self, conninfo: str, plan: SeedPlan) -> None:
-        stopping = []
-        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        stop = threading.Event()  # SIGTERM wakes the wait between passes: a prompt, clean exit
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         self.stdout.write(f"Following: appending a row every {plan.interval} s per table (Ctrl-C to stop)")
         try:
-            for report in follow(conninfo, plan, should_stop=lambda: bool(stopping)):
+            for report in follow(conninfo, plan, should_stop=stop.is_set, sleep=stop.wait):
                 self.stdout.write(f"{datetime.now(UTC):%H:%M:%S} appended {report.rows} rows, {report.alerts} alerts")
         except KeyboardInterrupt:
             pass

@@ -1,0 +1,26 @@
+"""Gunicorn configuration: ``gunicorn -c command_center/gunicorn_conf.py``.
+
+Bind address and worker count come from the command line or gunicorn's own
+``GUNICORN_CMD_ARGS``/``WEB_CONCURRENCY``; this file holds the hooks.
+"""
+
+wsgi_app = "command_center.wsgi:application"
+accesslog = "-"
+timeout = 60
+
+
+def on_starting(server):
+    """Start (or reuse) the embedded database in the master, so it outlives worker restarts.
+
+    Workers then connect lazily after fork; nothing heavy is created here.
+    """
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "command_center.settings")
+    django.setup()
+    from industrial.database import timeseries_conninfo
+
+    timeseries_conninfo()
+    server.log.info("time-series database ready")

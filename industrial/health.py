@@ -1,0 +1,29 @@
+"""What the plant's store looks like right now, for the health endpoint and operators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from industrial.timeseries_access import TimeSeriesDataAccess
+
+
+@dataclass(frozen=True)
+class PlantHealth:
+    equipment: int
+    types: dict[str, int]
+    latest_reading: datetime | None
+    active_alerts: int
+
+
+def plant_health(access: TimeSeriesDataAccess) -> PlantHealth:
+    """Counts of equipment by type, the newest reading of the first equipment of each type, active alerts."""
+    types = access.equipment_types()
+    readings = [access.latest(ids[0]) for ids in access.catalog.types().values()]
+    newest = max((r.timestamp for r in readings if r is not None), default=None)
+    return PlantHealth(
+        equipment=sum(types.values()),
+        types=types,
+        latest_reading=newest,
+        active_alerts=sum(access.alert_counts(active_only=True).values()),
+    )

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Command Center: set up and run.
+#
+#   ./run.sh demo    install, start the embedded PostgreSQL, seed a demo plant and serve the API
+#   ./run.sh test    install and run the test suite
+#
+# Knobs (environment): PORT (8000), WORKERS (3), DEMO_DAYS (7), PYTHON (python3.11),
+# TIMESERIES_DATABASE_URL (an external PostgreSQL instead of the embedded one), CC_STATE_DIR.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+setup() {
+    local python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+    if [ ! -x .venv/bin/python ]; then
+        echo "==> creating .venv with $python"
+        "$python" -m venv .venv
+    fi
+    # Reinstall only when the requirement files changed since the last install.
+    local stamp=.venv/.requirements.sha256
+    local wanted
+    wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        echo "==> installing requirements (first run takes a minute or two)"
+        .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+        echo "$wanted" > "$stamp"
+    fi
+}
+
+demo() {
+    setup
+    local port="${PORT:-8000}"
+    .venv/bin/python manage.py migrate --noinput --verbosity 0
+    echo "==> seeding the demo plant (363 equipment, ${DEMO_DAYS:-7} days; resumes if already there)"
+    .venv/bin/python manage.py seed_plant --days "${DEMO_DAYS:-7}"
+    # Keep "latest" live: append a row a minute to every table while serving.
+    .venv/bin/python manage.py seed_plant --days "${DEMO_DAYS:-7}" --follow > "${CC_STATE_DIR:-state}/follow.log" 2>&1 &
+    FOLLOWER=$!
+    echo "==> serving on http://127.0.0.1:${port}/  (try: curl http://127.0.0.1:${port}/api/health/)"
+    .venv/bin/gunicorn -c command_center/gunicorn_conf.py --bind "127.0.0.1:${port}" --workers "${WORKERS:-3}" &
+    SERVER=$!
+    # Ctrl-C or a TERM stops both children; `wait` returns as soon as a signal arrives.
+    trap 'kill -TERM "$SERVER" "$FOLLOWER" 2>/dev/null || true; wait' EXIT INT TERM
+    wait "$SERVER"
+}
+
+tests() {
+    setup
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    .venv/bin/pytest "$@"
+}
+
+case "${1:-}" in
+    demo) demo ;;
+    test) shift; tests "$@" ;;
+    *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
