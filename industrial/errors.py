@@ -7,29 +7,32 @@ class TimeSeriesError(Exception):
     """Base class for expected failures of a time-series request."""
 
 
-class UnknownEquipment(TimeSeriesError):
-    def __init__(self, equipment_id: str, suggestions: list[str]):
-        self.equipment_id = equipment_id
+class UnknownName(TimeSeriesError):
+    """A name not in the catalog; ``suggestions`` holds the closest real ones."""
+
+    def __init__(self, message: str, suggestions: list[str]):
         self.suggestions = suggestions
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown equipment {equipment_id!r}{hint}")
+        super().__init__(message + hint)
 
 
-class UnknownMetric(TimeSeriesError):
+class UnknownEquipment(UnknownName):
+    def __init__(self, equipment_id: str, suggestions: list[str]):
+        self.equipment_id = equipment_id
+        super().__init__(f"unknown equipment {equipment_id!r}", suggestions)
+
+
+class UnknownMetric(UnknownName):
     def __init__(self, equipment_id: str, metric: str, suggestions: list[str]):
         self.equipment_id = equipment_id
         self.metric = metric
-        self.suggestions = suggestions
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"{equipment_id} has no metric {metric!r}{hint}")
+        super().__init__(f"{equipment_id} has no metric {metric!r}", suggestions)
 
 
-class UnknownEquipmentType(TimeSeriesError):
+class UnknownEquipmentType(UnknownName):
     def __init__(self, equipment_type: str, suggestions: list[str]):
         self.equipment_type = equipment_type
-        self.suggestions = suggestions
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown equipment type {equipment_type!r}{hint}")
+        super().__init__(f"unknown equipment type {equipment_type!r}", suggestions)
 
 
 class InvalidQuery(TimeSeriesError, ValueError):
