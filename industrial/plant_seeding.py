@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from industrial.plant_generator import CARRIED_METRICS, DAY, Block, CounterState, generate_block
+from industrial.plant_generator import CARRIED_METRICS, DAY, Block, CounterState, RaisedAlert, generate_block
 from industrial.plant_spec import DOUBLE_COLUMNS, EQUIPMENT_TYPES, TYPES_BY_NAME, EquipmentType
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 _PG_EPOCH = 946_684_800  # 2000-01-01 in unix seconds: PostgreSQL's timestamp origin
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+CHUNK_DAYS = 30  # rows are generated and sent a month at a time per table
 
 SHARED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS equipment (
@@ -270,27 +271,36 @@ def _seed_table(
         exists, last, state = _table_state(conn, eq, eq_id)
         if last is not None and last > start:
             start = last  # resume after the last stored row; earlier history is never rewritten
-        block = generate_block(
-            eq,
-            number,
-            seed=plan.seed,
-            start=start,
-            end=end,
-            interval=plan.interval,
-            state=state,
-            fault_rate=plan.fault_rate,
-        )
         if not exists:
             conn.execute(_create_table_sql(eq, eq_id))
-        if len(block):
-            with conn.cursor().copy(
-                sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(eq_id))
-            ) as copy:
-                copy.write(encode_binary_copy(eq, block))
+        rows, alerts = 0, []
+        copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(eq_id))
+        with conn.cursor().copy(copy_sql) as copy:
+            copy.write(_COPY_HEADER)
+            for block in _chunks(eq, number, plan, start, end, state):
+                copy.write(encode_rows(eq, block))
+                rows += len(block)
+                alerts += block.alerts
+            copy.write(_COPY_TRAILER)
+        _upsert_alerts(conn, alerts)  # after the COPY: the connection takes no other statement during one
         if not exists:
             conn.execute(sql.SQL('ALTER TABLE {} ADD PRIMARY KEY ("timestamp")').format(sql.Identifier(eq_id)))
-        _upsert_alerts(conn, block)
-    return TableResult(eq_id, len(block), len(block.alerts), not exists)
+    return TableResult(eq_id, rows, len(alerts), not exists)
+
+
+def _chunks(eq: EquipmentType, number: int, plan: SeedPlan, start: int, end: int, state: CounterState):
+    """Blocks of at most ``CHUNK_DAYS`` covering ``(start, end]``, counters carried from one to the next.
+
+    Memory stays flat whether a table gets a day or three years of history.
+    """
+    while start < end:
+        chunk_end = min(end, start + CHUNK_DAYS * DAY)
+        block = generate_block(
+            eq, number, seed=plan.seed, start=start, end=chunk_end, interval=plan.interval,
+            state=state, fault_rate=plan.fault_rate,
+        )  # fmt: skip
+        yield block
+        start, state = chunk_end, block.state
 
 
 def _create_table_sql(eq: EquipmentType, eq_id: str) -> sql.Composed:
@@ -303,8 +313,8 @@ def _create_table_sql(eq: EquipmentType, eq_id: str) -> sql.Composed:
     return sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(eq_id), sql.SQL(", ").join(columns))
 
 
-def encode_binary_copy(eq: EquipmentType, block: Block) -> bytes:
-    """PostgreSQL's binary COPY stream for ``block``, packed column-wise by numpy."""
+def encode_rows(eq: EquipmentType, block: Block) -> bytes:
+    """``block``'s rows in PostgreSQL's binary COPY layout (no header or trailer), packed by numpy."""
     fields: list[tuple[str, str]] = [("count", ">i2"), ("ts_len", ">i4"), ("ts", ">i8")]
     for i, m in enumerate(eq.metrics):
         fields += [(f"len{i}", ">i4"), (f"v{i}", ">f8" if m in DOUBLE_COLUMNS else ">f4")]
@@ -315,11 +325,11 @@ def encode_binary_copy(eq: EquipmentType, block: Block) -> bytes:
     for i, m in enumerate(eq.metrics):
         rows[f"len{i}"] = 8 if m in DOUBLE_COLUMNS else 4
         rows[f"v{i}"] = block.columns[m]
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    return rows.tobytes()
 
 
-def _upsert_alerts(conn: psycopg.Connection, block: Block) -> None:
-    if not block.alerts:
+def _upsert_alerts(conn: psycopg.Connection, alerts: list[RaisedAlert]) -> None:
+    if not alerts:
         return
 
     def ts(seconds: int | None) -> datetime | None:
@@ -345,6 +355,6 @@ def _upsert_alerts(conn: psycopg.Connection, block: Block) -> None:
                     ts(a.cleared_at),
                     a.acknowledged,
                 )
-                for a in block.alerts
+                for a in alerts
             ],
         )

@@ -192,3 +192,23 @@ def test_concurrent_seeders_never_duplicate_rows(scratch_database):
     assert sum(r.rows for r in reports) == 5 * 1440
     assert sum(r.created for r in reports) == 5
     assert all(count == 1440 for name, count in table_counts(conninfo).items() if name not in ("equipment", "alerts"))
+
+
+def test_long_histories_stream_in_chunks_identical_to_one_block(scratch_database):
+    """Past CHUNK_DAYS a table is generated a month at a time; the rows equal one big block."""
+    from industrial.plant_seeding import CHUNK_DAYS
+
+    conninfo = scratch_database("chunks")
+    days = CHUNK_DAYS * 2 + 5
+    plan = SeedPlan(days=days, counts={"energy_meter": 1}, interval=3600, seed=4, end=PLANT_END, fault_rate=0.3)
+    report = seed_plant(conninfo, plan)
+    end = int(PLANT_END.timestamp())
+    block = generate_block(
+        TYPES_BY_NAME["energy_meter"], 1, seed=4, start=end - days * 86400, end=end, interval=3600, fault_rate=0.3
+    )
+    assert report.rows == len(block) == days * 24
+    stored = rows(conninfo, "energy_meter_001")
+    np.testing.assert_array_equal(stored[:, 0], block.timestamps)
+    np.testing.assert_allclose(stored[:, 2], block.columns["energy_kwh"], rtol=1e-12)  # carried, not restarted
+    with psycopg.connect(conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == len(block.alerts) > 0
