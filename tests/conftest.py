@@ -65,7 +65,7 @@ def access(plant_conninfo) -> TimeSeriesDataAccess:
 
 
 @pytest.fixture
-def db(plant_conninfo):
+def plant_db(plant_conninfo):
     """A plain autocommit connection to the seeded database, for independent SQL checks."""
     with psycopg.connect(plant_conninfo, autocommit=True) as conn:
         yield conn
@@ -108,3 +108,24 @@ def use_timeseries_database(settings):
 def configured_plant(plant_conninfo, use_timeseries_database):
     """The project's configured time-series database is the seeded test plant, for one test."""
     use_timeseries_database(TEST_DATABASE)
+
+
+@pytest.fixture
+def api_user(db):
+    """An operator with an API token (Django's own database, per test)."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    user = User.objects.create_user("operator", password="unused-in-tests")
+    Token.objects.create(user=user)
+    return user
+
+
+@pytest.fixture
+def api_client(api_user):
+    """A DRF test client authenticated with the operator's token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_user.auth_token.key}")
+    return client

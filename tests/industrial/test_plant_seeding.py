@@ -33,9 +33,9 @@ def table_counts(conninfo: str) -> dict[str, int]:
         return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
-def test_tables_follow_the_contract(db):
+def test_tables_follow_the_contract(plant_db):
     expected = {eq.equipment_id(n) for eq in EQUIPMENT_TYPES for n in (1, 2)}
-    columns = db.execute(
+    columns = plant_db.execute(
         """SELECT table_name, column_name, data_type FROM information_schema.columns
            WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"""
     ).fetchall()
@@ -48,7 +48,7 @@ def test_tables_follow_the_contract(db):
         assert by_table[eq_id] == [("timestamp", "timestamp with time zone")] + [
             (m, "double precision" if m in DOUBLE_COLUMNS else "real") for m in eq.metrics
         ]
-        pk = db.execute(
+        pk = plant_db.execute(
             "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
             "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary",
             (f'"{eq_id}"',),
@@ -60,20 +60,22 @@ def test_tables_follow_the_contract(db):
     ]  # fmt: skip
 
 
-def test_every_table_has_one_row_per_minute(db):
+def test_every_table_has_one_row_per_minute(plant_db):
     for eq in EQUIPMENT_TYPES:
-        count, first, last, distinct = db.execute(
+        count, first, last, distinct = plant_db.execute(
             f'SELECT count(*), min("timestamp"), max("timestamp"), count(DISTINCT "timestamp") FROM "{eq.name}_001"'
         ).fetchone()
         assert count == distinct == 2 * 1440
         assert last == PLANT_END and first == PLANT_END - timedelta(days=2) + timedelta(minutes=1)
 
 
-def test_equipment_and_alert_rows(db):
-    equipment = db.execute("SELECT equipment_id, equipment_type, display_name, criticality FROM equipment").fetchall()
+def test_equipment_and_alert_rows(plant_db):
+    equipment = plant_db.execute(
+        "SELECT equipment_id, equipment_type, display_name, criticality FROM equipment"
+    ).fetchall()
     assert len(equipment) == 22
     assert ("ahu_002", "ahu", "AHU 2", "low") in equipment
-    alerts = db.execute("SELECT equipment_id, severity, raised_at, cleared_at FROM alerts").fetchall()
+    alerts = plant_db.execute("SELECT equipment_id, severity, raised_at, cleared_at FROM alerts").fetchall()
     assert len(alerts) >= 5
     assert all(cleared is None or cleared > raised for _, _, raised, cleared in alerts)
 

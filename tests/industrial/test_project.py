@@ -1,7 +1,7 @@
 """Project wiring: the database router and the health endpoint over real HTTP (Django test client)."""
 
 import pytest
-from django.db import connections, router
+from django.plant_db import connections, router
 
 from industrial.models import Alert, Equipment
 from tests.conftest import TEST_DATABASE
@@ -14,14 +14,14 @@ def test_router_sends_plant_models_to_timeseries_and_never_migrates_it():
     assert router.allow_migrate("default", "auth")
 
 
-def test_health_reports_the_store(client, configured_plant, db):
+def test_health_reports_the_store(client, configured_plant, plant_db):
     response = client.get("/api/health/")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["timeseries"]["equipment"] == 22 and body["timeseries"]["types"]["chiller"] == 2
     assert body["timeseries"]["latest_reading"] == "2026-03-02T00:00:00Z"
-    active = db.execute("SELECT count(*) FROM alerts WHERE cleared_at IS NULL").fetchone()[0]
+    active = plant_db.execute("SELECT count(*) FROM alerts WHERE cleared_at IS NULL").fetchone()[0]
     assert body["timeseries"]["active_alerts"] == active
 
 

@@ -26,9 +26,9 @@ def test_catalog_lists_types_with_units(access):
     assert [e.equipment_id for e in access.list_equipment("boiler")] == ["boiler_001", "boiler_002"]
 
 
-def test_latest_matches_the_newest_row(access, db):
+def test_latest_matches_the_newest_row(access, plant_db):
     reading = access.latest("pump_002")
-    expected = db.execute(
+    expected = plant_db.execute(
         'SELECT "timestamp", vibration_mm_s, speed_rpm FROM pump_002 '
         'WHERE "timestamp" = (SELECT max("timestamp") FROM pump_002)'
     ).fetchone()
@@ -40,14 +40,14 @@ def test_latest_matches_the_newest_row(access, db):
 
 
 @pytest.mark.parametrize("agg", ["avg", "min", "max", "sum", "count", "first", "last"])
-def test_hourly_buckets_match_sql(access, db, agg):
+def test_hourly_buckets_match_sql(access, plant_db, agg):
     series = access.series("chiller_002", "power_consumption_kw", DAY_START, PLANT_END, "1h", agg)
     value = {
         "avg": "avg(v)", "min": "min(v)", "max": "max(v)", "sum": "sum(v)", "count": "count(v)",
         "first": "(SELECT v FROM r r2 WHERE r2.h = r.h ORDER BY ts LIMIT 1)",
         "last": "(SELECT v FROM r r2 WHERE r2.h = r.h ORDER BY ts DESC LIMIT 1)",
     }[agg]  # fmt: skip
-    expected = db.execute(
+    expected = plant_db.execute(
         f"""WITH r AS (SELECT "timestamp" AS ts, power_consumption_kw AS v,
                               to_timestamp(floor(extract(epoch FROM "timestamp") / 3600) * 3600) AS h
                        FROM chiller_002 WHERE "timestamp" >= %s AND "timestamp" < %s)
@@ -59,7 +59,7 @@ def test_hourly_buckets_match_sql(access, db, agg):
     assert [p[1] for p in series.points] == pytest.approx([float(e[1]) for e in expected], rel=1e-6)
 
 
-def test_window_is_start_inclusive_end_exclusive_and_buckets_align(access, db):
+def test_window_is_start_inclusive_end_exclusive_and_buckets_align(access, plant_db):
     start = DAY_START + timedelta(hours=10, minutes=30)
     series = access.series("motor_001", "current_a", start, start + timedelta(minutes=90), "1h", "count")
     assert series.points == [(DAY_START + timedelta(hours=10), 30.0), (DAY_START + timedelta(hours=11), 60.0)]
@@ -69,25 +69,25 @@ def test_window_is_start_inclusive_end_exclusive_and_buckets_align(access, db):
     assert daily.points == [(PLANT_END - timedelta(days=2), 1439.0), (DAY_START, 1440.0)]
 
 
-def test_delta_of_a_cumulative_counter_adds_up_to_the_increase(access, db):
+def test_delta_of_a_cumulative_counter_adds_up_to_the_increase(access, plant_db):
     start, end = DAY_START + timedelta(hours=3), DAY_START + timedelta(hours=9)
     series = access.series("energy_meter_001", "energy_kwh", start, end, "1h", "delta")
     reading_before = 'SELECT energy_kwh FROM energy_meter_001 WHERE "timestamp" < %s ORDER BY "timestamp" DESC LIMIT 1'
-    before = db.execute(reading_before, (start,)).fetchone()[0]
-    last = db.execute(reading_before, (end,)).fetchone()[0]
+    before = plant_db.execute(reading_before, (start,)).fetchone()[0]
+    last = plant_db.execute(reading_before, (end,)).fetchone()[0]
     assert len(series.points) == 6
     assert all(v > 0 for _, v in series.points)
     assert sum(v for _, v in series.points) == pytest.approx(last - before, rel=1e-9)
-    power = db.execute(
+    power = plant_db.execute(
         'SELECT sum(active_power_kw) / 60 FROM energy_meter_001 WHERE "timestamp" >= %s AND "timestamp" < %s',
         (start, end),
     ).fetchone()[0]
     assert sum(v for _, v in series.points) == pytest.approx(power, rel=1e-4)
 
 
-def test_stats_match_sql(access, db):
+def test_stats_match_sql(access, plant_db):
     stats = access.stats("transformer_001", "oil_temp_c", DAY_START, PLANT_END)
-    expected = db.execute(
+    expected = plant_db.execute(
         """SELECT count(*), avg(oil_temp_c), min(oil_temp_c), max(oil_temp_c), stddev_samp(oil_temp_c),
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY oil_temp_c)
            FROM transformer_001 WHERE "timestamp" >= %s AND "timestamp" < %s""",
@@ -98,11 +98,11 @@ def test_stats_match_sql(access, db):
     assert stats.p05 < stats.median < stats.p95
 
 
-def test_alert_filters_match_sql(access, db):
+def test_alert_filters_match_sql(access, plant_db):
     def ids(where: str, *params) -> list[int]:
         return [
             r[0]
-            for r in db.execute(
+            for r in plant_db.execute(
                 f"SELECT a.id FROM alerts a JOIN equipment e USING (equipment_id) WHERE {where} "
                 "ORDER BY raised_at DESC, id DESC",
                 params,
@@ -124,11 +124,11 @@ def test_alert_filters_match_sql(access, db):
     assert len(access.alerts(limit=1)) == 1
 
 
-def test_fleet_latest_ranks_every_unit(access, db):
+def test_fleet_latest_ranks_every_unit(access, plant_db):
     ranked = access.fleet_latest("air_compressor", "discharge_temp_c")
     expected = sorted(
         (
-            db.execute(f'SELECT discharge_temp_c FROM "{eq}" ORDER BY "timestamp" DESC LIMIT 1').fetchone()[0]
+            plant_db.execute(f'SELECT discharge_temp_c FROM "{eq}" ORDER BY "timestamp" DESC LIMIT 1').fetchone()[0]
             for eq in ("air_compressor_001", "air_compressor_002")
         ),
         reverse=True,
@@ -251,8 +251,8 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("evil", INJECTIONS)
-def test_injection_through_every_string_parameter_is_refused(access, db, evil):
-    tables_before = db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+def test_injection_through_every_string_parameter_is_refused(access, plant_db, evil):
+    tables_before = plant_db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
     calls = [
         lambda: access.latest(evil),
         lambda: access.latest("chiller_001", [evil]),
@@ -274,17 +274,17 @@ def test_injection_through_every_string_parameter_is_refused(access, db, evil):
     for call in calls:
         with pytest.raises((UnknownEquipment, UnknownMetric, UnknownEquipmentType, InvalidQuery)):
             call()
-    assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == tables_before
-    assert db.execute("SELECT count(*) FROM equipment").fetchone()[0] == 22
-    assert db.execute("SELECT count(*) FROM chiller_001").fetchone()[0] == 2880
+    assert plant_db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == tables_before
+    assert plant_db.execute("SELECT count(*) FROM equipment").fetchone()[0] == 22
+    assert plant_db.execute("SELECT count(*) FROM chiller_001").fetchone()[0] == 2880
 
 
-def test_alert_counts_match_sql(access, db):
-    expected = dict(db.execute("SELECT severity, count(*) FROM alerts GROUP BY severity").fetchall())
+def test_alert_counts_match_sql(access, plant_db):
+    expected = dict(plant_db.execute("SELECT severity, count(*) FROM alerts GROUP BY severity").fetchall())
     counts = access.alert_counts()
     assert counts == {s: expected.get(s, 0) for s in ("critical", "high", "medium", "low")}
     pumps = dict(
-        db.execute(
+        plant_db.execute(
             "SELECT severity, count(*) FROM alerts JOIN equipment USING (equipment_id) "
             "WHERE equipment_type = 'pump' GROUP BY severity"
         ).fetchall()

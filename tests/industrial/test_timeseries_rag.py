@@ -37,8 +37,10 @@ def rag(access) -> TimeSeriesRAGProvider:
     return TimeSeriesRAGProvider(access)
 
 
-def latest_row(db, equipment_id: str) -> dict:
-    cur = db.execute(sql.SQL('SELECT * FROM {} ORDER BY "timestamp" DESC LIMIT 1').format(sql.Identifier(equipment_id)))
+def latest_row(plant_db, equipment_id: str) -> dict:
+    cur = plant_db.execute(
+        sql.SQL('SELECT * FROM {} ORDER BY "timestamp" DESC LIMIT 1').format(sql.Identifier(equipment_id))
+    )
     return dict(zip([d.name for d in cur.description], cur.fetchone(), strict=True))
 
 
@@ -47,37 +49,37 @@ def section_titles(text: str) -> list[str]:
 
 
 @pytest.fixture
-def reopened_alerts(db) -> list[int]:
+def reopened_alerts(plant_db) -> list[int]:
     """The six newest alerts made active for one test: the small seed clears every fault before it ends."""
-    rows = db.execute(
+    rows = plant_db.execute(
         "SELECT id, cleared_at FROM alerts WHERE cleared_at IS NOT NULL ORDER BY raised_at DESC, id LIMIT 6"
     ).fetchall()
     assert len(rows) == 6, "the seed should raise (and clear) alerts"
-    db.execute("UPDATE alerts SET cleared_at = NULL WHERE id = ANY(%s)", ([i for i, _ in rows],))
+    plant_db.execute("UPDATE alerts SET cleared_at = NULL WHERE id = ANY(%s)", ([i for i, _ in rows],))
     yield [i for i, _ in rows]
-    with db.cursor() as cur:
+    with plant_db.cursor() as cur:
         cur.executemany("UPDATE alerts SET cleared_at = %s WHERE id = %s", [(c, i) for i, c in rows])
 
 
 @pytest.fixture
-def overheated_pump(db) -> float:
+def overheated_pump(plant_db) -> float:
     """pump_002's latest motor temperature raised to 150 °C (limit 85 °C) for one test."""
-    ts, original = db.execute(
+    ts, original = plant_db.execute(
         'SELECT "timestamp", motor_temp_c FROM pump_002 ORDER BY "timestamp" DESC LIMIT 1'
     ).fetchone()
-    db.execute('UPDATE pump_002 SET motor_temp_c = 150 WHERE "timestamp" = %s', (ts,))
+    plant_db.execute('UPDATE pump_002 SET motor_temp_c = 150 WHERE "timestamp" = %s', (ts,))
     yield 150.0
-    db.execute('UPDATE pump_002 SET motor_temp_c = %s WHERE "timestamp" = %s', (original, ts))
+    plant_db.execute('UPDATE pump_002 SET motor_temp_c = %s WHERE "timestamp" = %s', (original, ts))
 
 
 # --------------------------------------------------------------------------- summary
 
 
 @pytest.mark.parametrize("equipment_id", ["chiller_001", "pump_002", "ahu_001", "motor_001", "energy_meter_002"])
-def test_summary_shows_latest_stored_values(rag, access, db, equipment_id):
-    row = latest_row(db, equipment_id)
+def test_summary_shows_latest_stored_values(rag, access, plant_db, equipment_id):
+    row = latest_row(plant_db, equipment_id)
     text = rag.equipment_summary(equipment_id)
-    name, building, zone = db.execute(
+    name, building, zone = plant_db.execute(
         "SELECT display_name, building, zone FROM equipment WHERE equipment_id = %s", (equipment_id,)
     ).fetchone()
     assert text.startswith(f"{name} ({equipment_id})")
@@ -91,14 +93,14 @@ def test_summary_shows_latest_stored_values(rag, access, db, equipment_id):
         assert f"- {column.label}: {documented(column.name, row[column.name])}{unit}\n" in text + "\n"
 
 
-def test_summary_lists_active_alerts_of_the_equipment(rag, db, reopened_alerts):
-    equipment_id, count = db.execute(
+def test_summary_lists_active_alerts_of_the_equipment(rag, plant_db, reopened_alerts):
+    equipment_id, count = plant_db.execute(
         "SELECT equipment_id, count(*) FROM alerts WHERE cleared_at IS NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
     ).fetchone()
     text = rag.equipment_summary(equipment_id)
     assert f"Active alerts ({count}):" in text
     listed = [line for line in text.splitlines() if line.startswith("- [")]
-    expected = db.execute(
+    expected = plant_db.execute(
         "SELECT severity, message, raised_at FROM alerts WHERE equipment_id = %s AND cleared_at IS NULL "
         "ORDER BY raised_at DESC, id DESC LIMIT 10",
         (equipment_id,),
@@ -106,8 +108,8 @@ def test_summary_lists_active_alerts_of_the_equipment(rag, db, reopened_alerts):
     assert listed == [f"- [{s}] {m} (raised {t.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" for s, m, t in expected]
 
 
-def test_summary_says_when_no_alerts_are_active(rag, db):
-    (equipment_id,) = db.execute(
+def test_summary_says_when_no_alerts_are_active(rag, plant_db):
+    (equipment_id,) = plant_db.execute(
         "SELECT equipment_id FROM equipment WHERE equipment_id NOT IN "
         "(SELECT equipment_id FROM alerts WHERE cleared_at IS NULL) ORDER BY 1 LIMIT 1"
     ).fetchone()
@@ -121,14 +123,14 @@ def test_summary_says_when_no_alerts_are_active(rag, db):
     ("equipment_id", "metric"),
     [("chiller_001", "power_consumption_kw"), ("transformer_002", "power_factor"), ("pump_001", "speed_rpm")],
 )
-def test_trend_statistics_match_sql_over_the_same_window(rag, db, equipment_id, metric):
+def test_trend_statistics_match_sql_over_the_same_window(rag, plant_db, equipment_id, metric):
     query = sql.SQL(
         'WITH l AS (SELECT max("timestamp") AS t FROM {t}) '
         "SELECT min({c}), avg({c}), max({c}), count({c}), "
         '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
         'FROM {t}, l WHERE "timestamp" > l.t - interval \'24 hours\' AND "timestamp" <= l.t'
     ).format(t=sql.Identifier(equipment_id), c=sql.Identifier(metric))
-    low, mean, high, count, first, last = db.execute(query).fetchone()
+    low, mean, high, count, first, last = plant_db.execute(query).fetchone()
     text = rag.trend_analysis(equipment_id, metric, hours=24)
 
     assert count == 24 * 60
@@ -140,14 +142,14 @@ def test_trend_statistics_match_sql_over_the_same_window(rag, db, equipment_id, 
     assert direction in text.splitlines()[2]
 
 
-def test_trend_reports_the_hour_of_the_peak(rag, db):
+def test_trend_reports_the_hour_of_the_peak(rag, plant_db):
     query = """
         WITH l AS (SELECT max("timestamp") AS t FROM chiller_002),
              w AS (SELECT * FROM chiller_002, l WHERE "timestamp" > l.t - interval '6 hours' AND "timestamp" <= l.t)
         SELECT date_bin('1 hour', "timestamp", '2000-01-01 00:00+00')
         FROM w ORDER BY chw_return_temp_c DESC, "timestamp" LIMIT 1
     """
-    (peak_hour,) = db.execute(query).fetchone()
+    (peak_hour,) = plant_db.execute(query).fetchone()
     text = rag.trend_analysis("chiller_002", "chw_return_temp_c", hours=6)
     assert f"peak in the 1h from {peak_hour.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in text
 
@@ -170,7 +172,7 @@ def test_format_series_downsamples_evenly_keeping_both_ends():
 # --------------------------------------------------------------------------- comparison
 
 
-def test_comparison_ranks_in_sql_order_with_spread(rag, db):
+def test_comparison_ranks_in_sql_order_with_spread(rag, plant_db):
     ids = ["chiller_001", "chiller_002", "pump_001", "pump_002", "motor_001", "motor_002", "ahu_001", "ahu_002"]
     union = sql.SQL(" UNION ALL ").join(
         sql.SQL('(SELECT {i}::text, power_consumption_kw FROM {t} ORDER BY "timestamp" DESC LIMIT 1)').format(
@@ -178,7 +180,7 @@ def test_comparison_ranks_in_sql_order_with_spread(rag, db):
         )
         for i in ids
     )
-    rows = db.execute(sql.SQL("SELECT * FROM ({}) v ORDER BY 2 DESC, 1").format(union)).fetchall()
+    rows = plant_db.execute(sql.SQL("SELECT * FROM ({}) v ORDER BY 2 DESC, 1").format(union)).fetchall()
     text = rag.comparison(ids, "power_consumption_kw")
 
     ranked = [line for line in text.splitlines() if re.match(r"\d+\. ", line)]
@@ -223,9 +225,9 @@ def test_anomaly_context_says_when_none(rag, access):
 
 
 @pytest.mark.parametrize("equipment_type", [None, "pump", "chiller"])
-def test_alerts_context_counts_match_sql(rag, db, reopened_alerts, equipment_type):
+def test_alerts_context_counts_match_sql(rag, plant_db, reopened_alerts, equipment_type):
     counts = dict(
-        db.execute(
+        plant_db.execute(
             "SELECT a.severity, count(*) FROM alerts a LEFT JOIN equipment e USING (equipment_id) "
             "WHERE a.cleared_at IS NULL AND (%(t)s::text IS NULL OR e.equipment_type = %(t)s) GROUP BY 1",
             {"t": equipment_type},
@@ -241,8 +243,8 @@ def test_alerts_context_counts_match_sql(rag, db, reopened_alerts, equipment_typ
     assert len([line for line in text.splitlines() if line.startswith("- [")]) == min(3, total)
 
 
-def test_alerts_context_counts_all_alerts_when_asked(rag, db, reopened_alerts):
-    (total,) = db.execute("SELECT count(*) FROM alerts").fetchone()
+def test_alerts_context_counts_all_alerts_when_asked(rag, plant_db, reopened_alerts):
+    (total,) = plant_db.execute("SELECT count(*) FROM alerts").fetchone()
     assert total > len(reopened_alerts)
     assert rag.alerts_context(active_only=False).startswith(f"Alerts: {total} (")
     assert rag.alerts_context().startswith(f"Active alerts: {len(reopened_alerts)} (")

@@ -1,0 +1,44 @@
+"""One place that turns expected failures into HTTP responses.
+
+DRF's own errors keep its shape (``{"field": ["message"]}`` for 400s,
+``{"detail": "..."}`` otherwise). Our typed errors map as follows: an
+unknown equipment in the URL is 404 with close matches; an unknown metric,
+type or bad parameter in a query or body is 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from industrial.errors import InvalidQuery, UnknownEquipment, UnknownEquipmentType, UnknownMetric
+
+
+class NotFound(Exception):
+    """A record named in the URL does not exist (experience, equipment)."""
+
+    def __init__(self, message: str, suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.suggestions = suggestions or []
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        return response
+    if isinstance(exc, NotFound | UnknownEquipment):
+        body = {"detail": str(exc), "suggestions": exc.suggestions}
+        return Response(body, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, UnknownMetric):
+        return Response({"metric": [str(exc)], "suggestions": exc.suggestions}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, UnknownEquipmentType):
+        return Response(
+            {"equipment_type": [str(exc)], "suggestions": exc.suggestions}, status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, InvalidQuery):
+        return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return None
