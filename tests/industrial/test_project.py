@@ -1,7 +1,7 @@
 """Project wiring: the database router and the health endpoint over real HTTP (Django test client)."""
 
 import pytest
-from django.plant_db import connections, router
+from django.db import connections, router
 
 from industrial.models import Alert, Equipment
 from tests.conftest import TEST_DATABASE
