@@ -38,7 +38,7 @@ def exception_handler(exc, context):
             {"equipment_type": [str(exc)], "suggestions": exc.suggestions}, status=status.HTTP_400_BAD_REQUEST
         )
     if isinstance(exc, InvalidQuery):
-        return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     return None

@@ -96,6 +96,16 @@ DATABASE_ROUTERS = ["command_center.db_router.TimeSeriesRouter"]
 TIMESERIES_POOL_MIN_SIZE = int(os.environ.get("TIMESERIES_POOL_MIN_SIZE", "1"))
 TIMESERIES_POOL_MAX_SIZE = int(os.environ.get("TIMESERIES_POOL_MAX_SIZE", "8"))
 
+# --- Learning loop -------------------------------------------------------------
+EXPERIENCE_BUFFER_PATH = Path(os.environ.get("EXPERIENCE_BUFFER_PATH", STATE_DIR / "experiences.jsonl"))
+EXPERIENCE_BUFFER_CAPACITY = int(os.environ.get("EXPERIENCE_BUFFER_CAPACITY", "200000"))
+EXPERIENCE_FSYNC = _env_bool("EXPERIENCE_FSYNC", False)
+
+# --- Planner ---------------------------------------------------------------------
+PLANNER_BACKEND = os.environ.get("PLANNER_BACKEND", "rules")  # rules | llm
+PLANNER_MODEL_PATH = os.environ.get("PLANNER_MODEL_PATH", "")  # a local Hugging Face causal LM folder
+PLANNER_ADAPTER_PATH = os.environ.get("PLANNER_ADAPTER_PATH", "")  # optional LoRA adapter folder
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

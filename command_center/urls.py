@@ -1,9 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from industrial.views import HealthView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health/", HealthView.as_view(), name="health"),
+    path("api/industrial/", include("industrial.urls")),
+    path("api/layer2/", include("layer2.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

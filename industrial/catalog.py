@@ -109,7 +109,10 @@ class Catalog:
 
 
 def close_matches(query: str, choices, limit: int = 3) -> list[str]:
-    return [match for match, score, _ in process.extract(query, list(choices), limit=limit) if score >= 50]
+    """Up to ``limit`` names like ``query``: only those nearly as close as the best one."""
+    found = process.extract(query, list(choices), limit=limit)
+    best = found[0][1] if found else 0
+    return [match for match, score, _ in found if score >= max(50, best - 10)]
 
 
 _COLUMNS_SQL = """

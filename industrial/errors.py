@@ -40,4 +40,5 @@ class InvalidQuery(TimeSeriesError, ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
+        self.message = message  # without the field name, for bodies that already key by it
         super().__init__(f"{field}: {message}")

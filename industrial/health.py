@@ -17,13 +17,11 @@ class PlantHealth:
 
 
 def plant_health(access: TimeSeriesDataAccess) -> PlantHealth:
-    """Counts of equipment by type, the newest reading of the first equipment of each type, active alerts."""
+    """Counts of equipment by type, the plant's newest reading, active alerts."""
     types = access.equipment_types()
-    readings = [access.latest(ids[0]) for ids in access.catalog.types().values()]
-    newest = max((r.timestamp for r in readings if r is not None), default=None)
     return PlantHealth(
         equipment=sum(types.values()),
         types=types,
-        latest_reading=newest,
+        latest_reading=access.newest_reading(max_age=0),
         active_alerts=sum(access.alert_counts(active_only=True).values()),
     )

@@ -199,6 +199,7 @@ class TimeSeriesDataAccess:
         self._catalog_loaded = 0.0
         self._catalog_ttl = catalog_ttl
         self._catalog_lock = threading.Lock()
+        self._newest: tuple[float, datetime | None] | None = None
 
     def close(self) -> None:
         self._pool.close()
@@ -332,6 +333,46 @@ class TimeSeriesDataAccess:
             end,
             [(ts, _num(v)) for ts, v in rows],
         )
+
+    def counter_increase(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> float | None:
+        """How much a cumulative counter (``energy_kwh``) rose over ``[start, end)``.
+
+        Measured like the ``delta`` buckets of :meth:`series`: the last reading
+        before ``end`` minus the last reading before ``start`` (or, with no
+        reading before the window, its first reading). None without readings.
+        """
+        return self.counter_increases([equipment_id], metric, start, end)[equipment_id]
+
+    def counter_increases(self, equipment_ids: list[str], metric: str, start: datetime, end: datetime):
+        """:meth:`counter_increase` for several equipment in one statement: ``{id: increase or None}``."""
+        columns = [self.metric(eq, metric) for eq in equipment_ids]
+        _check_window(start, end)
+        part = sql.SQL(
+            "SELECT {id}::text, "
+            '(SELECT {c} FROM {t} WHERE "timestamp" < %(end)s ORDER BY "timestamp" DESC LIMIT 1)::float8 - coalesce('
+            '(SELECT {c} FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1), '
+            '(SELECT {c} FROM {t} WHERE "timestamp" >= %(start)s ORDER BY "timestamp" LIMIT 1))::float8'
+        )
+        query = sql.SQL(" UNION ALL ").join(
+            part.format(id=sql.Literal(eq), c=sql.Identifier(col.name), t=sql.Identifier(eq))
+            for eq, col in zip(equipment_ids, columns, strict=True)
+        )
+        with self._pool.connection() as conn:
+            return {eq: value for eq, value in conn.execute(query, {"start": start, "end": end})}
+
+    def newest_reading(self, max_age: float = 5.0) -> datetime | None:
+        """The newest timestamp in the plant (the first table of each type), cached for ``max_age`` seconds.
+
+        The orchestrator's "now": the wall clock on a live plant, the end of
+        the data on one seeded up to a fixed date.
+        """
+        cached = self._newest
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        readings = [self.latest(ids[0]) for ids in self.catalog.types().values()]
+        newest = max((r.timestamp for r in readings if r is not None), default=None)
+        self._newest = (time.monotonic(), newest)
+        return newest
 
     def stats(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> Stats:
         """Summary statistics of ``metric`` over ``[start, end)``."""

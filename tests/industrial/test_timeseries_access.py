@@ -306,3 +306,25 @@ def test_a_stopped_chiller_is_idle_not_anomalous(pumps, scratch_database):
         [found] = ts.detect_anomalies("chiller_001", ["chw_supply_temp_c"])
         assert (found.kind, found.threshold) == ("limit", 10.0)
     ts.close()
+
+
+def test_counter_increase_matches_the_sum_of_hourly_deltas(access, plant_db):
+    start, end = DAY_START + timedelta(hours=2, minutes=17), DAY_START + timedelta(hours=20)
+    increase = access.counter_increase("energy_meter_002", "energy_kwh", start, end)
+    reading_before = 'SELECT energy_kwh FROM energy_meter_002 WHERE "timestamp" < %s ORDER BY "timestamp" DESC LIMIT 1'
+    expected = (
+        plant_db.execute(reading_before, (end,)).fetchone()[0]
+        - plant_db.execute(reading_before, (start,)).fetchone()[0]
+    )
+    assert increase == pytest.approx(expected, rel=1e-12) and increase > 0
+    first_window = access.counter_increase("energy_meter_002", "energy_kwh", PLANT_END - timedelta(days=5), DAY_START)
+    first, last = plant_db.execute(
+        'SELECT min(energy_kwh), (SELECT energy_kwh FROM energy_meter_002 WHERE "timestamp" < %s '
+        'ORDER BY "timestamp" DESC LIMIT 1) FROM energy_meter_002',
+        (DAY_START,),
+    ).fetchone()
+    assert first_window == pytest.approx(last - first, rel=1e-12)
+
+
+def test_newest_reading_is_the_end_of_the_data(access):
+    assert access.newest_reading() == PLANT_END

@@ -1,0 +1,149 @@
+"""From a transcript to a widget plan and a spoken answer, recorded as an experience.
+
+``Orchestrator.answer`` runs the whole path: parse the intent against the
+plant's catalog, propose candidate widgets, let the ranker (rules, or the
+Tier 1 scorer) or the LLM planner choose and size them, bind each one's
+data, write the spoken answer, and append the experience to the shared
+buffer. Each stage's time is recorded with the experience.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.utils import timezone
+
+from industrial.timeseries_access import TimeSeriesDataAccess
+from layer2 import voice
+from layer2.data_binding import BoundWidget, bind
+from layer2.intent import Intent, ParsedQuery, PlantVocabulary, parse_intent
+from layer2.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
+from layer2.request_memo import MemoizedAccess
+from rl.experience import CandidateRecord, Experience, WidgetChoice
+from rl.experience_buffer import ExperienceBuffer
+
+
+class PlanBackend(Protocol):
+    """Chooses widgets from candidates (the LLM planner); None means "fall back to the ranker"."""
+
+    name: str
+
+    def choose(self, parsed: ParsedQuery, candidates: list[Candidate], context: str) -> list[Choice] | None: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    query_id: str
+    transcript: str
+    intent: Intent
+    widgets: list[BoundWidget]
+    voice_response: str
+    processing_time_ms: float
+    planner: str
+
+    def to_dict(self) -> dict:
+        return {
+            "query_id": self.query_id,
+            "transcript": self.transcript,
+            "intent": self.intent.to_dict(),
+            "widgets": [w.to_dict() for w in self.widgets],
+            "voice_response": self.voice_response,
+            "processing_time_ms": self.processing_time_ms,
+        }
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        access: TimeSeriesDataAccess,
+        buffer: ExperienceBuffer,
+        ranker: Ranker | None = None,
+        backend: PlanBackend | None = None,
+    ):
+        self.access = access
+        self.buffer = buffer
+        self.ranker = ranker or RuleRanker()
+        self.backend = backend
+        self._vocabulary: tuple[object, PlantVocabulary] | None = None
+
+    def vocabulary(self) -> PlantVocabulary:
+        catalog = self.access.catalog
+        if self._vocabulary is None or self._vocabulary[0] is not catalog:
+            self._vocabulary = (catalog, PlantVocabulary.from_catalog(catalog))
+        return self._vocabulary[1]
+
+    def answer(self, transcript: str) -> Answer:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        access = MemoizedAccess(self.access)
+        vocabulary = self.vocabulary()
+        now = self.access.newest_reading() or timezone.now()
+        parsed = parse_intent(transcript, vocabulary, now)
+        timings["parse_ms"] = _since(started)
+        proposed = candidates(parsed.intent, vocabulary) if parsed.intent.equipment_ids or not parsed.unresolved else []
+        choices, planner = self._choose(parsed, proposed, access)
+        timings["plan_ms"] = _since(started) - sum(timings.values())
+        widgets = [bind(c.candidate, parsed.intent, access) for c in choices]
+        timings["bind_ms"] = _since(started) - sum(timings.values())
+        spoken = voice.compose(parsed, access, vocabulary)
+        timings["voice_ms"] = _since(started) - sum(timings.values())
+        answer = Answer(uuid.uuid4().hex, transcript, parsed.intent, widgets, spoken, round(_since(started), 2), planner)
+        self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name))
+        return answer
+
+    def _choose(self, parsed: ParsedQuery, proposed: list[Candidate], access) -> tuple[list[Choice], str]:
+        if self.backend is not None and proposed:
+            from industrial.timeseries_rag import TimeSeriesRAGProvider
+
+            context = TimeSeriesRAGProvider(access).build_context(
+                parsed.intent.equipment_ids, parsed.intent.metrics, parsed.intent.equipment_type, max_chars=1500
+            )
+            chosen = self.backend.choose(parsed, proposed, context)
+            if chosen:
+                return chosen, self.backend.name
+        return self.ranker.choose(parsed.intent, proposed, MAX_WIDGETS), "rules"
+
+
+def _experience(answer: Answer, choices: list[Choice], proposed: list[Candidate], timings: dict, ranker: str):
+    widgets = [
+        WidgetChoice(
+            c.candidate.widget_type, c.candidate.size, w.title, list(c.candidate.equipment_ids),
+            c.candidate.metric, c.propensity, c.score,
+        )  # fmt: skip
+        for c, w in zip(choices, answer.widgets, strict=True)
+    ]
+    return Experience(
+        query_id=answer.query_id,
+        transcript=answer.transcript,
+        intent=answer.intent.to_dict(),
+        widgets=widgets,
+        candidates=[CandidateRecord(c.widget_type, c.size, c.metric, c.rule_score) for c in proposed],
+        voice_response=answer.voice_response,
+        processing_time_ms=answer.processing_time_ms,
+        timings_ms={k: round(v, 2) for k, v in timings.items()},
+        data_summary=_data_summary(answer.widgets),
+        planner=answer.planner,
+        ranker=ranker if answer.planner == "rules" else answer.planner,
+        created_at=timezone.now(),
+    )
+
+
+def _data_summary(widgets: list[BoundWidget]) -> dict:
+    """What the judge and the learners need to know of the data without re-querying it."""
+    summary: dict[str, object] = {}
+    for i, w in enumerate(widgets):
+        data = w.data
+        if "value" in data:
+            summary[f"{i}:{w.widget_type}"] = {"value": data["value"], "unit": data.get("unit")}
+        elif "items" in data:
+            summary[f"{i}:{w.widget_type}"] = {"items": len(data["items"]), "abnormal": data.get("abnormal")}
+        elif "alerts" in data:
+            summary[f"{i}:{w.widget_type}"] = {"alerts": len(data["alerts"]), "anomalies": len(data.get("anomalies", []))}
+    return summary
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,150 @@
+"""How operators name equipment and metrics: the parser's dictionary.
+
+Equipment types are recognised by aliases ("CH", "genset", "air handler");
+metric phrases map to *candidate* columns in order of preference, and the
+first candidate that the equipment type actually has (per the introspected
+catalog) wins. So "temperature" means ``motor_temp_c`` on a pump,
+``discharge_temp_c`` on an air compressor and ``chw_supply_temp_c`` on a
+chiller, and "power" means whichever power column the type has. A plural
+"temperatures" means every ``*_temp_c`` column of the type.
+
+Longer phrases are tried first, so "chilled water supply temperature" beats
+"supply temperature", which beats "temperature".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Equipment type -> regex alternatives (singular stems; plurals are added by the matcher).
+TYPE_ALIASES: dict[str, tuple[str, ...]] = {
+    "chiller": ("chiller", "ch"),
+    "cooling_tower": ("cooling tower", "ct", "tower"),
+    "pump": ("pump",),
+    "air_compressor": ("air compressor", "compressor", "comp"),
+    "ahu": ("ahu", "air handler", "air handling unit", "air handling"),
+    "boiler": ("boiler",),
+    "transformer": ("transformer", "tx", "xfmr", "trafo"),
+    "diesel_generator": ("diesel generator", "dg", "genset", "gen set", "generator", "diesel"),
+    "ups": ("ups", "u p s"),
+    "energy_meter": ("energy meter", "power meter", "meter", "em"),
+    "motor": ("motor",),
+}
+
+_POWER = ("power_consumption_kw", "power_output_kw", "output_power_kw", "active_power_kw", "load_kva")
+_TEMPERATURE = (
+    "chw_supply_temp_c", "supply_air_temp_c", "outlet_water_temp_c", "discharge_temp_c", "motor_temp_c",
+    "flue_gas_temp_c", "coolant_temp_c", "battery_temp_c", "oil_temp_c", "winding_temp_c",
+)  # fmt: skip
+ALL_TEMPERATURES = "*_temp_c"
+"""Marker candidate: every temperature column of the type (for "temperatures")."""
+
+# (phrase regex, candidate columns in order of preference). Order within the
+# list does not matter: the matcher tries longer phrases first.
+METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
+    # chillers
+    (
+        r"chilled water supply temp(erature)?s?|chw supply( temp(erature)?)?|leaving (chilled )?water temp(erature)?",
+        ("chw_supply_temp_c",),
+    ),
+    (
+        r"chilled water return temp(erature)?s?|chw return( temp(erature)?)?|entering (chilled )?water temp(erature)?",
+        ("chw_return_temp_c",),
+    ),
+    (
+        r"condenser water supply( temp(erature)?)?|cw supply( temp(erature)?)?|condenser (supply|inlet)( temp(erature)?)?",
+        ("cw_supply_temp_c",),
+    ),
+    (
+        r"condenser water return( temp(erature)?)?|cw return( temp(erature)?)?|condenser (return|outlet)( temp(erature)?)?",
+        ("cw_return_temp_c",),
+    ),
+    (r"condenser( water)? temp(erature)?", ("cw_supply_temp_c",)),
+    (r"chilled water flow|chw flow", ("chw_flow_m3h",)),
+    (r"supply water temp(erature)?", ("chw_supply_temp_c",)),
+    (r"return water temp(erature)?", ("chw_return_temp_c",)),
+    # air handlers
+    (r"supply air( temp(erature)?)?|discharge air( temp(erature)?)?", ("supply_air_temp_c",)),
+    (r"return air( temp(erature)?)?", ("return_air_temp_c",)),
+    (r"supply temp(erature)?s?", ("chw_supply_temp_c", "supply_air_temp_c")),
+    (r"return temp(erature)?s?", ("chw_return_temp_c", "return_air_temp_c")),
+    (r"filter( dp| differential( pressure)?| pressure drop| pressure)?|differential pressure|dp", ("filter_dp_pa",)),
+    (r"(relative )?humidity|rh", ("humidity_percent",)),
+    (r"co2|co 2|c o 2|co two|carbon dioxide", ("co2_ppm",)),
+    # cooling towers
+    (r"inlet( water)? temp(erature)?|hot water temp(erature)?", ("inlet_water_temp_c",)),
+    (r"outlet( water)? temp(erature)?|cold water temp(erature)?|leaving temp(erature)?", ("outlet_water_temp_c",)),
+    (r"wet bulb( temp(erature)?)?", ("wet_bulb_temp_c",)),
+    (r"basin( level)?", ("basin_level_percent",)),
+    (r"water level|drum level|level", ("water_level_percent", "basin_level_percent", "fuel_level_percent")),
+    # boilers
+    (r"steam pressure", ("steam_pressure_bar",)),
+    (r"steam( flow| output| production)?", ("steam_flow_kg_h",)),
+    (r"fuel flow|gas flow|gas consumption|fuel consumption|fuel (use|usage)", ("fuel_flow_m3h",)),
+    (r"flue( gas)? temp(erature)?|stack temp(erature)?|exhaust temp(erature)?|flue gas", ("flue_gas_temp_c",)),
+    (r"efficiency|cop|coefficient of performance", ("cop", "efficiency_percent")),
+    # pumps, compressors, motors
+    (r"discharge temp(erature)?", ("discharge_temp_c",)),
+    (r"discharge pressure|outlet pressure|header pressure|head pressure", ("discharge_pressure_bar",)),
+    (r"suction pressure|inlet pressure", ("suction_pressure_bar",)),
+    (r"motor temp(erature)?s?|motor winding temp(erature)?", ("motor_temp_c",)),
+    (r"oil temp(erature)?", ("oil_temp_c",)),
+    (r"oil pressure", ("oil_pressure_bar",)),
+    (r"vibrations?|vibrating|shaking", ("vibration_mm_s",)),
+    (r"fan speed|fan", ("fan_speed_percent",)),
+    (r"speed|rpm|revs", ("speed_rpm", "fan_speed_percent")),
+    (r"flow( rate)?s?", ("flow_rate_m3h", "chw_flow_m3h", "steam_flow_kg_h", "fuel_flow_m3h")),
+    (r"pressures?", ("discharge_pressure_bar", "steam_pressure_bar", "oil_pressure_bar")),
+    # transformers and electrical
+    (r"winding( temp(erature)?)?", ("winding_temp_c",)),
+    (r"kva|load kva|apparent power", ("load_kva",)),
+    (r"loads?|loading|utili[sz]ation", ("load_percent", "load_kva")),
+    (r"power factor|pf", ("power_factor",)),
+    (r"frequency|hz|hertz", ("frequency_hz",)),
+    (r"currents?|amps|amperage|amperes", ("current_a",)),
+    (r"input voltage", ("input_voltage_v",)),
+    (r"output voltage", ("output_voltage_v",)),
+    (r"battery voltage", ("battery_voltage_v",)),
+    (r"voltages?|volts", ("voltage_v", "output_voltage_v", "battery_voltage_v")),
+    # generators and UPS
+    (r"coolant( temp(erature)?)?|engine temp(erature)?", ("coolant_temp_c",)),
+    (r"fuel( level)?|diesel level|tank level", ("fuel_level_percent",)),
+    (r"run(ning)? hours|hours run|engine hours|hour meter", ("run_hours",)),
+    (r"battery temp(erature)?", ("battery_temp_c",)),
+    (
+        r"battery charge|state of charge|soc|charge|battery level|battery",
+        ("battery_charge_percent", "battery_voltage_v"),
+    ),
+    (r"output power|power output", ("output_power_kw", "power_output_kw")),
+    # energy and power (generic, so last in specificity)
+    (r"energy|kwh|kilowatt hours?|energy consumption|energy use|energy usage", ("energy_kwh", *_POWER)),
+    (r"power|drawing|draw|consuming|consumption|kw|kilowatts?|demand|electricity|output", _POWER),
+    (r"temperatures|temps", (ALL_TEMPERATURES,)),
+    (r"temperature|temp|hot|heat|overheating|overheated", _TEMPERATURE),
+    (r"running status|run status|status|on or off|running|switched on|turned on", ("running_status",)),
+]
+
+
+@dataclass(frozen=True)
+class MetricPhrase:
+    pattern: re.Pattern[str]
+    candidates: tuple[str, ...]
+
+
+def _compile() -> list[MetricPhrase]:
+    phrases = []
+    for alternatives, candidates in METRIC_PHRASES:
+        for alternative in alternatives.split("|") if "(" not in alternatives else [alternatives]:
+            phrases.append(MetricPhrase(re.compile(rf"\b(?:{alternative})\b"), candidates))
+    return phrases
+
+
+COMPILED_METRIC_PHRASES = _compile()
+
+
+def resolve_metric(candidates: tuple[str, ...], available: list[str]) -> list[str]:
+    """The columns ``candidates`` mean for an equipment with ``available`` columns ([] if none fits)."""
+    if candidates == (ALL_TEMPERATURES,):
+        return [m for m in available if m.endswith("_temp_c")]
+    return next(([c] for c in candidates if c in available), [])
