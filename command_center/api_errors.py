@@ -14,30 +14,26 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from industrial.errors import InvalidQuery, UnknownEquipment, UnknownEquipmentType, UnknownMetric
-
-
-class NotFound(Exception):
-    """A record named in the URL does not exist (experience, equipment)."""
-
-    def __init__(self, message: str, suggestions: list[str] | None = None):
-        super().__init__(message)
-        self.suggestions = suggestions or []
+from layer2.errors import InvalidFeedback
+from rl.experience_buffer import ExperienceNotFound
 
 
 def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
-    if isinstance(exc, NotFound | UnknownEquipment):
+    if isinstance(exc, UnknownEquipment):
         body = {"detail": str(exc), "suggestions": exc.suggestions}
         return Response(body, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, ExperienceNotFound):
+        return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, UnknownMetric):
         return Response({"metric": [str(exc)], "suggestions": exc.suggestions}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, UnknownEquipmentType):
         return Response(
             {"equipment_type": [str(exc)], "suggestions": exc.suggestions}, status=status.HTTP_400_BAD_REQUEST
         )
-    if isinstance(exc, InvalidQuery):
+    if isinstance(exc, InvalidQuery | InvalidFeedback):
         return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -13,12 +13,13 @@ Response serializers read the access layer's dataclasses as they are.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from command_center.api_fields import AwareDateTimeField
 from industrial.errors import UnknownEquipment, UnknownEquipmentType, UnknownMetric
 from industrial.timeseries_access import AGGREGATIONS, BUCKETS, SEVERITIES
 
@@ -27,17 +28,6 @@ _NAME_LENGTH = 100  # longer than any table or column name PostgreSQL allows (63
 
 
 # --------------------------------------------------------------------------- fields
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO-8601 datetime that carries its timezone; a naive one is refused rather than guessed."""
-
-    default_error_messages = {"naive": "Datetime has no timezone; add Z or an offset such as +05:30."}
-
-    def enforce_timezone(self, value: datetime) -> datetime:
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 class CommaSeparatedField(serializers.CharField):

@@ -32,8 +32,14 @@ class BoundWidget:
     data: dict
 
     def to_dict(self) -> dict:
-        return {"type": self.widget_type, "size": self.size, "title": self.title,
-                "equipment_ids": self.equipment_ids, "metric": self.metric, "data": self.data}  # fmt: skip
+        return {
+            "type": self.widget_type,
+            "size": self.size,
+            "title": self.title,
+            "equipment_ids": self.equipment_ids,
+            "metric": self.metric,
+            "data": self.data,
+        }
 
 
 def bind(candidate: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> BoundWidget:
@@ -48,8 +54,13 @@ def bind(candidate: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> 
 def _kpi(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     if not c.equipment_ids and c.equipment_type is None:  # plant level: the alert count
         counts = access.alert_counts(active_only=True, severity=intent.filters.get("severity"))
-        return {"value": float(sum(counts.values())), "unit": "", "label": "active alerts", "aggregation": "count",
-                "counts_by_severity": counts}  # fmt: skip
+        return {
+            "value": float(sum(counts.values())),
+            "unit": "",
+            "label": "active alerts",
+            "aggregation": "count",
+            "counts_by_severity": counts,
+        }
     if not c.equipment_ids and intent.aggregation == "delta":
         return fleet_increase(c.equipment_type, c.metric, intent, access)
     if not c.equipment_ids:
@@ -79,8 +90,12 @@ def aggregate_value(equipment_id: str, metric: str, intent: Intent, access: Time
     if intent.aggregation == "delta":
         return {**base, **window, "value": access.counter_increase(equipment_id, metric, tr.start, tr.end)}
     stats = access.stats(equipment_id, metric, tr.start, tr.end)
-    value = {"avg": stats.mean, "min": stats.min, "max": stats.max,
-             "sum": None if stats.mean is None else stats.mean * stats.count}[intent.aggregation]  # fmt: skip
+    value = {
+        "avg": stats.mean,
+        "min": stats.min,
+        "max": stats.max,
+        "sum": None if stats.mean is None else stats.mean * stats.count,
+    }[intent.aggregation]
     return {**base, **window, "value": value, "count": stats.count}
 
 
@@ -89,9 +104,15 @@ def fleet_increase(equipment_type: str, metric: str, intent: Intent, access: Tim
     tr = intent.time_range
     ids = access.catalog.ids_of_type(equipment_type)
     known = [v for v in access.counter_increases(ids, metric, tr.start, tr.end).values() if v is not None]
-    return {"value": sum(known) if known else None, "unit": access.metric(ids[0], metric).unit,
-            "label": f"total {access.metric(ids[0], metric).label}", "aggregation": "delta", "equipment": len(ids),
-            "start": _iso(tr.start), "end": _iso(tr.end)}  # fmt: skip
+    return {
+        "value": sum(known) if known else None,
+        "unit": access.metric(ids[0], metric).unit,
+        "label": f"total {access.metric(ids[0], metric).label}",
+        "aggregation": "delta",
+        "equipment": len(ids),
+        "start": _iso(tr.start),
+        "end": _iso(tr.end),
+    }
 
 
 def _fleet_kpi(c: Candidate, access: TimeSeriesDataAccess) -> dict:
@@ -109,9 +130,14 @@ def _gauge(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     limit = limit_for(access.catalog.table(eq_id).equipment_type, c.metric)
     low, high = (limit.low, limit.high) if limit else (None, None)
     scale_max = 100.0 if c.metric.endswith("_percent") else (high * 1.25 if high else None)
-    return {"value": reading.values[c.metric] if reading else None, "unit": reading.units[c.metric] if reading else "",
-            "timestamp": _iso(reading.timestamp if reading else None), "min": 0.0, "max": scale_max,
-            "limits": {"low": low, "high": high}}  # fmt: skip
+    return {
+        "value": reading.values[c.metric] if reading else None,
+        "unit": reading.units[c.metric] if reading else "",
+        "timestamp": _iso(reading.timestamp if reading else None),
+        "min": 0.0,
+        "max": scale_max,
+        "limits": {"low": low, "high": high},
+    }
 
 
 def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
@@ -120,31 +146,45 @@ def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     aggregation = "delta" if c.metric == "energy_kwh" else "avg"
     ids = c.equipment_ids or tuple(access.catalog.ids_of_type(c.equipment_type)[:5])
     series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation) for eq in ids]
-    return {"window": {**tr.to_dict()}, "bucket": bucket, "aggregation": aggregation,
-            "series": [_series(s) for s in series]}  # fmt: skip
+    return {
+        "window": {**tr.to_dict()},
+        "bucket": bucket,
+        "aggregation": aggregation,
+        "series": [_series(s) for s in series],
+    }
 
 
 def _ranking(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     descending = intent.filters.get("order", "desc") != "asc"
     if c.equipment_ids:
         readings = [(eq, access.latest(eq, [c.metric])) for eq in c.equipment_ids]
-        items = [{"equipment_id": eq, "display_name": access.catalog.table(eq).display_name,
-                  "value": r.values[c.metric], "unit": r.units[c.metric], "abnormal": False, "reason": None}
-                 for eq, r in readings if r is not None]  # fmt: skip
+        items = [
+            {
+                "equipment_id": eq,
+                "display_name": access.catalog.table(eq).display_name,
+                "value": r.values[c.metric],
+                "unit": r.units[c.metric],
+                "abnormal": False,
+                "reason": None,
+            }
+            for eq, r in readings
+            if r is not None
+        ]
         items.sort(key=lambda i: i["value"], reverse=descending)
     else:
         fleet = access.fleet_latest(c.equipment_type, c.metric, descending=descending)
         items = [_fleet_item(v) for v in fleet]
     limit = intent.top_k or len(items)
-    return {"metric": c.metric, "order": "desc" if descending else "asc", "items": items[:limit],
-            "total": len(items)}  # fmt: skip
+    return {"metric": c.metric, "order": "desc" if descending else "asc", "items": items[:limit], "total": len(items)}
 
 
 def _alerts(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
-    filters = {"active_only": bool(intent.filters.get("active_only", True)),
-               "severity": intent.filters.get("severity"),
-               "equipment_id": c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
-               "equipment_type": c.equipment_type if not c.equipment_ids else None}  # fmt: skip
+    filters = {
+        "active_only": bool(intent.filters.get("active_only", True)),
+        "severity": intent.filters.get("severity"),
+        "equipment_id": c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
+        "equipment_type": c.equipment_type if not c.equipment_ids else None,
+    }
     if not filters["active_only"]:
         filters.update(start=intent.time_range.start, end=intent.time_range.end + timedelta(microseconds=1))
     rows = access.alerts(**filters, limit=ALERT_ROWS)
@@ -156,8 +196,12 @@ def _alerts(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
 def _status_grid(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     fleet = access.fleet_latest(c.equipment_type, c.metric) if c.metric else []
     fleet = sorted(fleet, key=lambda v: v.equipment_id)  # a copy: the request memo shares the list
-    return {"metric": c.metric, "items": [_fleet_item(v) for v in fleet],
-            "running": sum(1 for v in fleet if v.running), "abnormal": sum(1 for v in fleet if v.abnormal)}  # fmt: skip
+    return {
+        "metric": c.metric,
+        "items": [_fleet_item(v) for v in fleet],
+        "running": sum(1 for v in fleet if v.running),
+        "abnormal": sum(1 for v in fleet if v.abnormal),
+    }
 
 
 def _table(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
@@ -168,8 +212,11 @@ def _table(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
             if reading is None
             else [{"metric": m, "value": v, "unit": reading.units[m]} for m, v in reading.values.items()]
         )
-        return {"columns": ["metric", "value", "unit"], "rows": rows,
-                "timestamp": _iso(reading.timestamp if reading else None)}  # fmt: skip
+        return {
+            "columns": ["metric", "value", "unit"],
+            "rows": rows,
+            "timestamp": _iso(reading.timestamp if reading else None),
+        }
     ranked = _ranking(c, intent, access)
     rows = [{k: i[k] for k in ("equipment_id", "display_name", "value", "unit")} for i in ranked["items"]]
     return {"columns": ["equipment_id", "display_name", "value", "unit"], "metric": c.metric, "rows": rows}
@@ -186,8 +233,10 @@ def _anomaly_timeline(c: Candidate, intent: Intent, access: TimeSeriesDataAccess
     alerts = access.alerts(
         equipment_id=c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
         equipment_type=c.equipment_type if not c.equipment_ids else None,
-        start=tr.start, end=tr.end + timedelta(microseconds=1), limit=ALERT_ROWS,
-    )  # fmt: skip
+        start=tr.start,
+        end=tr.end + timedelta(microseconds=1),
+        limit=ALERT_ROWS,
+    )
     return {
         "window": tr.to_dict(),
         "anomalies": [_anomaly(a) for a in anomalies],
@@ -198,17 +247,27 @@ def _anomaly_timeline(c: Candidate, intent: Intent, access: TimeSeriesDataAccess
 def _text(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     rag = TimeSeriesRAGProvider(access)
     text = rag.build_context(
-        list(c.equipment_ids), [c.metric] if c.metric and c.equipment_ids else [], c.equipment_type,
-        include_anomalies=False, max_chars=700,
-    )  # fmt: skip
+        list(c.equipment_ids),
+        [c.metric] if c.metric and c.equipment_ids else [],
+        c.equipment_type,
+        include_anomalies=False,
+        max_chars=700,
+    )
     return {"text": text}
 
 
 _BINDERS: dict[str, Callable[[Candidate, Intent, TimeSeriesDataAccess], dict]] = {
-    "kpi": _kpi, "gauge": _gauge, "trend_line": _trend, "comparison": _trend, "bar_ranking": _ranking,
-    "alerts_list": _alerts, "status_grid": _status_grid, "table": _table, "anomaly_timeline": _anomaly_timeline,
+    "kpi": _kpi,
+    "gauge": _gauge,
+    "trend_line": _trend,
+    "comparison": _trend,
+    "bar_ranking": _ranking,
+    "alerts_list": _alerts,
+    "status_grid": _status_grid,
+    "table": _table,
+    "anomaly_timeline": _anomaly_timeline,
     "text_summary": _text,
-}  # fmt: skip
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -237,9 +296,16 @@ def _title(c: Candidate, access: TimeSeriesDataAccess) -> str:
     subject = ", ".join(names) if names else _fleet_name(c.equipment_type)
     some_id = c.equipment_ids[0] if c.equipment_ids else access.catalog.ids_of_type(c.equipment_type)[0]
     label = access.metric(some_id, c.metric).label if c.metric and c.widget_type != "alerts_list" else ""
-    kind = {"trend_line": "trend", "comparison": "comparison", "bar_ranking": "ranking", "alerts_list": "alerts",
-            "status_grid": "status", "table": "readings", "anomaly_timeline": "anomalies",
-            "text_summary": "summary"}.get(c.widget_type, "")  # fmt: skip
+    kind = {
+        "trend_line": "trend",
+        "comparison": "comparison",
+        "bar_ranking": "ranking",
+        "alerts_list": "alerts",
+        "status_grid": "status",
+        "table": "readings",
+        "anomaly_timeline": "anomalies",
+        "text_summary": "summary",
+    }.get(c.widget_type, "")
     return " ".join(p for p in (subject, label, kind) if p)
 
 
@@ -248,13 +314,25 @@ def _fleet_name(equipment_type: str) -> str:
 
 
 def _series(s: Series) -> dict:
-    return {"equipment_id": s.equipment_id, "metric": s.metric, "unit": s.unit,
-            "points": [[_iso(ts), v] for ts, v in s.points]}  # fmt: skip
+    return {
+        "equipment_id": s.equipment_id,
+        "metric": s.metric,
+        "unit": s.unit,
+        "points": [[_iso(ts), v] for ts, v in s.points],
+    }
 
 
 def _fleet_item(v) -> dict:
-    return {"equipment_id": v.equipment_id, "display_name": v.display_name, "value": v.value, "unit": v.unit,
-            "running": v.running, "abnormal": v.abnormal, "reason": v.reason, "timestamp": _iso(v.timestamp)}  # fmt: skip
+    return {
+        "equipment_id": v.equipment_id,
+        "display_name": v.display_name,
+        "value": v.value,
+        "unit": v.unit,
+        "running": v.running,
+        "abnormal": v.abnormal,
+        "reason": v.reason,
+        "timestamp": _iso(v.timestamp),
+    }
 
 
 def _alert(r) -> dict:

@@ -126,7 +126,7 @@ def _type_pattern() -> tuple[re.Pattern[str], list[str]]:
     )
     groups = "|".join(f"(?P<t{i}>{re.escape(alias)})" for i, (alias, _) in enumerate(alternatives))
     number = r"\d+"
-    joiner = r"\s*(?:,|and|&|or|to|through|thru|-)\s*"
+    joiner = r"\s*(?:,|and|&|or|to|through|thru|-)?\s*"  # "chillers 1 2 and 3" is a list too
     return re.compile(
         rf"\b(?:{groups})(?P<plural>e?s)?\b(?:\s*(?:number|no\.?|#|unit)?\s*(?P<nums>{number}(?:{joiner}{number})*)\b)?"
     ), [t for _, t in alternatives]
@@ -161,8 +161,17 @@ def _spans(text: str) -> list[_Span]:
     found: list[_Span] = []
     for m in _TYPE_RE.finditer(text):
         group = next(name for name, value in m.groupdict().items() if value and name.startswith("t"))
-        found.append(_Span(m.start(), m.end(), "equipment", _TYPE_OF_GROUP[int(group[1:])],
-                           _numbers(m.group("nums")), bool(m.group("plural")), text=m.group(0)))  # fmt: skip
+        found.append(
+            _Span(
+                m.start(),
+                m.end(),
+                "equipment",
+                _TYPE_OF_GROUP[int(group[1:])],
+                _numbers(m.group("nums")),
+                bool(m.group("plural")),
+                text=m.group(0),
+            )
+        )
     for phrase in COMPILED_METRIC_PHRASES:
         for m in phrase.pattern.finditer(text):
             found.append(_Span(m.start(), m.end(), "metric", candidates=phrase.candidates, text=m.group(0)))
@@ -176,9 +185,15 @@ def _spans(text: str) -> list[_Span]:
 
 # --------------------------------------------------------------------------- time
 
-_UNITS = {"minute": timedelta(minutes=1), "min": timedelta(minutes=1), "hour": timedelta(hours=1),
-          "hr": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1),
-          "month": timedelta(days=30)}  # fmt: skip
+_UNITS = {
+    "minute": timedelta(minutes=1),
+    "min": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "hr": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": timedelta(days=30),
+}
 _RELATIVE = re.compile(
     r"\b(?:last|past|previous|over the|in the|for the)\s+(?:(\d+)\s+)?(minute|min|hour|hr|day|week|month)s?\b"
 )
@@ -216,13 +231,20 @@ _RANK = re.compile(r"\b(top|bottom|highest|lowest|most|least|worst|best|rank\w*|
 _COMPARE = re.compile(r"\b(compare\w*|comparison|versus|vs\.?|against|difference between|side by side)\b")
 _TREND = re.compile(r"\b(trends?|trending|history|historical|over time|chart|graph|plot|profile)\b")
 _ENERGY = re.compile(r"\b(energy|kwh|kilowatt hours?|consumed|used|usage)\b")
+_OVERVIEW = re.compile(r"\b(overview|summary|summari[sz]e)\b")
 _SUMMARY = re.compile(r"\b(overview|summary|summari[sz]e|doing|how (is|are)|status of|state of|health)\b")
 _ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|smallest|best)\b")
-_AGG_WORDS = [(re.compile(r"\b(average|avg|mean)\b"), "avg"), (re.compile(r"\b(max|maximum|peak)\b"), "max"),
-              (re.compile(r"\b(min|minimum)\b"), "min"), (re.compile(r"\b(total|sum)\b"), "sum"),
-              (re.compile(r"\bhow many\b"), "count")]  # fmt: skip
-_THRESHOLD = re.compile(r"\b(above|over|greater than|more than|exceeding|higher than|below|under|less than|lower than)"
-                        r"\s+(\d+(?:\.\d+)?)")  # fmt: skip
+_AGG_WORDS = [
+    (re.compile(r"\b(average|avg|mean)\b"), "avg"),
+    (re.compile(r"\b(max|maximum|peak)\b"), "max"),
+    (re.compile(r"\b(min|minimum)\b"), "min"),
+    (re.compile(r"\b(total|sum)\b"), "sum"),
+    (re.compile(r"\bhow many\b"), "count"),
+]
+_THRESHOLD = re.compile(
+    r"\b(above|over|greater than|more than|exceeding|higher than|below|under|less than|lower than)"
+    r"\s+(\d+(?:\.\d+)?)"
+)
 
 
 def _intent_type(text: str, ids: list[str], fleet: bool, metrics: list[str], timed: bool) -> str:
@@ -236,7 +258,7 @@ def _intent_type(text: str, ids: list[str], fleet: bool, metrics: list[str], tim
         return "comparison"
     if _ENERGY.search(text) and (not metrics or "energy_kwh" in metrics):
         return "energy"
-    if (fleet or not ids) and (not metrics or _SUMMARY.search(text)):
+    if ((fleet or not ids) and (not metrics or _SUMMARY.search(text))) or _OVERVIEW.search(text):
         return "summary"
     if _TREND.search(text) or (timed and not any(p.search(text) for p, _ in _AGG_WORDS)):
         return "trend"
@@ -297,7 +319,8 @@ def parse_intent(transcript: str, vocabulary: PlantVocabulary, now: datetime) ->
     intent_type = _intent_type(text, ids, fleet, metrics, timed)
     if intent_type == "energy" and not types:
         equipment_type = "energy_meter" if "energy_meter" in vocabulary.ids_by_type else None
-        metrics = ["energy_kwh"] if equipment_type else metrics
+    if intent_type == "energy" and "energy_kwh" in vocabulary.metrics_by_type.get(equipment_type, []):
+        metrics = ["energy_kwh"]  # "how much has meter 41 consumed": a counter's increase
     if window is None:
         default = timedelta(hours=24) if intent_type in ("trend", "energy") else timedelta(hours=1)
         window = TimeRange(now - default, now, "last 24 hours" if default.days else "now")

@@ -90,7 +90,9 @@ class Orchestrator:
         timings["bind_ms"] = _since(started) - sum(timings.values())
         spoken = voice.compose(parsed, access, vocabulary)
         timings["voice_ms"] = _since(started) - sum(timings.values())
-        answer = Answer(uuid.uuid4().hex, transcript, parsed.intent, widgets, spoken, round(_since(started), 2), planner)
+        answer = Answer(
+            uuid.uuid4().hex, transcript, parsed.intent, widgets, spoken, round(_since(started), 2), planner
+        )
         self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name))
         return answer
 
@@ -110,9 +112,14 @@ class Orchestrator:
 def _experience(answer: Answer, choices: list[Choice], proposed: list[Candidate], timings: dict, ranker: str):
     widgets = [
         WidgetChoice(
-            c.candidate.widget_type, c.candidate.size, w.title, list(c.candidate.equipment_ids),
-            c.candidate.metric, c.propensity, c.score,
-        )  # fmt: skip
+            c.candidate.widget_type,
+            c.candidate.size,
+            w.title,
+            list(c.candidate.equipment_ids),
+            c.candidate.metric,
+            c.propensity,
+            c.score,
+        )
         for c, w in zip(choices, answer.widgets, strict=True)
     ]
     return Experience(
@@ -141,7 +148,10 @@ def _data_summary(widgets: list[BoundWidget]) -> dict:
         elif "items" in data:
             summary[f"{i}:{w.widget_type}"] = {"items": len(data["items"]), "abnormal": data.get("abnormal")}
         elif "alerts" in data:
-            summary[f"{i}:{w.widget_type}"] = {"alerts": len(data["alerts"]), "anomalies": len(data.get("anomalies", []))}
+            summary[f"{i}:{w.widget_type}"] = {
+                "alerts": len(data["alerts"]),
+                "anomalies": len(data.get("anomalies", [])),
+            }
     return summary
 
 

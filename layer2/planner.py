@@ -26,30 +26,100 @@ SIZE_PENALTY = 0.15  # rule score lost per size step away from the preferred siz
 
 # Prior relevance of each widget type to each intent type (0..1); absent means "not proposed".
 PRIORS: dict[str, dict[str, float]] = {
-    "status": {"kpi": 0.95, "trend_line": 0.7, "gauge": 0.6, "alerts_list": 0.45, "table": 0.4,
-               "text_summary": 0.3, "anomaly_timeline": 0.2},
-    "trend": {"trend_line": 0.95, "kpi": 0.7, "anomaly_timeline": 0.4, "table": 0.35, "alerts_list": 0.3,
-              "text_summary": 0.3, "gauge": 0.2},
-    "comparison": {"comparison": 0.95, "bar_ranking": 0.75, "table": 0.6, "alerts_list": 0.3, "text_summary": 0.3,
-                   "kpi": 0.3},
-    "ranking": {"bar_ranking": 0.95, "table": 0.7, "status_grid": 0.5, "alerts_list": 0.3, "text_summary": 0.3,
-                "kpi": 0.3},
-    "anomaly": {"anomaly_timeline": 0.9, "status_grid": 0.75, "alerts_list": 0.7, "bar_ranking": 0.5,
-                "table": 0.45, "text_summary": 0.4, "kpi": 0.35},
-    "alerts": {"alerts_list": 0.95, "kpi": 0.7, "anomaly_timeline": 0.45, "table": 0.4, "status_grid": 0.3,
-               "text_summary": 0.3},
-    "summary": {"status_grid": 0.9, "kpi": 0.75, "alerts_list": 0.65, "bar_ranking": 0.5, "table": 0.45,
-                "text_summary": 0.4},
-    "energy": {"kpi": 0.9, "trend_line": 0.85, "bar_ranking": 0.5, "comparison": 0.4, "table": 0.4,
-               "text_summary": 0.3},
-}  # fmt: skip
-PREFERRED_SIZE = {"kpi": "small", "gauge": "small", "trend_line": "large", "comparison": "large",
-                  "bar_ranking": "medium", "alerts_list": "medium", "status_grid": "full", "table": "medium",
-                  "anomaly_timeline": "large", "text_summary": "medium"}  # fmt: skip
-PREFERRED_SIZE_BY_INTENT = {("ranking", "bar_ranking"): "large", ("alerts", "alerts_list"): "full",
-                            ("status", "trend_line"): "medium", ("anomaly", "anomaly_timeline"): "full"}  # fmt: skip
-_PRIMARY_METRICS = ("power_consumption_kw", "power_output_kw", "output_power_kw", "active_power_kw", "load_kva",
-                    "steam_flow_kg_h")  # fmt: skip
+    "status": {
+        "kpi": 0.95,
+        "trend_line": 0.7,
+        "gauge": 0.6,
+        "alerts_list": 0.45,
+        "table": 0.4,
+        "text_summary": 0.3,
+        "anomaly_timeline": 0.2,
+    },
+    "trend": {
+        "trend_line": 0.95,
+        "kpi": 0.7,
+        "anomaly_timeline": 0.4,
+        "table": 0.35,
+        "alerts_list": 0.3,
+        "text_summary": 0.3,
+        "gauge": 0.2,
+    },
+    "comparison": {
+        "comparison": 0.95,
+        "bar_ranking": 0.75,
+        "table": 0.6,
+        "alerts_list": 0.3,
+        "text_summary": 0.3,
+        "kpi": 0.3,
+    },
+    "ranking": {
+        "bar_ranking": 0.95,
+        "table": 0.7,
+        "status_grid": 0.5,
+        "alerts_list": 0.3,
+        "text_summary": 0.3,
+        "kpi": 0.3,
+    },
+    "anomaly": {
+        "anomaly_timeline": 0.9,
+        "status_grid": 0.75,
+        "alerts_list": 0.7,
+        "bar_ranking": 0.5,
+        "table": 0.45,
+        "text_summary": 0.4,
+        "kpi": 0.35,
+    },
+    "alerts": {
+        "alerts_list": 0.95,
+        "kpi": 0.7,
+        "anomaly_timeline": 0.45,
+        "table": 0.4,
+        "status_grid": 0.3,
+        "text_summary": 0.3,
+    },
+    "summary": {
+        "status_grid": 0.9,
+        "kpi": 0.75,
+        "alerts_list": 0.65,
+        "bar_ranking": 0.5,
+        "table": 0.45,
+        "text_summary": 0.4,
+    },
+    "energy": {
+        "kpi": 0.9,
+        "trend_line": 0.85,
+        "bar_ranking": 0.5,
+        "comparison": 0.4,
+        "table": 0.4,
+        "text_summary": 0.3,
+    },
+}
+PREFERRED_SIZE = {
+    "kpi": "small",
+    "gauge": "small",
+    "trend_line": "large",
+    "comparison": "large",
+    "bar_ranking": "medium",
+    "alerts_list": "medium",
+    "status_grid": "full",
+    "table": "medium",
+    "anomaly_timeline": "large",
+    "text_summary": "medium",
+}
+PREFERRED_SIZE_BY_INTENT = {
+    ("ranking", "bar_ranking"): "large",
+    ("alerts", "alerts_list"): "full",
+    ("status", "trend_line"): "medium",
+    ("anomaly", "anomaly_timeline"): "full",
+}
+_PRIMARY_METRICS = (
+    "power_consumption_kw",
+    "power_output_kw",
+    "output_power_kw",
+    "active_power_kw",
+    "load_kva",
+    "steam_flow_kg_h",
+)
 
 
 @dataclass(frozen=True)
@@ -130,13 +200,23 @@ def _slots(intent: Intent, ids: tuple[str, ...], eq_type: str | None, metrics: l
                 slots.append(("gauge", ids, metric, later))
         slots += [("table", ids, None, 0.0), ("alerts_list", ids, None, 0.0), ("anomaly_timeline", ids, None, 0.0)]
     elif len(ids) > 1:
-        slots += [("comparison", ids, first, 0.0), ("bar_ranking", ids, first, 0.0), ("table", ids, first, 0.0),
-                  ("alerts_list", ids, None, 0.0)]  # fmt: skip
+        slots += [
+            ("comparison", ids, first, 0.0),
+            ("bar_ranking", ids, first, 0.0),
+            ("table", ids, first, 0.0),
+            ("alerts_list", ids, None, 0.0),
+        ]
         if intent.intent_type == "energy":
             slots.append(("kpi", ids, first, 0.0))
     elif eq_type:
-        slots += [("bar_ranking", (), first, 0.0), ("status_grid", (), first, 0.0), ("table", (), first, 0.0),
-                  ("alerts_list", (), None, 0.0), ("anomaly_timeline", (), None, 0.0), ("kpi", (), first, 0.0)]  # fmt: skip
+        slots += [
+            ("bar_ranking", (), first, 0.0),
+            ("status_grid", (), first, 0.0),
+            ("table", (), first, 0.0),
+            ("alerts_list", (), None, 0.0),
+            ("anomaly_timeline", (), None, 0.0),
+            ("kpi", (), first, 0.0),
+        ]
         if intent.intent_type == "energy":
             slots.append(("trend_line", (), first, -0.2))
     else:

@@ -12,10 +12,21 @@ from datetime import datetime
 
 from industrial.timeseries_access import TimeSeriesDataAccess
 
-_MEMOISED = frozenset({
-    "latest", "series", "stats", "counter_increase", "counter_increases", "detect_anomalies", "anomaly_scan", "alerts", "alert_counts",
-    "fleet_latest", "equipment_types",
-})  # fmt: skip
+_MEMOISED = frozenset(
+    {
+        "latest",
+        "series",
+        "stats",
+        "counter_increase",
+        "counter_increases",
+        "detect_anomalies",
+        "anomaly_scan",
+        "alerts",
+        "alert_counts",
+        "fleet_latest",
+        "equipment_types",
+    }
+)
 
 
 class MemoizedAccess:

@@ -1,1 +1,11 @@
-urlpatterns = []
+from django.urls import path
+
+from layer2 import views
+
+urlpatterns = [
+    path("orchestrate/", views.OrchestrateView.as_view(), name="orchestrate"),
+    path("feedback/", views.FeedbackView.as_view(), name="feedback"),
+    path("experiences/", views.ExperiencesView.as_view(), name="experiences"),
+    path("rl-status/", views.RLStatusView.as_view(), name="rl-status"),
+    path("approve-training/", views.ApproveTrainingView.as_view(), name="approve-training"),
+]

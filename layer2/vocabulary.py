@@ -34,9 +34,17 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 
 _POWER = ("power_consumption_kw", "power_output_kw", "output_power_kw", "active_power_kw", "load_kva")
 _TEMPERATURE = (
-    "chw_supply_temp_c", "supply_air_temp_c", "outlet_water_temp_c", "discharge_temp_c", "motor_temp_c",
-    "flue_gas_temp_c", "coolant_temp_c", "battery_temp_c", "oil_temp_c", "winding_temp_c",
-)  # fmt: skip
+    "chw_supply_temp_c",
+    "supply_air_temp_c",
+    "outlet_water_temp_c",
+    "discharge_temp_c",
+    "motor_temp_c",
+    "flue_gas_temp_c",
+    "coolant_temp_c",
+    "battery_temp_c",
+    "oil_temp_c",
+    "winding_temp_c",
+)
 ALL_TEMPERATURES = "*_temp_c"
 """Marker candidate: every temperature column of the type (for "temperatures")."""
 
@@ -53,11 +61,13 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
         ("chw_return_temp_c",),
     ),
     (
-        r"condenser water supply( temp(erature)?)?|cw supply( temp(erature)?)?|condenser (supply|inlet)( temp(erature)?)?",
+        r"condenser water supply( temp(erature)?)?|cw supply( temp(erature)?)?"
+        r"|condenser (supply|inlet)( temp(erature)?)?",
         ("cw_supply_temp_c",),
     ),
     (
-        r"condenser water return( temp(erature)?)?|cw return( temp(erature)?)?|condenser (return|outlet)( temp(erature)?)?",
+        r"condenser water return( temp(erature)?)?|cw return( temp(erature)?)?"
+        r"|condenser (return|outlet)( temp(erature)?)?",
         ("cw_return_temp_c",),
     ),
     (r"condenser( water)? temp(erature)?", ("cw_supply_temp_c",)),

@@ -16,11 +16,24 @@ from layer2.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.planner import primary_metric
 
 UNIT_WORDS = {
-    "kW": "kilowatts", "kWh": "kilowatt hours", "kVA": "kilovolt-amperes", "°C": "degrees Celsius",
-    "%": "percent", "m³/h": "cubic meters per hour", "kg/h": "kilograms per hour", "bar": "bar",
-    "mm/s": "millimeters per second", "rpm": "RPM", "ppm": "parts per million", "Pa": "pascals",
-    "Hz": "hertz", "V": "volts", "A": "amps", "h": "hours", "": "",
-}  # fmt: skip
+    "kW": "kilowatts",
+    "kWh": "kilowatt hours",
+    "kVA": "kilovolt-amperes",
+    "°C": "degrees Celsius",
+    "%": "percent",
+    "m³/h": "cubic meters per hour",
+    "kg/h": "kilograms per hour",
+    "bar": "bar",
+    "mm/s": "millimeters per second",
+    "rpm": "RPM",
+    "ppm": "parts per million",
+    "Pa": "pascals",
+    "Hz": "hertz",
+    "V": "volts",
+    "A": "amps",
+    "h": "hours",
+    "": "",
+}
 _VERB = {"avg": "averaged", "max": "peaked at", "min": "was as low as", "sum": "totalled"}
 MAX_SPOKEN = 3  # equipment named in one answer
 
@@ -38,8 +51,11 @@ def compose(parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: Plant
     if parsed.unresolved and not intent.equipment_ids:
         return " ".join(sentences)
     body = {
-        "alerts": _alerts, "anomaly": _anomaly, "ranking": _ranking, "summary": _summary,
-    }.get(intent.intent_type, _values)(intent, access, vocabulary)  # fmt: skip
+        "alerts": _alerts,
+        "anomaly": _anomaly,
+        "ranking": _ranking,
+        "summary": _summary,
+    }.get(intent.intent_type, _values)(intent, access, vocabulary)
     return " ".join(s for s in [*sentences, body] if s)
 
 
@@ -155,16 +171,21 @@ def _alerts(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocab
     if total == 0:
         return f"There are no {kind + ' ' if kind else ''}alerts."
     newest = access.alerts(active_only=active, severity=severity, limit=1, **scope)[0]
-    return f"There {'is' if total == 1 else 'are'} {total} {kind + ' ' if kind else ''}{noun}. The newest: {newest.message}."
+    verb = "is" if total == 1 else "are"
+    return f"There {verb} {total} {kind + ' ' if kind else ''}{noun}. The newest: {newest.message}."
 
 
 def _summary(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
+    if intent.equipment_ids:
+        return _values(intent, access, vocabulary)
     eq_type = intent.equipment_type
     if eq_type is None:
         counts = access.alert_counts(active_only=True)
         total = sum(access.equipment_types().values())
-        return (f"The plant has {total} equipment reporting, with {sum(counts.values())} active alerts, "
-                f"{counts['critical']} critical.")  # fmt: skip
+        return (
+            f"The plant has {total} equipment reporting, with {sum(counts.values())} active alerts, "
+            f"{counts['critical']} critical."
+        )
     metric = primary_metric(vocabulary.metrics_by_type[eq_type])
     fleet = access.fleet_latest(eq_type, metric)
     running = [v for v in fleet if v.running]
@@ -211,8 +232,14 @@ def _window_words(intent: Intent) -> str:
 
 
 def _plural(equipment_type: str) -> str:
-    names = {"ahu": "AHUs", "ups": "UPS units", "air_compressor": "air compressors", "energy_meter": "energy meters",
-             "diesel_generator": "diesel generators", "cooling_tower": "cooling towers"}  # fmt: skip
+    names = {
+        "ahu": "AHUs",
+        "ups": "UPS units",
+        "air_compressor": "air compressors",
+        "energy_meter": "energy meters",
+        "diesel_generator": "diesel generators",
+        "cooling_tower": "cooling towers",
+    }
     return names.get(equipment_type, equipment_type + "s")
 
 

@@ -25,28 +25,68 @@ class WidgetType:
 CATALOG: dict[str, WidgetType] = {
     w.name: w
     for w in (
-        WidgetType("kpi", "One number with its unit: a latest reading or an aggregate over the window.",
-                   ("small", "medium"), "one equipment, one metric"),
-        WidgetType("gauge", "A dial of the latest reading against the metric's alarm limits.",
-                   ("small", "medium"), "one equipment, one metric with limits or a percent scale"),
-        WidgetType("trend_line", "A metric over the window in time buckets.",
-                   ("medium", "large", "full"), "one equipment, one or more metrics, a window"),
-        WidgetType("comparison", "The same metric for several equipment over the window, one series each.",
-                   ("medium", "large", "full"), "two or more equipment, one metric, a window"),
-        WidgetType("bar_ranking", "Equipment of a type ranked by their latest value of a metric.",
-                   ("medium", "large"), "an equipment type (or several ids), one metric"),
-        WidgetType("alerts_list", "Alerts, newest first, with severity and state.",
-                   ("medium", "large", "full"), "optional equipment, type or severity filter"),
-        WidgetType("status_grid", "A fleet at a glance: running or stopped, a value, abnormal flags.",
-                   ("large", "full"), "an equipment type"),
-        WidgetType("table", "Latest readings as rows: one per equipment, or one per metric.",
-                   ("medium", "large", "full"), "equipment ids or a type"),
-        WidgetType("anomaly_timeline", "Detected anomalies and alerts of the window on a time axis.",
-                   ("large", "full"), "equipment ids or a type"),
-        WidgetType("text_summary", "A few sentences of context written from the data.",
-                   ("small", "medium", "large"), "anything"),
+        WidgetType(
+            "kpi",
+            "One number with its unit: a latest reading or an aggregate over the window.",
+            ("small", "medium"),
+            "one equipment, one metric",
+        ),
+        WidgetType(
+            "gauge",
+            "A dial of the latest reading against the metric's alarm limits.",
+            ("small", "medium"),
+            "one equipment, one metric with limits or a percent scale",
+        ),
+        WidgetType(
+            "trend_line",
+            "A metric over the window in time buckets.",
+            ("medium", "large", "full"),
+            "one equipment, one or more metrics, a window",
+        ),
+        WidgetType(
+            "comparison",
+            "The same metric for several equipment over the window, one series each.",
+            ("medium", "large", "full"),
+            "two or more equipment, one metric, a window",
+        ),
+        WidgetType(
+            "bar_ranking",
+            "Equipment of a type ranked by their latest value of a metric.",
+            ("medium", "large"),
+            "an equipment type (or several ids), one metric",
+        ),
+        WidgetType(
+            "alerts_list",
+            "Alerts, newest first, with severity and state.",
+            ("medium", "large", "full"),
+            "optional equipment, type or severity filter",
+        ),
+        WidgetType(
+            "status_grid",
+            "A fleet at a glance: running or stopped, a value, abnormal flags.",
+            ("large", "full"),
+            "an equipment type",
+        ),
+        WidgetType(
+            "table",
+            "Latest readings as rows: one per equipment, or one per metric.",
+            ("medium", "large", "full"),
+            "equipment ids or a type",
+        ),
+        WidgetType(
+            "anomaly_timeline",
+            "Detected anomalies and alerts of the window on a time axis.",
+            ("large", "full"),
+            "equipment ids or a type",
+        ),
+        WidgetType(
+            "text_summary",
+            "A few sentences of context written from the data.",
+            ("small", "medium", "large"),
+            "anything",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def is_valid(widget_type: str, size: str) -> bool:

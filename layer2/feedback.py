@@ -1,0 +1,40 @@
+"""Feedback, from an operator's thumb or the judge's evaluation, onto its experience."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from layer2.errors import InvalidFeedback
+from layer2.models import WidgetRating
+from rl.experience import Experience, Feedback
+from rl.experience_buffer import ExperienceBuffer
+
+
+def record_feedback(buffer: ExperienceBuffer, query_id: str, feedback: Feedback, user=None) -> Experience:
+    """Attach ``feedback`` to the experience ``query_id`` (any worker's) and keep a ``WidgetRating`` row.
+
+    Raises ``ExperienceNotFound`` for an unknown id and ``InvalidFeedback``
+    when per-widget feedback names a widget the answer did not have.
+    """
+    experience = buffer.get(query_id)
+    for item in feedback.per_widget_feedback:
+        if not 0 <= item.widget_index < len(experience.widgets):
+            raise InvalidFeedback(
+                "per_widget_feedback",
+                f"widget_index {item.widget_index} is out of range: the answer had {len(experience.widgets)} widgets",
+            )
+    with transaction.atomic():
+        WidgetRating.objects.create(
+            query_id=query_id,
+            rating=feedback.rating,
+            source=feedback.source,
+            user=user if user is not None and user.is_authenticated else None,
+            transcript=experience.transcript,
+            evaluation_confidence=feedback.evaluation_confidence,
+            evaluation_reasoning=feedback.evaluation_reasoning or "",
+            query_understanding=feedback.query_understanding or "",
+            per_widget_feedback=[vars(w) for w in feedback.per_widget_feedback],
+            missing_widgets=feedback.missing_widgets,
+            suggested_improvements=feedback.suggested_improvements,
+        )
+        return buffer.update_feedback(query_id, feedback)

@@ -1,0 +1,31 @@
+"""Create (or reuse) an API user and print their token."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.authtoken.models import Token
+
+
+class Command(BaseCommand):
+    help = "Create an API user (or reuse an existing one) and print their token for the Authorization header."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username", help="User name, e.g. 'operator' or 'evaluator'.")
+        parser.add_argument("--staff", action="store_true", help="Staff may approve Tier 2 training.")
+        parser.add_argument("--quiet", action="store_true", help="Print only the token (for scripts).")
+
+    def handle(self, *args, **options):
+        username = options["username"].strip()
+        if not username or len(username) > 150:
+            raise CommandError("username must be 1 to 150 characters")
+        user, created = get_user_model().objects.get_or_create(username=username)
+        if created:
+            user.set_unusable_password()
+        if options["staff"] and not user.is_staff:
+            user.is_staff = True
+        user.save()
+        token, _ = Token.objects.get_or_create(user=user)
+        if options["quiet"]:
+            self.stdout.write(token.key)
+            return
+        state = "created" if created else "exists"
+        self.stdout.write(f"User {username} ({state}{', staff' if user.is_staff else ''}); token: {token.key}")

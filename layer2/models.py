@@ -1,0 +1,30 @@
+"""Ratings as rows in Django's own database, beside the experience journal.
+
+The journal is what the learners read; these rows are what the customer's
+reporting (and ``train_from_live_feedback``) read. One row per feedback
+received, rich fields included when the judge sent them.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class WidgetRating(models.Model):
+    query_id = models.CharField(max_length=64, db_index=True)
+    rating = models.CharField(max_length=4, choices=[("up", "up"), ("down", "down")])
+    source = models.CharField(max_length=64, default="operator")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    transcript = models.TextField(blank=True)
+    evaluation_confidence = models.FloatField(null=True)
+    evaluation_reasoning = models.TextField(blank=True)
+    query_understanding = models.TextField(blank=True)
+    per_widget_feedback = models.JSONField(default=list)
+    missing_widgets = models.JSONField(default=list)
+    suggested_improvements = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.query_id}: {self.rating}"

@@ -1,0 +1,102 @@
+"""Request validation and response shapes of the layer2 API."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from command_center.api_fields import AwareDateTimeField, StrictCharField
+from layer2.widgets import CATALOG, SIZES
+from rl.experience import RATINGS, Feedback, WidgetFeedback
+
+MAX_TRANSCRIPT = 1000
+MAX_TEXT = 4000
+MAX_ITEMS = 50
+
+
+class OrchestrateRequestSerializer(serializers.Serializer):
+    transcript = StrictCharField(max_length=MAX_TRANSCRIPT, trim_whitespace=True, allow_blank=False)
+
+
+class WidgetFeedbackSerializer(serializers.Serializer):
+    widget_index = serializers.IntegerField(min_value=0, max_value=MAX_ITEMS)
+    widget_type = serializers.ChoiceField(choices=sorted(CATALOG))
+    appropriateness_score = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    size_appropriate = serializers.BooleanField(required=False, allow_null=True)
+    issues = serializers.ListField(child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list)
+    strengths = serializers.ListField(child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list)
+
+
+class FeedbackRequestSerializer(serializers.Serializer):
+    query_id = serializers.RegexField(
+        r"^[0-9a-f]{32}$", error_messages={"invalid": "must be a query_id: 32 hex digits"}
+    )
+    rating = serializers.ChoiceField(choices=RATINGS)
+    evaluation_confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    evaluation_reasoning = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    query_understanding = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    per_widget_feedback = WidgetFeedbackSerializer(many=True, required=False, max_length=MAX_ITEMS)
+    missing_widgets = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(CATALOG)), max_length=MAX_ITEMS, default=list
+    )
+    suggested_improvements = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list
+    )
+    source = serializers.RegexField(r"^(operator|judge:[\w.-]{1,48})$", required=False, default="operator")
+
+    def to_feedback(self) -> Feedback:
+        data = dict(self.validated_data)
+        data.pop("query_id")
+        widgets = [WidgetFeedback(**w) for w in data.pop("per_widget_feedback", [])]
+        return Feedback(**data, per_widget_feedback=widgets, received_at=timezone.now())
+
+
+class ExperienceQuerySerializer(serializers.Serializer):
+    has_feedback = serializers.BooleanField(required=False, allow_null=True, default=None)
+    has_evaluation = serializers.BooleanField(required=False, allow_null=True, default=None)
+    since = AwareDateTimeField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+
+class ApproveTrainingSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["auto", "dpo", "kto"], default="auto")
+
+
+# --------------------------------------------------------------------------- responses (for the schema)
+
+
+class TimeRangeSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    label = serializers.CharField()
+
+
+class IntentSerializer(serializers.Serializer):
+    intent_type = serializers.CharField()
+    equipment_type = serializers.CharField(allow_null=True)
+    equipment_ids = serializers.ListField(child=serializers.CharField())
+    metrics = serializers.ListField(child=serializers.CharField())
+    time_range = TimeRangeSerializer()
+    aggregation = serializers.CharField()
+    comparison = serializers.BooleanField()
+    filters = serializers.DictField()
+    top_k = serializers.IntegerField(allow_null=True)
+    confidence = serializers.FloatField()
+
+
+class WidgetSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=sorted(CATALOG))
+    size = serializers.ChoiceField(choices=SIZES)
+    title = serializers.CharField()
+    equipment_ids = serializers.ListField(child=serializers.CharField())
+    metric = serializers.CharField(allow_null=True)
+    data = serializers.DictField()
+
+
+class AnswerSerializer(serializers.Serializer):
+    query_id = serializers.CharField()
+    transcript = serializers.CharField()
+    intent = IntentSerializer()
+    widgets = WidgetSerializer(many=True)
+    voice_response = serializers.CharField()
+    processing_time_ms = serializers.FloatField()

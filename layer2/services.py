@@ -1,0 +1,21 @@
+"""The process's orchestrator, built on first use (after any fork) from settings."""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+
+from industrial.timeseries_access import get_timeseries_access
+from layer2.orchestrator import Orchestrator
+from rl.experience_buffer import get_experience_buffer
+
+
+@functools.cache
+def get_orchestrator() -> Orchestrator:
+    backend = None
+    if settings.PLANNER_BACKEND == "llm":
+        from layer2.llm_planner import get_llm_planner
+
+        backend = get_llm_planner()
+    return Orchestrator(get_timeseries_access(), get_experience_buffer(), backend=backend)

@@ -1,0 +1,91 @@
+"""The layer2 API: orchestrate, feedback, experiences, RL status, training approval.
+
+Each view validates with a serializer, calls one service function and
+returns its result; expected failures are raised and mapped to HTTP in
+``command_center/api_errors.py``.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from layer2.feedback import record_feedback
+from layer2.serializers import (
+    AnswerSerializer,
+    ApproveTrainingSerializer,
+    ExperienceQuerySerializer,
+    FeedbackRequestSerializer,
+    OrchestrateRequestSerializer,
+)
+from layer2.services import get_orchestrator
+from rl.experience_buffer import get_experience_buffer
+from rl.status import approve_training, rl_status
+
+BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description='A field is invalid: {"field": ["..."]}.')
+
+
+def _valid(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+class OrchestrateView(APIView):
+    """An operator's question in, a widget plan and a spoken answer out (recorded as an experience)."""
+
+    @extend_schema(request=OrchestrateRequestSerializer, responses={200: AnswerSerializer, 400: BAD_REQUEST})
+    def post(self, request):
+        transcript = _valid(OrchestrateRequestSerializer, request.data).validated_data["transcript"]
+        return Response(get_orchestrator().answer(transcript).to_dict())
+
+
+class FeedbackView(APIView):
+    """A rating (up/down), optionally with the judge's rich evaluation, for an earlier answer."""
+
+    @extend_schema(
+        request=FeedbackRequestSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST, 404: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        serializer = _valid(FeedbackRequestSerializer, request.data)
+        query_id = serializer.validated_data["query_id"]
+        experience = record_feedback(get_experience_buffer(), query_id, serializer.to_feedback(), request.user)
+        return Response(
+            {"query_id": query_id, "rating": experience.rating, "has_evaluation": experience.has_evaluation}
+        )
+
+
+class ExperiencesView(APIView):
+    """Recorded experiences, oldest first, for the evaluator: filter by feedback, evaluation, since."""
+
+    @extend_schema(parameters=[ExperienceQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST})
+    def get(self, request):
+        query = _valid(ExperienceQuerySerializer, request.query_params).validated_data
+        experiences = get_experience_buffer().list(**query)
+        return Response({"count": len(experiences), "experiences": [e.to_dict() for e in experiences]})
+
+
+class RLStatusView(APIView):
+    """What the learning loop knows and has done so far."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response(rl_status())
+
+
+class ApproveTrainingView(APIView):
+    """Staff approval to train the planner model on preference feedback (Tier 2)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=ApproveTrainingSerializer,
+        responses={202: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        method = _valid(ApproveTrainingSerializer, request.data).validated_data["method"]
+        started, body = approve_training(method, request.user.get_username())
+        return Response(body, status=status.HTTP_202_ACCEPTED if started else status.HTTP_409_CONFLICT)
