@@ -29,15 +29,19 @@ _END_EPSILON = timedelta(microseconds=1)  # [start, end) windows that include th
 _SUMMARY_ALERTS = 10
 
 
+def format_number(metric: str, value: float) -> str:
+    """``value`` rounded by the module's rule for ``metric`` (decided by the metric, whatever unit is shown)."""
+    decimals = 2 if metric in _TWO_DECIMALS else 0 if unit_for(metric) in _WHOLE_UNITS else 1
+    text = f"{value:.{decimals}f}"
+    return text.lstrip("-") if text.lstrip("-").strip("0.") == "" else text  # "-0.0" -> "0.0"
+
+
 def format_value(metric: str, value: float | None, unit: str | None = None) -> str:
-    """``value`` rounded by the module's rule for ``metric``, with ``unit`` appended when given."""
+    """``value`` rounded by :func:`format_number`, with ``unit`` (default: the metric's) appended."""
     if value is None:
         return "n/a"
     unit = unit_for(metric) if unit is None else unit
-    decimals = 2 if metric in _TWO_DECIMALS else 0 if unit in _WHOLE_UNITS else 1
-    text = f"{value:.{decimals}f}"
-    if text.lstrip("-").strip("0.") == "":  # "-0.0" -> "0.0"
-        text = text.lstrip("-")
+    text = format_number(metric, value)
     return f"{text} {unit}" if unit else text
 
 

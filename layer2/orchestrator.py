@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from django.utils import timezone
@@ -24,6 +25,9 @@ from layer2.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, c
 from layer2.request_memo import MemoizedAccess
 from rl.experience import CandidateRecord, Experience, WidgetChoice
 from rl.experience_buffer import ExperienceBuffer
+
+
+READING_INTERVAL = timedelta(minutes=1)
 
 
 class PlanBackend(Protocol):
@@ -80,7 +84,9 @@ class Orchestrator:
         timings: dict[str, float] = {}
         access = MemoizedAccess(self.access)
         vocabulary = self.vocabulary()
-        now = self.access.newest_reading() or timezone.now()
+        newest = self.access.newest_reading()
+        # Windows are [start, end): "now" is just after the newest reading, so windows include it.
+        now = newest + READING_INTERVAL if newest else timezone.now()
         parsed = parse_intent(transcript, vocabulary, now)
         timings["parse_ms"] = _since(started)
         proposed = candidates(parsed.intent, vocabulary) if parsed.intent.equipment_ids or not parsed.unresolved else []

@@ -1,6 +1,6 @@
 """The spoken answer: one or two sentences whose numbers are what the database holds.
 
-Numbers are rounded for speech by the one rule of ``timeseries_rag.format_value``
+Numbers are rounded for speech by the one rule of ``timeseries_rag.format_number``
 (one decimal; two for power factor and COP; whole rpm and ppm) and units are
 spoken in words. Facts come from the same access-layer calls the widgets
 use (memoised per request), not from the widgets chosen, so a ranker that
@@ -10,7 +10,7 @@ leaves out the KPI cannot change what is said.
 from __future__ import annotations
 
 from industrial.timeseries_access import TimeSeriesDataAccess
-from industrial.timeseries_rag import format_value
+from industrial.timeseries_rag import format_number
 from layer2.data_binding import aggregate_value, fleet_increase
 from layer2.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.planner import primary_metric
@@ -42,7 +42,7 @@ def spoken(metric: str, value: float | None, unit: str) -> str:
     """``value`` rounded for speech with its unit in words: "94.7 kilowatts"."""
     if value is None:
         return "no reading"
-    return f"{format_value(metric, value, '')} {UNIT_WORDS.get(unit, unit)}".strip()
+    return f"{format_number(metric, value)} {UNIT_WORDS.get(unit, unit)}".strip()
 
 
 def compose(parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
@@ -153,7 +153,7 @@ def _anomaly_phrase(a, access: TimeSeriesDataAccess) -> str:
     value = spoken(a.metric, a.value, a.unit)
     if a.kind == "limit":
         side = "above" if a.value > a.threshold else "below"
-        return f"{name} {label} is {value}, {side} its limit of {format_value(a.metric, a.threshold, '')}"
+        return f"{name} {label} is {value}, {side} its limit of {format_number(a.metric, a.threshold)}"
     if a.kind == "stuck":
         return f"{name} {label} sensor looks stuck at {value}"
     usual = spoken(a.metric, a.baseline_median, a.unit)
