@@ -26,7 +26,6 @@ from layer2.request_memo import MemoizedAccess
 from rl.experience import CandidateRecord, Experience, WidgetChoice
 from rl.experience_buffer import ExperienceBuffer
 
-
 READING_INTERVAL = timedelta(minutes=1)
 
 

@@ -79,21 +79,24 @@ def _is_name_number(number: str, text: str) -> bool:
     )
 
 
-@pytest.mark.parametrize(
-    "transcript, table, column, expected",
-    [
-        ("Show chiller 1 power", "chiller_001", "power_consumption_kw", lambda db: latest(db, "chiller_001", "power_consumption_kw")),
-        ("average power of chiller 2 over the last 12 hours", "chiller_002", "power_consumption_kw",
-         lambda db: window(db, "avg", "chiller_002", "power_consumption_kw", 12)),
-        ("boiler 1 steam pressure peak over the last 3 hours", "boiler_001", "steam_pressure_bar",
-         lambda db: window(db, "max", "boiler_001", "steam_pressure_bar", 3)),
-    ],
-)  # fmt: skip
-def test_kpi_widgets_hold_the_database_value(api_client, serving, plant_db, transcript, table, column, expected):
+KPI_CASES = [
+    ("Show chiller 1 power", "chiller_001", "power_consumption_kw", None),
+    ("average power of chiller 2 over the last 12 hours", "chiller_002", "power_consumption_kw", ("avg", 12)),
+    ("boiler 1 steam pressure peak over the last 3 hours", "boiler_001", "steam_pressure_bar", ("max", 3)),
+]
+
+
+@pytest.mark.parametrize("transcript, table, column, aggregate", KPI_CASES)
+def test_kpi_widgets_hold_the_database_value(api_client, serving, plant_db, transcript, table, column, aggregate):
     body = api_client.post("/api/layer2/orchestrate/", {"transcript": transcript}, format="json").json()
     [kpi] = [w for w in body["widgets"] if w["type"] == "kpi"]
     assert kpi["equipment_ids"] == [table] and kpi["metric"] == column
-    assert kpi["data"]["value"] == pytest.approx(expected(plant_db), rel=1e-9)
+    expected = (
+        latest(plant_db, table, column)
+        if aggregate is None
+        else window(plant_db, aggregate[0], table, column, aggregate[1])
+    )
+    assert kpi["data"]["value"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_fleet_summary_counts_match_sql(api_client, serving, plant_db):
