@@ -84,6 +84,7 @@ class UnresolvedEquipment:
 
 @dataclass(frozen=True)
 class ParsedQuery:
+    transcript: str
     intent: Intent
     unresolved: list[UnresolvedEquipment] = field(default_factory=list)
 
@@ -337,7 +338,7 @@ def parse_intent(transcript: str, vocabulary: PlantVocabulary, now: datetime) ->
         top_k=_top_k(text, intent_type),
         confidence=confidence,
     )
-    return ParsedQuery(intent, unresolved)
+    return ParsedQuery(transcript, intent, unresolved)
 
 
 def _equipment(spans: list[_Span], vocabulary: PlantVocabulary):

@@ -131,88 +131,18 @@ def api_client(api_user):
     return client
 
 
-class LiveServer:
-    """A real gunicorn serving the project with several workers, for tests that need processes."""
-
-    def __init__(self, base_url: str, token: str, state_dir, process):
-        self.base_url, self.token, self.state_dir, self.process = base_url, token, state_dir, process
-
-    def request(self, method: str, path: str, body: dict | None = None, token: str | None = "default"):
-        """(status, json body, worker pid) of one HTTP request."""
-        import json
-        import urllib.error
-        import urllib.request
-
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Token {self.token if token == 'default' else token}"
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null"), response.headers["X-Served-By"]
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null"), error.headers.get("X-Served-By")
-
-
 @pytest.fixture
 def gunicorn_server(plant_conninfo, tmp_path):
-    """Start gunicorn with ``workers`` workers over the seeded test plant; stopped after the test."""
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
+    """``start(workers=2, **env)``: a real gunicorn over the seeded test plant; stopped after the test."""
+    from command_center.local_server import start_local_server
 
     servers = []
-    root = Path(__file__).resolve().parent.parent
-    bin_dir = Path(sys.executable).parent
 
-    def start(workers: int = 2, **env_overrides: str) -> LiveServer:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        state = tmp_path / f"state-{port}"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "command_center.settings",
-            "CC_STATE_DIR": str(state),
-            "TIMESERIES_DATABASE_URL": plant_conninfo,
-            "DATABASE_URL": f"sqlite:///{state / 'default.sqlite3'}",
-            "THROTTLE_USER_RATE": "100000/minute",
-            **env_overrides,
-        }
-        manage = [str(bin_dir / "python"), str(root / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=root)
-        token = subprocess.run(
-            [*manage, "create_api_user", "tester", "--staff", "--quiet"], env=env, check=True, cwd=root,
-            capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
-        log = open(state / "gunicorn.log", "w")  # noqa: SIM115 - closed when the server stops
-        process = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "-c", "command_center/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers)],
-            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        server = LiveServer(f"http://127.0.0.1:{port}", token, state, process)
-        servers.append((server, log))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(server.base_url + "/api/health/", timeout=5) as response:
-                    if response.status == 200:
-                        return server
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not start: {(state / 'gunicorn.log').read_text()[-2000:]}")
+    def start(workers: int = 2, **env: str):
+        server = start_local_server(plant_conninfo, tmp_path / f"state-{len(servers)}", workers, **env)
+        servers.append(server)
+        return server
 
     yield start
-    for server, log in servers:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-        log.close()
+    for server in servers:
+        server.stop()

@@ -1,0 +1,99 @@
+"""Run the project under a real gunicorn on a loopback port: for tests and benchmarks.
+
+``start_local_server`` migrates a fresh state folder, creates a staff API
+user, starts gunicorn with several workers and waits for ``/api/health/``.
+The server reads the time-series database given; everything else (Django's
+database, the experience journal) lives in the state folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class LocalServer:
+    base_url: str
+    token: str
+    state_dir: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def request(self, method: str, path: str, body: dict | None = None, token: str | None = "default"):
+        """(status, JSON body, worker pid) of one HTTP request."""
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Token {self.token if token == 'default' else token}"
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null"), response.headers["X-Served-By"]
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null"), error.headers.get("X-Served-By")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_local_server(timeseries_url: str, state_dir: Path, workers: int = 2, **env: str) -> LocalServer:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "command_center.settings",
+        "CC_STATE_DIR": str(state_dir),
+        "TIMESERIES_DATABASE_URL": timeseries_url,
+        "DATABASE_URL": f"sqlite:///{state_dir / 'default.sqlite3'}",
+        "THROTTLE_USER_RATE": "1000000/minute",
+        **env,
+    }
+    manage = [str(BIN / "python"), str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
+    created = subprocess.run(
+        [*manage, "create_api_user", "tester", "--staff", "--quiet"],
+        env=environment, check=True, cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    log_path = state_dir / "gunicorn.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "command_center/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(workers)],
+            env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    server = LocalServer(f"http://127.0.0.1:{port}", created.stdout.strip(), state_dir, process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(server.base_url + "/api/health/", timeout=5) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
