@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "command_center.settings")
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"p50_ms": round(pick(0.50) * 1000, 3), "p95_ms": round(pick(0.95) * 1000, 3)}
+from common import machine, percentiles, seed_scratch_plant, setup_django
 
 
 def timed(call: Callable[[], object], calls: int) -> dict[str, float]:
@@ -42,29 +31,7 @@ def timed(call: Callable[[], object], calls: int) -> dict[str, float]:
         started = time.perf_counter()
         call()
         samples.append(time.perf_counter() - started)
-    return {**percentiles(samples), "calls": calls, "mean_ms": round(statistics.fmean(samples) * 1000, 3)}
-
-
-def seed(name: str, days: float, counts: dict, seed_value: int, end: datetime) -> dict:
-    import psycopg
-    from tqdm import tqdm
-
-    from industrial.database import recreate_database
-    from industrial.plant_seeding import SeedPlan, seed_plant
-
-    conninfo = recreate_database(name)
-    plan = SeedPlan(days=days, counts=counts, seed=seed_value, end=end)
-
-    with tqdm(total=len(plan.equipment()), unit="table", desc=f"seed {name}", file=sys.stderr) as bar:
-        report = seed_plant(conninfo, plan, on_table=lambda _: bar.update(1))
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")  # what autovacuum would do soon after a bulk load
-    return {
-        "conninfo": conninfo,
-        "rows": report.rows,
-        "seconds": round(report.seconds, 2),
-        "rows_per_s": round(report.rows_per_second),
-    }
+    return {**percentiles(samples, 0.5, 0.95), "calls": calls, "mean_ms": round(statistics.fmean(samples) * 1000, 3)}
 
 
 def measure(conninfo: str, calls: int, rng: random.Random) -> dict[str, dict]:
@@ -111,23 +78,21 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the bench databases afterwards.")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
+    setup_django()
     from industrial.plant_spec import EQUIPMENT_TYPES
 
     counts = {t.name: args.count for t in EQUIPMENT_TYPES}
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     rng = random.Random(args.seed)
     figures: dict[str, object] = {
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu",
+        "machine": machine(),
         "date": end.date().isoformat(),
         "calls": args.calls,
     }
     plants = [args.days] + ([args.compare_days] if args.compare_days else [])
     for days in plants:
         name = f"plant_bench_{days:g}d".replace(".", "_")
-        seeded = seed(name, days, counts, args.seed, end)
+        seeded = seed_scratch_plant(name, days, counts, args.seed, end)
         results = measure(seeded["conninfo"], args.calls, rng)
         figures[f"{days:g}d"] = {
             "rows": seeded["rows"],

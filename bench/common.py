@@ -1,0 +1,50 @@
+"""What the benchmarks share: Django set-up, percentiles, a scratch plant database."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "command_center.settings")
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def machine() -> str:
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
+
+
+def percentiles(samples: list[float], *quantiles: float) -> dict[str, float]:
+    """Nearest-rank percentiles of ``samples`` (seconds) in milliseconds: ``{"p50_ms": ...}``."""
+    ordered = sorted(samples)
+    return {
+        f"p{round(q * 100)}_ms": round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
+        for q in quantiles
+    }
+
+
+def seed_scratch_plant(name: str, days: float, counts: dict, seed: int, end: datetime) -> dict:
+    """Create database ``name`` afresh on the configured server and seed it; returns conninfo and figures."""
+    import psycopg
+    from tqdm import tqdm
+
+    from industrial.database import recreate_database
+    from industrial.plant_seeding import SeedPlan, seed_plant
+
+    conninfo = recreate_database(name)
+    plan = SeedPlan(days=days, counts=counts, seed=seed, end=end)
+    with tqdm(total=len(plan.equipment()), unit="table", desc=f"seed {name}", file=sys.stderr) as bar:
+        report = seed_plant(conninfo, plan, on_table=lambda _: bar.update(1))
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # what autovacuum would do soon after a bulk load
+    return {"conninfo": conninfo, "rows": report.rows, "seconds": round(report.seconds, 2),
+            "rows_per_s": round(report.rows_per_second)}  # fmt: skip
