@@ -30,12 +30,17 @@ demo() {
     setup
     local port="${PORT:-8000}"
     .venv/bin/python manage.py migrate --noinput --verbosity 0
+    local token
+    token=$(.venv/bin/python manage.py create_api_user operator --staff --quiet)
     echo "==> seeding the demo plant (363 equipment, ${DEMO_DAYS:-7} days; resumes if already there)"
     .venv/bin/python manage.py seed_plant --days "${DEMO_DAYS:-7}"
     # Keep "latest" live: append a row a minute to every table while serving.
     .venv/bin/python manage.py seed_plant --days "${DEMO_DAYS:-7}" --follow > "${CC_STATE_DIR:-state}/follow.log" 2>&1 &
     FOLLOWER=$!
-    echo "==> serving on http://127.0.0.1:${port}/  (try: curl http://127.0.0.1:${port}/api/health/)"
+    echo "==> serving on http://127.0.0.1:${port}/"
+    echo "    demo user 'operator' (staff), token: ${token}"
+    echo "    try: curl -s -H 'Authorization: Token ${token}' -H 'Content-Type: application/json' \\"
+    echo "           -d '{\"transcript\": \"Show chiller 1 power\"}' http://127.0.0.1:${port}/api/layer2/orchestrate/"
     .venv/bin/gunicorn -c command_center/gunicorn_conf.py --bind "127.0.0.1:${port}" --workers "${WORKERS:-3}" &
     SERVER=$!
     # Ctrl-C or a TERM stops both children; `wait` returns as soon as a signal arrives.
