@@ -1,0 +1,22 @@
+"""create_api_user: a user and a token that authenticates."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+
+
+@pytest.mark.django_db
+def test_create_api_user_prints_a_working_token_and_is_idempotent(client):
+    out = StringIO()
+    call_command("create_api_user", "evaluator", "--quiet", stdout=out)
+    token = out.getvalue().strip()
+    assert Token.objects.get(user__username="evaluator").key == token
+    response = client.get("/api/layer2/rl-status/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200
+    again = StringIO()
+    call_command("create_api_user", "evaluator", "--staff", stdout=again)
+    assert f"token: {token}" in again.getvalue() and "staff" in again.getvalue()
+    with pytest.raises(CommandError, match="username"):
+        call_command("create_api_user", "   ")
