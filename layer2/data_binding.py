@@ -173,7 +173,7 @@ def _ranking(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict
         items.sort(key=lambda i: i["value"], reverse=descending)
     else:
         fleet = access.fleet_latest(c.equipment_type, c.metric, descending=descending)
-        items = [_fleet_item(v) for v in fleet]
+        items = [_record(v) for v in fleet]
     limit = intent.top_k or len(items)
     return {"metric": c.metric, "order": "desc" if descending else "asc", "items": items[:limit], "total": len(items)}
 
@@ -190,7 +190,7 @@ def _alerts(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     rows = access.alerts(**filters, limit=ALERT_ROWS)
     if len(c.equipment_ids) > 1:
         rows = [r for r in rows if r.equipment_id in c.equipment_ids]
-    return {"counts_by_severity": access.alert_counts(**filters), "alerts": [_alert(r) for r in rows]}
+    return {"counts_by_severity": access.alert_counts(**filters), "alerts": [_record(r) for r in rows]}
 
 
 def _status_grid(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
@@ -198,7 +198,7 @@ def _status_grid(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> 
     fleet = sorted(fleet, key=lambda v: v.equipment_id)  # a copy: the request memo shares the list
     return {
         "metric": c.metric,
-        "items": [_fleet_item(v) for v in fleet],
+        "items": [_record(v) for v in fleet],
         "running": sum(1 for v in fleet if v.running),
         "abnormal": sum(1 for v in fleet if v.abnormal),
     }
@@ -239,8 +239,8 @@ def _anomaly_timeline(c: Candidate, intent: Intent, access: TimeSeriesDataAccess
     )
     return {
         "window": tr.to_dict(),
-        "anomalies": [_anomaly(a) for a in anomalies],
-        "alerts": [_alert(r) for r in alerts],
+        "anomalies": [_record(a) for a in anomalies],
+        "alerts": [_record(r) for r in alerts],
     }
 
 
@@ -322,30 +322,9 @@ def _series(s: Series) -> dict:
     }
 
 
-def _fleet_item(v) -> dict:
-    return {
-        "equipment_id": v.equipment_id,
-        "display_name": v.display_name,
-        "value": v.value,
-        "unit": v.unit,
-        "running": v.running,
-        "abnormal": v.abnormal,
-        "reason": v.reason,
-        "timestamp": _iso(v.timestamp),
-    }
-
-
-def _alert(r) -> dict:
-    data = asdict(r)
-    for key in ("raised_at", "cleared_at"):
-        data[key] = _iso(data[key])
-    return data
-
-
-def _anomaly(a) -> dict:
-    data = asdict(a)
-    data["detected_at"] = _iso(a.detected_at)
-    return data
+def _record(obj) -> dict:
+    """A result dataclass as JSON-ready data: datetimes as ISO-8601 UTC."""
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in asdict(obj).items()}
 
 
 def _iso(ts: datetime | None) -> str | None:
