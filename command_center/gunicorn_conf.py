@@ -24,3 +24,17 @@ def on_starting(server):
 
     timeseries_conninfo()
     server.log.info("time-series database ready")
+
+
+def post_fork(server, worker):
+    """Start this worker's Tier 1 service (if ENABLE_CONTINUOUS_RL): threads and torch only after fork."""
+    from rl.continuous import start_service
+
+    if start_service() is not None:
+        server.log.info("tier1 service running in worker %s", worker.pid)
+
+
+def worker_exit(server, worker):
+    from rl.continuous import stop_service
+
+    stop_service()

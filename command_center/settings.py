@@ -101,6 +101,7 @@ TIMESERIES_POOL_MAX_SIZE = int(os.environ.get("TIMESERIES_POOL_MAX_SIZE", "8"))
 EXPERIENCE_BUFFER_PATH = Path(os.environ.get("EXPERIENCE_BUFFER_PATH", STATE_DIR / "experiences.jsonl"))
 EXPERIENCE_BUFFER_CAPACITY = int(os.environ.get("EXPERIENCE_BUFFER_CAPACITY", "200000"))
 EXPERIENCE_FSYNC = _env_bool("EXPERIENCE_FSYNC", False)
+ENABLE_CONTINUOUS_RL = _env_bool("ENABLE_CONTINUOUS_RL", False)  # Tier 1 learns online and ranks widgets
 
 # --- Planner ---------------------------------------------------------------------
 PLANNER_BACKEND = os.environ.get("PLANNER_BACKEND", "rules")  # rules | llm

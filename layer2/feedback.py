@@ -6,6 +6,7 @@ from django.db import transaction
 
 from layer2.errors import InvalidFeedback
 from layer2.models import WidgetRating
+from rl.continuous import feedback_received
 from rl.experience import Experience, Feedback
 from rl.experience_buffer import ExperienceBuffer
 
@@ -37,4 +38,6 @@ def record_feedback(buffer: ExperienceBuffer, query_id: str, feedback: Feedback,
             missing_widgets=feedback.missing_widgets,
             suggested_improvements=feedback.suggested_improvements,
         )
-        return buffer.update_feedback(query_id, feedback)
+        updated = buffer.update_feedback(query_id, feedback)
+    feedback_received(updated)  # Tier 1 learns from it now, in this process
+    return updated

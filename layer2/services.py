@@ -8,6 +8,7 @@ from django.conf import settings
 
 from industrial.timeseries_access import get_timeseries_access
 from layer2.orchestrator import Orchestrator
+from rl.continuous import current_service
 from rl.experience_buffer import get_experience_buffer
 
 
@@ -18,4 +19,9 @@ def get_orchestrator() -> Orchestrator:
         from layer2.llm_planner import get_llm_planner
 
         backend = get_llm_planner()
-    return Orchestrator(get_timeseries_access(), get_experience_buffer(), backend=backend)
+    ranker = None
+    if (service := current_service()) is not None:
+        from rl.tier1_scorer import Tier1Ranker
+
+        ranker = Tier1Ranker(service.learner)
+    return Orchestrator(get_timeseries_access(), get_experience_buffer(), ranker=ranker, backend=backend)

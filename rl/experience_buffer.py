@@ -25,7 +25,10 @@ Locks follow the ``filelock`` issues on fork and re-entry: the lock object
 is created lazily per process (re-created if the pid changed, i.e. after
 fork), a ``threading.Lock`` serialises threads within the process, and no
 method takes the file lock while holding it, so there is no same-thread
-re-entry.
+re-entry. The journal is read with ``os.pread`` on an unbuffered handle: a
+child forked after the parent read inherits the descriptor and shares its
+file position (seek-then-read would race), and a read-ahead buffer could
+still hold the bytes of a torn line after a writer has cut and replaced it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import json
 import logging
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -87,6 +90,8 @@ class ExperienceBuffer:
         self._index: OrderedDict[str, _Entry] = OrderedDict()
         self._offset = 0
         self._lines = 0
+        self._feedback_log: deque[str] = deque(maxlen=100_000)  # query ids of feedback lines, in order
+        self._feedback_seen = 0  # how many feedback lines this process has indexed, ever
         # Reads go through a handle on the file we indexed: if another process compacts (renames a new
         # file into place), this handle still reads the old one, whose offsets the index holds.
         self._reader = None
@@ -130,21 +135,23 @@ class ExperienceBuffer:
         has_evaluation: bool | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[Experience]:
-        """Experiences oldest first, filtered; at most ``limit``."""
+        """Experiences oldest first (or newest first), filtered; at most ``limit``."""
         with self._thread_lock:
             self._catch_up()
             chosen = []
-            for entry in self._index.values():
+            entries = reversed(self._index.values()) if newest_first else self._index.values()
+            for entry in entries:
                 if has_feedback is not None and entry.has_feedback != has_feedback:
                     continue
                 if has_evaluation is not None and entry.has_evaluation != has_evaluation:
                     continue
                 if since is not None and datetime.fromisoformat(entry.created_at) < since:
                     continue
-                chosen.append(entry)
                 if len(chosen) >= limit:
                     break
+                chosen.append(entry)
             return [self._load(e) for e in chosen]
 
     def iter_all(self):
@@ -154,7 +161,8 @@ class ExperienceBuffer:
             entries, reader = list(self._index.values()), self._reader
         for entry in entries:
             with self._thread_lock:
-                yield self._load(entry, reader)
+                experience = self._load(entry, reader)
+            yield experience  # not under the lock: the caller may use the buffer, other threads too
 
     def stats(self) -> BufferStats:
         with self._thread_lock:
@@ -165,6 +173,23 @@ class ExperienceBuffer:
                 with_evaluation=sum(e.has_evaluation for e in self._index.values()),
                 journal_bytes=self._offset,
             )
+
+    def feedback_cursor(self) -> int:
+        """A cursor just after every feedback seen so far (see :meth:`feedback_since`)."""
+        with self._thread_lock:
+            self._catch_up()
+            return self._feedback_seen
+
+    def feedback_since(self, cursor: int) -> tuple[list[str], int]:
+        """Query ids that got feedback after ``cursor`` (from any process), oldest first, and the new cursor.
+
+        The trainer tails the journal with this: a rating for an old
+        experience arrives here like any other.
+        """
+        with self._thread_lock:
+            self._catch_up()
+            fresh = min(self._feedback_seen - cursor, len(self._feedback_log))
+            return (list(self._feedback_log)[-fresh:] if fresh > 0 else []), self._feedback_seen
 
     def compact(self) -> None:
         """Rewrite the journal as one line per live experience (the newest ``capacity``)."""
@@ -177,7 +202,8 @@ class ExperienceBuffer:
     def _lock(self) -> FileLock:
         # One lock object per path per process, made after any fork (see the module docstring).
         if self._file_lock is None or self._lock_pid != os.getpid():
-            self._file_lock = FileLock(str(self.path) + ".lock")
+            # Waiters poll: filelock's default 50 ms sleep would put 50 ms on a contended write.
+            self._file_lock = FileLock(str(self.path) + ".lock", poll_interval=0.002)
             self._lock_pid = os.getpid()
         return self._file_lock
 
@@ -192,7 +218,7 @@ class ExperienceBuffer:
                 if self.fsync:
                     os.fsync(f.fileno())
             self._catch_up()
-            if self._lines > self.compact_factor * max(len(self._index), 1) + 1000 or len(self._index) > self.capacity:
+            if self._lines > self.compact_factor * max(len(self._index), 1) + 1000:
                 self._compact_locked()
 
     def _cut_torn_tail(self, f) -> None:
@@ -242,12 +268,11 @@ class ExperienceBuffer:
         if self._reader is not None and os.fstat(self._reader.fileno()).st_ino != stat.st_ino:
             self._reset()  # another process compacted: the file is new
         if self._reader is None:
-            self._reader = open(self.path, "rb")  # noqa: SIM115 - lives as long as the index it serves
+            self._reader = open(self.path, "rb", buffering=0)  # noqa: SIM115 - lives as long as the index it serves
         size = os.fstat(self._reader.fileno()).st_size
         if size <= self._offset:
             return
-        self._reader.seek(self._offset)
-        chunk = self._reader.read(size - self._offset)
+        chunk = os.pread(self._reader.fileno(), size - self._offset, self._offset)
         end = chunk.rfind(b"\n") + 1  # a torn last line waits (or is cut by the next writer)
         position = self._offset
         for raw in chunk[:end].splitlines(keepends=True):
@@ -274,6 +299,8 @@ class ExperienceBuffer:
             while len(self._index) > self.capacity:
                 self._index.popitem(last=False)
         elif record.get("op") == "feedback":
+            self._feedback_log.append(record["query_id"])
+            self._feedback_seen += 1
             entry = self._index.get(record["query_id"])
             if entry is not None:
                 entry.feedback_offsets.append(offset)
@@ -282,14 +309,26 @@ class ExperienceBuffer:
 
     def _load(self, entry: _Entry, reader=None) -> Experience:
         """The experience: its add record with every later feedback record folded in (read from disk)."""
-        reader = reader or self._reader
-        reader.seek(entry.add_offset)
-        experience = Experience.from_dict(json.loads(reader.readline())["experience"])
+        fd = (reader or self._reader).fileno()
+        experience = Experience.from_dict(json.loads(_read_line(fd, entry.add_offset))["experience"])
         feedback = experience.feedback
         for offset in entry.feedback_offsets:
-            reader.seek(offset)
-            feedback = _merge(feedback, Feedback.from_dict(json.loads(reader.readline())["feedback"]))
+            feedback = _merge(feedback, Feedback.from_dict(json.loads(_read_line(fd, offset))["feedback"]))
         return replace(experience, feedback=feedback)
+
+
+def _read_line(fd: int, offset: int) -> bytes:
+    """The line starting at ``offset``, read with ``os.pread`` (see the module docstring)."""
+    parts, size = [], 8192
+    while True:
+        chunk = os.pread(fd, size, offset)
+        end = chunk.find(b"\n")
+        if end >= 0 or not chunk:
+            parts.append(chunk if end < 0 else chunk[: end + 1])
+            return b"".join(parts)
+        parts.append(chunk)
+        offset += len(chunk)
+        size *= 2
 
 
 def _merge(old: Feedback | None, new: Feedback) -> Feedback:

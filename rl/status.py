@@ -1,25 +1,37 @@
 """What ``/api/layer2/rl-status/`` reports and what approving training does, as far as they exist.
 
-Tier 1 (online widget scorer) and Tier 2 (planner LoRA training) are built
-by later work; until then this says so plainly rather than inventing figures.
+Tier 2 (planner LoRA training) is built by later work; until then this says
+so plainly rather than inventing figures.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.conf import settings
+
+from rl.continuous import current_service
 from rl.experience_buffer import get_experience_buffer
 
 MIN_PAIRS = 50
+OPE_SAMPLE = 500  # newest experiences with feedback used for the off-policy estimates
 
 
 def rl_status() -> dict:
-    stats = get_experience_buffer().stats()
-    return {
-        "buffer": asdict(stats),
-        "tier1": {"available": False, "detail": "the online widget scorer is not built yet; the rule ranking serves"},
-        "tier2": {"available": False, "detail": "planner preference training is not built yet"},
-    }
+    buffer = get_experience_buffer()
+    return {"buffer": asdict(buffer.stats()), "tier1": _tier1(buffer), "tier2": {
+        "available": False, "detail": "planner preference training is not built yet"}}  # fmt: skip
+
+
+def _tier1(buffer) -> dict:
+    service = current_service()
+    if service is None:
+        detail = "off (ENABLE_CONTINUOUS_RL=false): the rule ranking serves"
+        return {"available": False, "enabled": settings.ENABLE_CONTINUOUS_RL, "detail": detail}
+    from rl.off_policy import estimate
+
+    rated = buffer.list(has_feedback=True, limit=OPE_SAMPLE, newest_first=True)
+    return {**service.status(), "off_policy": asdict(estimate(service.learner, rated))}
 
 
 def approve_training(method: str, approved_by: str) -> tuple[bool, dict]:

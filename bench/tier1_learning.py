@@ -1,0 +1,303 @@
+"""Does Tier 1 learn? Simulated operators through the real orchestrator and feedback path.
+
+    python bench/tier1_learning.py                          # 3,000 interactions x 5 seeds x 4 policies, timings
+    python bench/tier1_learning.py --interactions 600 --seeds 1 --buffer-sizes 1000   # a quick run
+
+For each seed and policy, a fresh experience journal and the same simulated
+people, questions and noise (``rl/simulation.py``): the orchestrator answers
+(in-process, over a seeded plant), the person's feedback goes through
+``layer2.feedback.record_feedback`` (journal, ``WidgetRating`` row, the
+learner's hook), and the reward is the one ``rl/reward.py`` computes from it.
+Policies: random widgets, the rule ranking, Tier 1, and Vowpal Wabbit's
+``--cb_explore_adf`` fed the same features and rewards. Reported: mean reward
+over the last 500 interactions (averaged over seeds), Tier 1 update and
+ranking times, scorer memory, and journal add/update latency at two sizes.
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="cc-tier1-bench-"))
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{_TMP / 'default.sqlite3'}")
+
+from common import machine, percentiles, seed_scratch_plant, setup_django  # noqa: E402
+
+WINDOW = 500
+
+
+# --------------------------------------------------------------------------- baseline policies
+
+
+class RandomRanker:
+    """Uniformly random slots and sizes: the floor every learner is measured from."""
+
+    name = "random"
+
+    def __init__(self, seed: int):
+        import numpy as np
+
+        self.rng = np.random.default_rng(seed)
+
+    def choose(self, intent, candidates, max_widgets):
+        from layer2.planner import MIN_SCORE, Choice
+
+        k = min(max_widgets, len({c.slot for c in candidates if c.rule_score >= MIN_SCORE}))
+        chosen, left = [], list(candidates)
+        for _ in range(k):
+            if not left:
+                break
+            pick = left[int(self.rng.integers(len(left)))]
+            chosen.append(Choice(pick, 1 / len(left), 0.0))
+            left = [c for c in left if c.slot != pick.slot]
+        return chosen
+
+
+class VWRanker:
+    """Vowpal Wabbit contextual bandit over the same intent and widget features as Tier 1."""
+
+    name = "vw"
+    ARGS = "--cb_explore_adf --softmax --lambda 10 -q qw --quiet --random_seed {seed}"
+
+    def __init__(self, seed: int):
+        import numpy as np
+        import vowpalwabbit
+
+        self.vw = vowpalwabbit.Workspace(self.ARGS.format(seed=seed))
+        self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def _shared(intent: dict) -> str:
+        from rl.tier1_scorer import intent_features
+
+        hot = [f"f{i}" for i, v in enumerate(intent_features(intent)) if v]
+        return "shared |q " + " ".join(hot)
+
+    @staticmethod
+    def _action(intent: dict, widget_type: str, size: str, metric, rule: float) -> str:
+        match = "match" if metric in (intent.get("metrics") or []) else "nomatch"
+        return f"|w t_{widget_type} s_{size} ts_{widget_type}_{size} {match} rule:{rule:.3f}"
+
+    def choose(self, intent, candidates, max_widgets):
+        from layer2.planner import MIN_SCORE, Choice
+
+        data = intent.to_dict()
+        k = min(max_widgets, len({c.slot for c in candidates if c.rule_score >= MIN_SCORE}))
+        chosen, left = [], list(candidates)
+        for _ in range(k):
+            if not left:
+                break
+            lines = [self._shared(data)] + [
+                self._action(data, c.widget_type, c.size, c.metric, c.rule_score) for c in left
+            ]
+            pmf = self.vw.predict(lines)
+            pick = int(self.rng.choice(len(left), p=[p / sum(pmf) for p in pmf]))
+            chosen.append(Choice(left[pick], float(pmf[pick] / sum(pmf)), 0.0))
+            left = [c for c in left if c.slot != left[pick].slot]
+        return chosen
+
+    def learn(self, experience) -> None:
+        from rl.reward import widget_rewards
+
+        intent = experience.intent
+        actions = [(c.widget_type, c.size, c.metric, c.rule_score) for c in experience.candidates]
+        for example in widget_rewards(experience):
+            key = (example.widget_type, example.size, example.metric)
+            index = next((i for i, a in enumerate(actions) if a[:3] == key), None)
+            if index is None:
+                continue
+            lines = [self._shared(intent)]
+            for i, action in enumerate(actions):
+                label = f"0:{-example.reward:.4f}:{example.propensity or 1.0:.4f} " if i == index else ""
+                lines.append(label + self._action(intent, *action))
+            self.vw.learn(lines)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def run(policy: str, seed: int, interactions: int, access, vocabulary) -> dict:
+    from layer2.feedback import record_feedback
+    from layer2.orchestrator import Orchestrator
+    from layer2.planner import RuleRanker
+    from rl.continuous import Tier1Service, install
+    from rl.experience_buffer import ExperienceBuffer
+    from rl.reward import plan_reward
+    from rl.simulation import QuestionBank, SimulatedOperators
+    from rl.tier1_scorer import Tier1Config, Tier1Learner, Tier1Ranker
+
+    state = Path(tempfile.mkdtemp(dir=_TMP))
+    buffer = ExperienceBuffer(state / "experiences.jsonl")
+    install(None)
+    service = None
+    if policy == "tier1":
+        learner = Tier1Learner(Tier1Config(seed=seed))
+        service = Tier1Service(learner, buffer, state)
+        install(service)  # the feedback hook learns through it; the bench replays in place of the thread
+        ranker = Tier1Ranker(learner)
+    else:
+        ranker = {"random": lambda: RandomRanker(seed), "rules": RuleRanker, "vw": lambda: VWRanker(seed)}[policy]()
+    orchestrator = Orchestrator(access, buffer, ranker=ranker)
+    bank, people = QuestionBank(vocabulary, seed), SimulatedOperators(seed)
+    rewards, quality = [], []
+    for _ in range(interactions):
+        question = bank.draw()
+        answer = orchestrator.answer(question.transcript)
+        offered = sorted({c.widget_type for c in buffer.get(answer.query_id).candidates})
+        feedback = people.feedback(question, answer, offered)
+        experience = record_feedback(buffer, answer.query_id, feedback)
+        if policy == "vw":
+            ranker.learn(experience)
+        if service is not None:
+            service.replay(1)  # what the trainer thread does between requests
+        rewards.append(plan_reward(feedback))
+        quality.append(people.quality(question, answer))
+    install(None)
+    return {"reward": statistics.fmean(rewards[-WINDOW:]), "quality": statistics.fmean(quality[-WINDOW:])}
+
+
+# --------------------------------------------------------------------------- timings
+
+
+def scorer_timings(vocabulary) -> dict:
+    import torch
+
+    from layer2.intent import parse_intent
+    from layer2.planner import candidates
+    from rl.reward import WidgetReward
+    from rl.tier1_scorer import Tier1Learner, parameter_count
+
+    torch.set_num_threads(1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    learner = Tier1Learner()
+    parsed = parse_intent("how are the pumps doing", vocabulary, datetime.now(UTC))
+    offered = candidates(parsed.intent, vocabulary)
+    offered = (offered * 3)[:20]
+    intent = parsed.intent.to_dict()
+    examples = [WidgetReward(c.widget_type, c.size, c.metric, 0.5, 0.5, c.rule_score) for c in offered[:4]]
+    for _ in range(200):
+        learner.learn(intent, examples)
+        learner.scores(intent, offered)
+    updates, ranks = [], []
+    for _ in range(2000):
+        started = time.perf_counter()
+        learner.learn(intent, examples)
+        updates.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        learner.scores(intent, offered)
+        ranks.append(time.perf_counter() - started)
+    peak_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    tensors = sum(t.numel() * t.element_size() for t in learner.model.parameters())
+    adam = sum(v.numel() * v.element_size() for s in learner.optimizer.state.values() for v in s.values()
+               if hasattr(v, "numel"))  # fmt: skip
+    return {
+        "parameters": parameter_count(learner.model),
+        "update": percentiles(updates, 0.5, 0.99),
+        "rank_20_candidates": percentiles(ranks, 0.5, 0.99),
+        "scorer_bytes": tensors + adam,
+        "process_peak_growth_mb": round(peak_growth_mb, 1),
+    }
+
+
+def buffer_timings(sizes: list[int]) -> dict:
+    from rl.experience import Experience, Feedback, WidgetChoice
+    from rl.experience_buffer import ExperienceBuffer
+
+    def experience(i: int) -> Experience:
+        return Experience(
+            f"{i:032x}", "show chiller 1 power", {"intent_type": "status"},
+            [WidgetChoice("kpi", "small", "Chiller 1 power", ["chiller_001"], "power_consumption_kw", 1.0, 0.9)],
+            [], "Chiller 1 is drawing 94.7 kilowatts.", 6.0, {"parse_ms": 0.3}, {"0:kpi": {"value": 94.7}},
+            "rules", "rules", datetime.now(UTC),
+        )  # fmt: skip
+
+    figures = {}
+    for size in sizes:
+        buffer = ExperienceBuffer(Path(tempfile.mkdtemp(dir=_TMP)) / "e.jsonl", capacity=size + 10_000)
+        for i in range(size):
+            buffer.add(experience(i))
+        adds, updates = [], []
+        for i in range(1000):
+            started = time.perf_counter()
+            buffer.add(experience(size + i))
+            adds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            buffer.update_feedback(f"{i * (size // 1000):032x}", Feedback("up", received_at=datetime.now(UTC)))
+            updates.append(time.perf_counter() - started)
+        figures[str(size)] = {"add": percentiles(adds, 0.5, 0.99), "update": percentiles(updates, 0.5, 0.99)}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interactions", type=int, default=3000, help="Interactions per run (default 3000).")
+    parser.add_argument("--seeds", type=int, default=5, help="Seeds averaged (default 5).")
+    parser.add_argument("--policies", default="random,rules,tier1,vw", help="Policies to run.")
+    parser.add_argument("--buffer-sizes", default="10000,200000", help="Journal sizes for add/update latency.")
+    args = parser.parse_args()
+
+    setup_django()
+    from django.core.management import call_command
+
+    from industrial.database import drop_database
+    from industrial.plant_spec import EQUIPMENT_TYPES
+    from industrial.timeseries_access import TimeSeriesDataAccess
+    from layer2.intent import PlantVocabulary
+
+    call_command("migrate", verbosity=0)
+    name = "plant_bench_tier1"
+    end = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
+    seeded = seed_scratch_plant(name, 2, {t.name: 3 for t in EQUIPMENT_TYPES}, 7, end)
+    access = TimeSeriesDataAccess(seeded["conninfo"], max_size=2)
+    vocabulary = PlantVocabulary.from_catalog(access.catalog)
+    policies = args.policies.split(",")
+    results: dict[str, list[dict]] = {p: [] for p in policies}
+    try:
+        for seed in range(args.seeds):
+            for policy in policies:
+                started = time.perf_counter()
+                results[policy].append(run(policy, seed, args.interactions, access, vocabulary))
+                print(f"seed {seed} {policy:6s} reward {results[policy][-1]['reward']:+.3f} "
+                      f"quality {results[policy][-1]['quality']:.3f} ({time.perf_counter() - started:.0f} s)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+    finally:
+        access.close()
+        drop_database(name)
+    mean = {p: {k: round(statistics.fmean(r[k] for r in results[p]), 4) for k in ("reward", "quality")}
+            for p in policies}  # fmt: skip
+    figures: dict[str, object] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat(),
+                                  "interactions": args.interactions, "seeds": args.seeds, "window": WINDOW,
+                                  "mean_last_window": mean}  # fmt: skip
+    if {"random", "rules", "tier1"} <= set(policies):
+        gain = lambda p: mean[p]["reward"] - mean["random"]["reward"]  # noqa: E731
+        figures["tier1_gain_over_rules_gain"] = round(gain("tier1") / gain("rules"), 2) if gain("rules") else None
+    figures["tier1_timings"] = scorer_timings(vocabulary)
+    figures["buffer"] = buffer_timings([int(s) for s in args.buffer_sizes.split(",")])
+    print()
+    for p in policies:
+        print(f"  {p:6s} mean reward (last {WINDOW}) {mean[p]['reward']:+.3f}   plan quality {mean[p]['quality']:.3f}")
+    if "tier1_gain_over_rules_gain" in figures:
+        print(
+            f"  Tier 1 improvement over random / rules' improvement over random: {figures['tier1_gain_over_rules_gain']}"
+        )
+    t = figures["tier1_timings"]
+    print(f"  Tier 1: {t['parameters']} parameters, update p50 {t['update']['p50_ms']} ms, "
+          f"rank 20 p50 {t['rank_20_candidates']['p50_ms']} ms, scorer {t['scorer_bytes'] / 1024:.0f} KiB")  # fmt: skip
+    for size, b in figures["buffer"].items():
+        print(f"  journal of {size}: add p50/p99 {b['add']['p50_ms']}/{b['add']['p99_ms']} ms, "
+              f"update p50/p99 {b['update']['p50_ms']}/{b['update']['p99_ms']} ms")  # fmt: skip
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
