@@ -287,9 +287,8 @@ def main() -> None:
     for p in policies:
         print(f"  {p:6s} mean reward (last {WINDOW}) {mean[p]['reward']:+.3f}   plan quality {mean[p]['quality']:.3f}")
     if "tier1_gain_over_rules_gain" in figures:
-        print(
-            f"  Tier 1 improvement over random / rules' improvement over random: {figures['tier1_gain_over_rules_gain']}"
-        )
+        ratio = figures["tier1_gain_over_rules_gain"]
+        print(f"  Tier 1 improvement over random / rules' improvement over random: {ratio}")
     t = figures["tier1_timings"]
     print(f"  Tier 1: {t['parameters']} parameters, update p50 {t['update']['p50_ms']} ms, "
           f"rank 20 p50 {t['rank_20_candidates']['p50_ms']} ms, scorer {t['scorer_bytes'] / 1024:.0f} KiB")  # fmt: skip
