@@ -101,10 +101,7 @@ class Tier1Service:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self.is_leader:
-            self._save(force=True)
-            self._lock.release()
-            self.is_leader = False
+            self._thread = None
         logger.info("tier1 service stopped in process %d", os.getpid())
 
     def _run(self) -> None:
@@ -114,6 +111,10 @@ class Tier1Service:
             except Exception:  # the trainer must outlive a bad record or a full disk; it says why
                 logger.exception("tier1: training step failed")
             self._stop.wait(self.config.poll_seconds)
+        if self.is_leader:  # hand over: the lock is released by the thread that holds it (filelock is per thread)
+            self._save(force=True)
+            self._lock.release()
+            self.is_leader = False
 
     def _tick(self) -> None:
         if not self.is_leader:
