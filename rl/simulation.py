@@ -30,21 +30,21 @@ ROLE_SHARES = (0.4, 0.4, 0.2)
 
 # Hidden utility of each widget type by intent type (−1 useless .. +1 exactly right).
 BASE_UTILITY: dict[str, dict[str, float]] = {
-    "status": {"gauge": 0.8, "kpi": 0.5, "trend_line": 0.6, "alerts_list": 0.2, "table": -0.5,
-               "text_summary": -0.3, "anomaly_timeline": 0.1},
-    "trend": {"trend_line": 0.9, "table": 0.4, "anomaly_timeline": 0.5, "kpi": 0.0, "gauge": -0.4,
+    "status": {"gauge": 0.8, "trend_line": 0.6, "alerts_list": 0.4, "kpi": 0.2, "anomaly_timeline": 0.1,
+               "table": -0.6, "text_summary": -0.3},
+    "trend": {"trend_line": 0.9, "table": 0.6, "anomaly_timeline": 0.5, "kpi": -0.3, "gauge": -0.4,
               "alerts_list": -0.2, "text_summary": -0.4},
-    "comparison": {"comparison": 0.8, "table": 0.6, "bar_ranking": 0.3, "kpi": -0.3, "alerts_list": -0.3,
+    "comparison": {"table": 0.8, "comparison": 0.6, "bar_ranking": 0.1, "kpi": -0.3, "alerts_list": -0.3,
                    "text_summary": -0.2},
-    "ranking": {"bar_ranking": 0.8, "status_grid": 0.6, "table": 0.2, "kpi": -0.4, "alerts_list": -0.3,
+    "ranking": {"status_grid": 0.8, "bar_ranking": 0.5, "table": 0.2, "kpi": -0.4, "alerts_list": -0.3,
                 "text_summary": -0.3},
-    "anomaly": {"status_grid": 0.8, "alerts_list": 0.7, "anomaly_timeline": 0.5, "bar_ranking": 0.3,
+    "anomaly": {"status_grid": 0.8, "alerts_list": 0.7, "anomaly_timeline": 0.3, "bar_ranking": 0.3,
                 "table": -0.2, "kpi": -0.3, "text_summary": -0.2},
-    "alerts": {"alerts_list": 0.9, "anomaly_timeline": 0.5, "kpi": 0.2, "status_grid": 0.4, "table": -0.3,
+    "alerts": {"anomaly_timeline": 0.8, "alerts_list": 0.6, "status_grid": 0.4, "kpi": -0.2, "table": -0.3,
                "text_summary": -0.3},
-    "summary": {"status_grid": 0.7, "text_summary": 0.5, "kpi": 0.4, "bar_ranking": 0.3, "alerts_list": 0.3,
+    "summary": {"text_summary": 0.7, "status_grid": 0.5, "kpi": 0.2, "bar_ranking": 0.3, "alerts_list": 0.3,
                 "table": -0.4},
-    "energy": {"trend_line": 0.8, "bar_ranking": 0.6, "kpi": 0.4, "table": 0.0, "comparison": 0.3,
+    "energy": {"bar_ranking": 0.8, "trend_line": 0.5, "kpi": 0.1, "table": 0.0, "comparison": 0.3,
                "text_summary": -0.3},
 }  # fmt: skip
 ROLE_BONUS = {

@@ -66,9 +66,9 @@ class Tier1Config:
     intent_hidden: int = 96  # hidden units of the intent tower
     widget_hidden: int = 64  # hidden units of the widget tower
     learning_rate: float = 0.01  # Adam
-    temperature: float = 0.25  # softmax temperature at the start (scores are rewards, about −1..1)
+    temperature: float = 0.15  # softmax temperature at the start (scores are rewards, about −1..1)
     min_temperature: float = 0.03  # floor it anneals to
-    anneal_feedback: int = 500  # feedback received over which τ falls to 1/√2 of its start
+    anneal_feedback: int = 100  # feedback received over which τ falls to 1/√2 of its start
     seed: int = 0  # initial weights and the exploration generator
 
     def __post_init__(self) -> None:
@@ -206,7 +206,12 @@ class Tier1Learner:
             return self.model(q, w).numpy()
 
     def choose(self, intent: dict, candidates: list[Candidate], k: int, explore: bool = True) -> list[Choice]:
-        """Draw ``k`` slots (one size each) by softmax without replacement; each with its propensity."""
+        """Draw up to ``k`` slots (one size each) by softmax without replacement; each with its propensity.
+
+        After the first widget every draw also offers *stop*, valued at 0: a
+        widget expected to earn a negative reward is better left out, so the
+        plan is as long as it is useful, not always ``k`` long.
+        """
         if not candidates or k <= 0:
             return []
         scores = self.scores(intent, candidates)
@@ -214,9 +219,13 @@ class Tier1Learner:
         chosen: list[Choice] = []
         for _ in range(min(k, len({c.slot for c in candidates}))):
             logits = np.where(available, scores / self.temperature, -np.inf)
+            if chosen:
+                logits = np.append(logits, 0.0)  # stop: showing nothing more earns 0, so its logit is 0
             probabilities = np.exp(logits - logits.max())
             probabilities /= probabilities.sum()
-            pick = int(self._rng.choice(len(candidates), p=probabilities)) if explore else int(np.argmax(logits))
+            pick = int(self._rng.choice(len(logits), p=probabilities)) if explore else int(np.argmax(logits))
+            if pick == len(candidates):
+                break
             chosen.append(Choice(candidates[pick], float(probabilities[pick]) if explore else 1.0, float(scores[pick])))
             slot = candidates[pick].slot
             available &= np.array([c.slot != slot for c in candidates])
@@ -293,7 +302,7 @@ def _example_features(intent: dict, e: WidgetReward) -> np.ndarray:
 
 
 class Tier1Ranker:
-    """The planner's ``Ranker`` backed by a learner: same plan length as the rules, learned composition."""
+    """The planner's ``Ranker`` backed by a learner: at most as many widgets as the rules, learned choice."""
 
     name = "tier1"
 
