@@ -131,10 +131,10 @@ class Tier1Service:
             self._lock.acquire(timeout=0)
         except Timeout:
             return
-        self.is_leader = True
         self._restore()  # start from the newest weights the last leader saved
         self._cursor = self.buffer.feedback_cursor()
         self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
+        self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
 
     def _learn_new_feedback(self) -> None:

@@ -7,7 +7,8 @@
 
 about 6,600 parameters. It predicts the reward a widget will earn for an
 intent (regression on rewards from ``rl/reward.py``). The towers start near
-zero and α = 1, β = −0.5, so an untrained scorer ranks exactly like the rules.
+zero, α = 1 and β = −MIN_SCORE, so an untrained scorer chooses exactly what
+the rules choose.
 
 **Exploration: softmax (Boltzmann), not ε-greedy or Thompson.** Widgets are
 drawn one at a time without replacement with probability ∝ exp(score / τ).
@@ -156,7 +157,9 @@ class Tier1Scorer(nn.Module):
         )
         self.widget_bias = nn.Linear(WIDGET_FEATURES, 1, bias=False)
         self.rule_weight = nn.Parameter(torch.tensor(1.0))
-        self.offset = nn.Parameter(torch.tensor(-0.5))
+        # Untrained, a candidate's predicted reward is rule_score − MIN_SCORE: positive exactly for those
+        # the rules would show, so the stop action ends the plan where the rules end it.
+        self.offset = nn.Parameter(torch.tensor(-MIN_SCORE))
         for tower in (self.intent_tower, self.widget_tower):
             nn.init.normal_(tower[2].weight, std=0.01)  # start near the rule ranking
             nn.init.zeros_(tower[2].bias)

@@ -168,8 +168,7 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_reward(stat
 # --------------------------------------------------------------------------- the continuous service
 
 
-def test_one_leader_trains_followers_reload_and_a_follower_takes_over(tmp_path, status_offer):
-    intent, _ = status_offer
+def test_one_leader_trains_followers_reload_and_a_follower_takes_over(tmp_path):
     buffer = ExperienceBuffer(tmp_path / "experiences.jsonl")
     config = ServiceConfig(poll_seconds=0.05, checkpoint_seconds=0.1)
     first = Tier1Service(Tier1Learner(), buffer, tmp_path, config)
