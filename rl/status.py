@@ -1,7 +1,8 @@
-"""What ``/api/layer2/rl-status/`` reports and what approving training does, as far as they exist.
+"""What ``/api/layer2/rl-status/`` reports and what approving training does.
 
-Tier 2 (planner LoRA training) is built by later work; until then this says
-so plainly rather than inventing figures.
+Tier 1 reports from this worker's service (and off-policy estimates over the
+newest rated answers). Tier 2 (planner LoRA training) is built by later
+work; until then this says so plainly rather than inventing figures.
 """
 
 from __future__ import annotations
