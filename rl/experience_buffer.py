@@ -45,6 +45,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from rl.atomic_file import atomic_file
 from rl.experience import Experience, Feedback
 
 logger = logging.getLogger(__name__)
@@ -236,15 +237,10 @@ class ExperienceBuffer:
 
     def _compact_locked(self) -> None:
         keep = list(self._index.items())[-self.capacity :]
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with open(tmp, "wb") as out:
+        with atomic_file(self.path) as out:
             for _, entry in keep:
                 record = {"op": "add", "experience": self._load(entry).to_dict()}
                 out.write((json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
         evicted = len(self._index) - len(keep)
         logger.info("experience journal compacted: %d experiences kept, %d evicted", len(keep), evicted)
         self._reset()
@@ -336,14 +332,6 @@ def _merge(old: Feedback | None, new: Feedback) -> Feedback:
     if old is None or new.is_rich or not old.is_rich:
         return new
     return replace(old, rating=new.rating, received_at=new.received_at, source=new.source)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @functools.cache

@@ -35,7 +35,6 @@ import hashlib
 import io
 import logging
 import math
-import os
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -47,6 +46,7 @@ from torch import nn
 
 from layer2.planner import MIN_SCORE, Candidate, Choice
 from layer2.widgets import CATALOG, SIZES
+from rl.atomic_file import atomic_file
 from rl.reward import WidgetReward
 
 logger = logging.getLogger(__name__)
@@ -336,13 +336,8 @@ class CheckpointStore:
         torch.save(state, buffer)
         payload = buffer.getvalue()
         path = self.directory / f"tier1-{state['step']:010d}.pt"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_file(path) as f:
             f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.directory)
         for old in self.paths()[self.keep :]:
             old.unlink(missing_ok=True)
         return path
@@ -367,11 +362,3 @@ class CheckpointStore:
         if header != _MAGIC or hashlib.sha256(payload).digest() != digest:
             raise ValueError("digest mismatch: the file is corrupt or truncated")
         return torch.load(io.BytesIO(payload), weights_only=True)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
