@@ -133,6 +133,8 @@ class Tier1Service:
             return
         self._restore()  # start from the newest weights the last leader saved
         self._cursor = self.buffer.feedback_cursor()
+        for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
+            self._reservoir.appendleft((experience.intent, widget_rewards(experience)))  # replay the buffer
         self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
         self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
