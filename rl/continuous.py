@@ -26,7 +26,7 @@ import os
 import random
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,6 +74,7 @@ class Tier1Service:
         self._thread: threading.Thread | None = None
         self._cursor = 0  # feedback events of the journal already learned (leader)
         self._reservoir: deque = deque(maxlen=config.reservoir)
+        self._learned: OrderedDict[tuple, None] = OrderedDict()  # (query id, feedback time) already learned
         self._loaded_checkpoint: Path | None = None
         self._last_save = 0.0
         self._dirty = False
@@ -81,7 +82,13 @@ class Tier1Service:
     # -- the feedback path -----------------------------------------------------
 
     def observe(self, experience: Experience) -> float | None:
-        """Learn from one experience's feedback now; returns the loss (None without examples)."""
+        """Learn from one experience's feedback now, once; returns the loss (None if nothing new)."""
+        key = (experience.query_id, experience.feedback.received_at if experience.feedback else None)
+        if key in self._learned:
+            return None  # the leader meets, in the journal, feedback its own requests already taught it
+        self._learned[key] = None
+        if len(self._learned) > self.config.reservoir * 4:
+            self._learned.popitem(last=False)
         examples = widget_rewards(experience)
         if not examples:
             return None
@@ -120,8 +127,9 @@ class Tier1Service:
         if not self.is_leader:
             self._try_lead()
         if self.is_leader:
-            self._learn_new_feedback()
-            self._replay()
+            # Replay while learning is unsaved: after new feedback, until the next checkpoint; idle otherwise.
+            if self._learn_new_feedback() or self._dirty:
+                self._replay()
             self._save()
         else:
             self._reload()
@@ -139,13 +147,16 @@ class Tier1Service:
         self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
 
-    def _learn_new_feedback(self) -> None:
+    def _learn_new_feedback(self) -> int:
+        """Learn the feedback appended to the journal since the last look; returns how many were new."""
         query_ids, self._cursor = self.buffer.feedback_since(self._cursor)
+        learned = 0
         for query_id in dict.fromkeys(query_ids):
             try:
-                self.observe(self.buffer.get(query_id))
+                learned += self.observe(self.buffer.get(query_id)) is not None
             except ExperienceNotFound:
                 continue  # evicted since: nothing to learn
+        return learned
 
     def replay(self, batches: int = 1) -> None:
         """Adam steps on random past experiences (each step: ``replay_batch`` of them at once)."""
