@@ -24,11 +24,11 @@ def timeseries_conninfo(database: str | None = None) -> str:
 
 
 def _with_database(url: str, database: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    """``url`` naming ``database`` instead; still a URL, so it can be handed on as a setting."""
+    from urllib.parse import quote, urlsplit, urlunsplit
 
-    params = conninfo_to_dict(url)
-    params["dbname"] = database
-    return make_conninfo(**params)
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(database)))
 
 
 def recreate_database(name: str) -> str:
