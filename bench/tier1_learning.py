@@ -50,9 +50,9 @@ class RandomRanker:
         self.rng = np.random.default_rng(seed)
 
     def choose(self, intent, candidates, max_widgets):
-        from layer2.planner import MIN_SCORE, Choice
+        from layer2.planner import Choice, plan_length
 
-        k = min(max_widgets, len({c.slot for c in candidates if c.rule_score >= MIN_SCORE}))
+        k = plan_length(candidates, max_widgets)
         chosen, left = [], list(candidates)
         for _ in range(k):
             if not left:
@@ -89,10 +89,10 @@ class VWRanker:
         return f"|w t_{widget_type} s_{size} ts_{widget_type}_{size} {match} rule:{rule:.3f}"
 
     def choose(self, intent, candidates, max_widgets):
-        from layer2.planner import MIN_SCORE, Choice
+        from layer2.planner import Choice, plan_length
 
         data = intent.to_dict()
-        k = min(max_widgets, len({c.slot for c in candidates if c.rule_score >= MIN_SCORE}))
+        k = plan_length(candidates, max_widgets)
         chosen, left = [], list(candidates)
         for _ in range(k):
             if not left:

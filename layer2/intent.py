@@ -66,12 +66,6 @@ class Intent:
         data["time_range"] = self.time_range.to_dict()
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Intent:
-        tr = data["time_range"]
-        time_range = TimeRange(datetime.fromisoformat(tr["start"]), datetime.fromisoformat(tr["end"]), tr["label"])
-        return cls(**{**data, "time_range": time_range})
-
 
 @dataclass(frozen=True)
 class UnresolvedEquipment:

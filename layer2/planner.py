@@ -164,6 +164,11 @@ class RuleRanker:
         return [Choice(c, 1.0, c.rule_score) for c in ranked if c.rule_score >= MIN_SCORE][:max_widgets]
 
 
+def plan_length(candidates: list[Candidate], max_widgets: int = MAX_WIDGETS) -> int:
+    """How many widgets the rule ranking shows for these candidates (learned rankers keep to it at most)."""
+    return min(max_widgets, len({c.slot for c in candidates if c.rule_score >= MIN_SCORE}))
+
+
 def primary_metric(available: list[str]) -> str | None:
     """The metric that best stands for an equipment when none was asked for (its power, usually)."""
     chosen = resolve_metric(_PRIMARY_METRICS, available)

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layer2.planner import MIN_SCORE, Candidate, Choice
+from layer2.planner import MIN_SCORE, Candidate, Choice, plan_length
 from layer2.widgets import CATALOG, SIZES
 from rl.atomic_file import atomic_file
 from rl.reward import WidgetReward
@@ -314,8 +314,7 @@ class Tier1Ranker:
         self.explore = explore
 
     def choose(self, intent, candidates: list[Candidate], max_widgets: int) -> list[Choice]:
-        slots = {c.slot for c in candidates if c.rule_score >= MIN_SCORE}
-        return self.learner.choose(intent.to_dict(), candidates, min(max_widgets, len(slots)), self.explore)
+        return self.learner.choose(intent.to_dict(), candidates, plan_length(candidates, max_widgets), self.explore)
 
 
 # --------------------------------------------------------------------------- checkpoints
