@@ -18,6 +18,7 @@ from industrial.timeseries_access import Series, TimeSeriesDataAccess
 from industrial.timeseries_rag import TimeSeriesRAGProvider
 from layer2.intent import Intent, TimeRange
 from layer2.planner import Candidate
+from layer2.vocabulary import plural
 
 ALERT_ROWS = 20
 
@@ -310,7 +311,9 @@ def _title(c: Candidate, access: TimeSeriesDataAccess) -> str:
 
 
 def _fleet_name(equipment_type: str) -> str:
-    return {"ahu": "AHUs", "ups": "UPS units"}.get(equipment_type, equipment_type.replace("_", " ").title() + "s")
+    """The fleet as a title: "Air Compressors", but "AHUs" and "UPS units" as they are."""
+    name = plural(equipment_type)
+    return name if name != name.lower() else name.title()
 
 
 def _series(s: Series) -> dict:

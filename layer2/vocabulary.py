@@ -32,6 +32,14 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
     "motor": ("motor",),
 }
 
+_IRREGULAR_PLURALS = {"ahu": "AHUs", "ups": "UPS units"}
+
+
+def plural(equipment_type: str) -> str:
+    """How a fleet of a type is said: "air compressors", "AHUs", "UPS units"."""
+    return _IRREGULAR_PLURALS.get(equipment_type, equipment_type.replace("_", " ") + "s")
+
+
 _POWER = ("power_consumption_kw", "power_output_kw", "output_power_kw", "active_power_kw", "load_kva")
 _TEMPERATURE = (
     "chw_supply_temp_c",

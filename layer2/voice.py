@@ -14,6 +14,7 @@ from industrial.timeseries_rag import format_number
 from layer2.data_binding import aggregate_value, fleet_increase
 from layer2.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.planner import primary_metric
+from layer2.vocabulary import plural
 
 UNIT_WORDS = {
     "kW": "kilowatts",
@@ -117,7 +118,7 @@ def _ranking(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
     descending = intent.filters.get("order", "desc") != "asc"
     fleet = access.fleet_latest(eq_type, metric, descending=descending)[: intent.top_k or 5]
     if not fleet:
-        return f"There are no readings of {metric} for {_plural(eq_type)}."
+        return f"There are no readings of {metric} for {plural(eq_type)}."
     label = access.metric(fleet[0].equipment_id, metric).label
     if len(fleet) == 1:
         v = fleet[0]
@@ -125,7 +126,7 @@ def _ranking(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
         return f"{v.display_name} has the {word} {label}, at {spoken(metric, v.value, v.unit)}."
     items = [f"{v.display_name} at {spoken(metric, v.value, v.unit)}" for v in fleet]
     word = "top" if descending else "bottom"
-    return f"The {word} {len(fleet)} {_plural(eq_type)} by {label} are {_join(items)}."
+    return f"The {word} {len(fleet)} {plural(eq_type)} by {label} are {_join(items)}."
 
 
 def _anomaly(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
@@ -135,7 +136,7 @@ def _anomaly(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
     elif intent.equipment_type:
         found = access.anomaly_scan(intent.equipment_type)
         total = len(access.catalog.ids_of_type(intent.equipment_type))
-        scope = f"the {total} {_plural(intent.equipment_type)}"
+        scope = f"the {total} {plural(intent.equipment_type)}"
     else:
         return "Name an equipment type to check, like compressors or pumps."
     if intent.metrics:
@@ -193,9 +194,9 @@ def _summary(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
     unit = fleet[0].unit if fleet else ""
     total = sum(v.value for v in fleet)
     if any(v.running is not None for v in fleet):
-        head = f"{len(running)} of {len(fleet)} {_plural(eq_type)} {'is' if len(running) == 1 else 'are'} running"
+        head = f"{len(running)} of {len(fleet)} {plural(eq_type)} {'is' if len(running) == 1 else 'are'} running"
     else:
-        head = f"{len(fleet)} {_plural(eq_type)} report"
+        head = f"{len(fleet)} {plural(eq_type)} report"
     return f"{head}, {spoken(metric, total, unit)} in total, with {alerts} active alert{'s' if alerts != 1 else ''}."
 
 
@@ -213,7 +214,7 @@ def _unresolved(parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str:
 def _fleet_energy(intent: Intent, access: TimeSeriesDataAccess) -> str:
     fact = fleet_increase(intent.equipment_type, intent.metrics[0], intent, access)
     value = spoken(intent.metrics[0], fact["value"], fact["unit"])
-    return f"The {fact['equipment']} {_plural(intent.equipment_type)} used {value} {_window_words(intent)}.".replace(
+    return f"The {fact['equipment']} {plural(intent.equipment_type)} used {value} {_window_words(intent)}.".replace(
         " .", "."
     )
 
@@ -229,18 +230,6 @@ def _window_words(intent: Intent) -> str:
     if label in ("today", "yesterday", "this week", "this month"):
         return label
     return "" if label == "now" else f"over the {label}"
-
-
-def _plural(equipment_type: str) -> str:
-    names = {
-        "ahu": "AHUs",
-        "ups": "UPS units",
-        "air_compressor": "air compressors",
-        "energy_meter": "energy meters",
-        "diesel_generator": "diesel generators",
-        "cooling_tower": "cooling towers",
-    }
-    return names.get(equipment_type, equipment_type + "s")
 
 
 def _join(items: list[str]) -> str:
