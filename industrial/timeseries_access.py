@@ -55,7 +55,7 @@ BUCKETS: dict[str, timedelta | None] = {
 AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
 SEVERITIES = ("critical", "high", "medium", "low")
 MAX_POINTS = 20_000  # a range query never returns more rows than this
-_BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # where date_bin buckets start
 _STATUS_METRICS = frozenset({"running_status"})
 _ALERT_WHERE = """
     (NOT %(active)s OR a.cleared_at IS NULL)
@@ -204,6 +204,11 @@ class TimeSeriesDataAccess:
     def close(self) -> None:
         self._pool.close()
 
+    def connection(self):
+        """A pooled connection (a context manager) for read statements composed elsewhere from this
+        catalog's names, such as the RL samplers' (``rl/timeseries_data_provider.py``)."""
+        return self._pool.connection()
+
     # -- catalog -----------------------------------------------------------
 
     @property
@@ -332,7 +337,7 @@ class TimeSeriesDataAccess:
                     "bucket", f"{bucket} buckets over this window exceed {MAX_POINTS} points; use wider buckets"
                 )
             query = _bucket_query(table, col, aggregation)
-        params = {"start": start, "end": end, "width": width, "origin": _BUCKET_ORIGIN, "limit": MAX_POINTS + 1}
+        params = {"start": start, "end": end, "width": width, "origin": BUCKET_ORIGIN, "limit": MAX_POINTS + 1}
         with self._pool.connection() as conn:
             rows = conn.execute(query, params).fetchall()
         if width is None and len(rows) > MAX_POINTS:
