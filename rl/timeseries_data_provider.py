@@ -203,7 +203,8 @@ class RLTimeSeriesDataProvider:
         found = [eq for eq in ids if eq in spans and spans[eq][1] - spans[eq][0] >= longer_than]
         if not found:
             scope = f"{equipment_type} table" if equipment_type else "equipment table"
-            raise InsufficientData(f"no {scope} has rows spanning {longer_than}")
+            spanning = f" spanning {longer_than}" if longer_than else ""
+            raise InsufficientData(f"no {scope} has rows{spanning}")
         return found
 
     # -- states --------------------------------------------------------------
