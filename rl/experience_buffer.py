@@ -38,7 +38,7 @@ import json
 import logging
 import os
 import threading
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from rl.atomic_file import atomic_file
 from rl.experience import Experience, Feedback
 
 logger = logging.getLogger(__name__)
+OPERATOR = "operator"  # a feedback's source when a person gave it; judges are "judge:<name>"
 
 
 class ExperienceNotFound(LookupError):
@@ -66,6 +67,7 @@ class _Entry:
     created_at: str = ""
     has_feedback: bool = False
     has_evaluation: bool = False
+    evaluated_by: str | None = None  # source of the newest record that carried the evaluation
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class BufferStats:
     with_feedback: int
     with_evaluation: int
     journal_bytes: int
+    # Experiences with an evaluation by where it came from: {"judge:claude": 12, "operator": 1}. A judge's
+    # evaluation under an operator's thumb counts as the judge's until a compaction merges the two records.
+    evaluations_by_source: dict[str, int] = field(default_factory=dict)
 
 
 class ExperienceBuffer:
@@ -173,6 +178,9 @@ class ExperienceBuffer:
                 with_feedback=sum(e.has_feedback for e in self._index.values()),
                 with_evaluation=sum(e.has_evaluation for e in self._index.values()),
                 journal_bytes=self._offset,
+                evaluations_by_source=dict(
+                    sorted(Counter(e.evaluated_by for e in self._index.values() if e.has_evaluation).items())
+                ),
             )
 
     def feedback_cursor(self) -> int:
@@ -285,12 +293,14 @@ class ExperienceBuffer:
             return
         if record.get("op") == "add":
             exp = record["experience"]
-            feedback = exp.get("feedback")
+            feedback = Feedback.from_dict(exp["feedback"]) if exp.get("feedback") else None
+            rich = feedback is not None and feedback.is_rich
             self._index[exp["query_id"]] = _Entry(
                 add_offset=offset,
                 created_at=exp["created_at"],
                 has_feedback=feedback is not None,
-                has_evaluation=bool(feedback) and Feedback.from_dict(feedback).is_rich,
+                has_evaluation=rich,
+                evaluated_by=feedback.source if rich else None,
             )
             while len(self._index) > self.capacity:
                 self._index.popitem(last=False)
@@ -299,9 +309,11 @@ class ExperienceBuffer:
             self._feedback_seen += 1
             entry = self._index.get(record["query_id"])
             if entry is not None:
+                feedback = Feedback.from_dict(record["feedback"])
                 entry.feedback_offsets.append(offset)
                 entry.has_feedback = True
-                entry.has_evaluation = entry.has_evaluation or Feedback.from_dict(record["feedback"]).is_rich
+                if feedback.is_rich:
+                    entry.has_evaluation, entry.evaluated_by = True, feedback.source
 
     def _load(self, entry: _Entry, reader=None) -> Experience:
         """The experience: its add record with every later feedback record folded in (read from disk)."""
@@ -328,10 +340,19 @@ def _read_line(fd: int, offset: int) -> bytes:
 
 
 def _merge(old: Feedback | None, new: Feedback) -> Feedback:
-    """A rating alone does not erase an earlier rich evaluation (a thumb after the judge, say)."""
-    if old is None or new.is_rich or not old.is_rich:
+    """Fold a later feedback into the earlier one.
+
+    The rich fields are the newest evaluation's: a rating alone does not erase
+    one (a thumb after the judge). The rating is the newest operator's: a
+    judge's rating stands only until an operator rates, and a judge's
+    evaluation posted after an operator's thumb adds its fields under that
+    thumb rather than overwriting it. ``source`` names who gave the rating.
+    """
+    if old is None:
         return new
-    return replace(old, rating=new.rating, received_at=new.received_at, source=new.source)
+    rater = old if old.source == OPERATOR and new.source != OPERATOR else new
+    evaluation = new if new.is_rich or not old.is_rich else old
+    return replace(evaluation, rating=rater.rating, source=rater.source, received_at=new.received_at)
 
 
 @functools.cache

@@ -395,8 +395,9 @@ def test_a_rating_after_a_judge_evaluation_keeps_the_evaluation(tmp_path):
     buffer.compact()
     assert ExperienceBuffer(path).get("q-1").feedback == kept
 
-    second_judge = rich_feedback("up", seq=2, source="judge:second")
-    assert buffer.update_feedback("q-1", second_judge).feedback == second_judge  # a new evaluation replaces
+    second_judge = rich_feedback("down", seq=2, source="judge:second")
+    # A new evaluation replaces the rich fields; the operator's thumb still stands over the judge's rating.
+    assert buffer.update_feedback("q-1", second_judge).feedback == replace(second_judge, rating="up", source="operator")
 
 
 # -- iteration ---------------------------------------------------------------------------------------
