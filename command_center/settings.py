@@ -103,6 +103,13 @@ EXPERIENCE_BUFFER_CAPACITY = int(os.environ.get("EXPERIENCE_BUFFER_CAPACITY", "2
 EXPERIENCE_FSYNC = _env_bool("EXPERIENCE_FSYNC", False)
 ENABLE_CONTINUOUS_RL = _env_bool("ENABLE_CONTINUOUS_RL", False)  # Tier 1 learns online and ranks widgets
 
+# --- Judge (auto_evaluate_responses.py) ---------------------------------------------
+ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")  # set: the Claude judge is the default
+ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "")  # empty: Anthropic's own API
+JUDGE_MODEL = os.environ.get("JUDGE_MODEL", "claude-sonnet-4-5-20250929")  # Claude Sonnet 4.5
+COMMAND_CENTER_URL = os.environ.get("COMMAND_CENTER_URL", "http://127.0.0.1:8000")  # the server the judge posts to
+COMMAND_CENTER_TOKEN = os.environ.get("COMMAND_CENTER_TOKEN", "")  # its API token
+
 # --- Planner ---------------------------------------------------------------------
 PLANNER_BACKEND = os.environ.get("PLANNER_BACKEND", "rules")  # rules | llm
 PLANNER_MODEL_PATH = os.environ.get("PLANNER_MODEL_PATH", "")  # a local Hugging Face causal LM folder
