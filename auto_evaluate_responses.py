@@ -61,35 +61,47 @@ def parse_since(text: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Judge answers that have no rich evaluation yet and post the evaluations.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        epilog="examples:\n" + __doc__.split("\n\n")[1] + "\n\nexit status: 0 done (or another run busy); "
+        "1 server unreachable or token refused; 2 stopped early (spend limit, rejected key) or misconfigured. "
+        "See docs/judge.md.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--judge",
         choices=["auto", "claude", "offline"],
         default="auto",
-        help="Who judges; auto: claude when ANTHROPIC_API_KEY is set, otherwise offline.",
+        help="Who judges (default auto: claude when ANTHROPIC_API_KEY is set, otherwise offline).",
     )
     parser.add_argument("--model", help="Claude model id (default: JUDGE_MODEL, Claude Sonnet 4.5).")
     parser.add_argument("--api-url", help="The Command Center server (default: COMMAND_CENTER_URL).")
     parser.add_argument("--token", help="Its API token (default: COMMAND_CENTER_TOKEN).")
-    parser.add_argument("--limit", type=int, default=100, help="Judge at most this many answers.")
+    parser.add_argument("--limit", type=int, default=100, help="Judge at most this many answers (default 100).")
     parser.add_argument("--since", type=parse_since, help="Only answers from then on: 24h, 7d or an ISO time.")
     parser.add_argument("--dry-run", action="store_true", help="Judge, print the summary, post nothing.")
-    parser.add_argument("--concurrency", type=int, default=4, help="Judge calls at a time.")
+    parser.add_argument("--concurrency", type=int, default=4, help="Judge calls at a time (default 4).")
     parser.add_argument("--max-tokens-budget", type=int, help="Start no call once this many tokens are spent.")
     parser.add_argument("--max-cost-usd", type=float, help="Start no call once the estimated cost reaches this.")
     parser.add_argument("--input-price", type=float, help="USD per million input tokens (default: the model's).")
     parser.add_argument("--output-price", type=float, help="USD per million output tokens (default: the model's).")
-    parser.add_argument("--max-retries", type=int, default=4, help="Retries of a call on 429, 5xx, 529, network.")
-    parser.add_argument("--retry-base-delay", type=float, default=1.0, help="First backoff in seconds (doubles).")
-    parser.add_argument("--max-attempts", type=int, default=2, help="Calls per answer when evaluations are invalid.")
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=4,
+        help="Retries of one call on 429, 5xx, 529 or a network error (default 4).",
+    )
+    parser.add_argument(
+        "--retry-base-delay", type=float, default=1.0, help="First backoff in seconds, doubling (default 1)."
+    )
+    parser.add_argument(
+        "--max-attempts", type=int, default=2, help="Calls per answer when evaluations are invalid (default 2)."
+    )
     parser.add_argument(
         "--lock-file", type=Path, help="Lock held by a run (default: $CC_STATE_DIR/auto_evaluate.lock)."
     )
     parser.add_argument("--no-progress", action="store_true", help="No progress bar (for cron and logs).")
     parser.add_argument("--json", action="store_true", help="Also print the summary as one JSON line.")
-    parser.add_argument("--verbose", action="store_true", help="Log every HTTP request and judge decision.")
+    parser.add_argument("--verbose", action="store_true", help="Also log every HTTP request.")
     return parser
 
 
@@ -159,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         api.close()
+        if hasattr(judge, "close"):
+            judge.close()
     print("\n".join(summary.lines()))
     if args.json:
         print(json.dumps(summary.to_dict()))

@@ -8,19 +8,24 @@ talks to the stand-in Messages API on loopback through the real SDK.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 
+from auto_evaluate_responses import parse_since
+from rl.auto_evaluate import Budget, RunConfig
+from rl.evaluation import Verdict
+from rl.judge_claude import ClaudeJudge, ClaudeJudgeConfig
 from tests.rl.messages_stand_in import SPEND_LIMIT, MessagesStandIn, evaluation_for, tool_reply
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 RICH = ("evaluation_confidence", "evaluation_reasoning", "query_understanding", "per_widget_feedback")
 QUESTIONS = [
@@ -91,6 +96,7 @@ def judge_lines_per_experience(server) -> Counter:
     )
 
 
+@pytest.mark.slow
 def test_the_offline_judge_evaluates_every_answer_once_keeping_an_operator_thumb(
     gunicorn_server, plant_conninfo, tmp_path
 ):
@@ -140,6 +146,7 @@ def test_the_offline_judge_evaluates_every_answer_once_keeping_an_operator_thumb
     assert judge_lines_per_experience(server) == Counter({a["query_id"]: 1 for a in answers})
 
 
+@pytest.mark.slow
 def test_the_claude_judge_posts_every_field_and_keeps_to_its_token_budget(gunicorn_server, plant_conninfo, tmp_path):
     server = gunicorn_server(workers=2)
     answers = ask_all(server, ["Show chiller 1 power"] * 3)
@@ -179,6 +186,7 @@ def test_the_claude_judge_posts_every_field_and_keeps_to_its_token_budget(gunico
     assert judge_lines_per_experience(server) == Counter({a["query_id"]: 1 for a in answers})
 
 
+@pytest.mark.slow
 def test_a_spend_limit_stops_the_run_with_a_clear_message_and_posts_nothing(gunicorn_server, plant_conninfo, tmp_path):
     server = gunicorn_server(workers=1)
     ask_all(server, QUESTIONS[:3])
@@ -204,3 +212,37 @@ def test_asking_for_claude_without_a_key_is_refused_before_anything_runs(tmp_pat
         env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "set ANTHROPIC_API_KEY (or use the offline judge)" in result.stderr
+
+
+def test_since_reads_relative_spans_and_iso_times_in_utc():
+    before = datetime.now(UTC)
+    assert (
+        before - timedelta(hours=24, seconds=5)
+        < parse_since("24h")
+        <= before - timedelta(hours=24) + timedelta(seconds=5)
+    )
+    assert parse_since("2026-03-01T08:00") == datetime(2026, 3, 1, 8, tzinfo=UTC)
+    assert parse_since("2026-03-01T08:00+02:00") == datetime(2026, 3, 1, 6, tzinfo=UTC)
+    with pytest.raises(argparse.ArgumentTypeError, match="not a time: 'yesterday'"):
+        parse_since("yesterday")
+
+
+def test_run_config_is_validated():
+    with pytest.raises(ValueError, match="token is empty"):
+        RunConfig(token="")
+    with pytest.raises(ValueError, match=r"concurrency must be in 1\.\.64, got 0"):
+        RunConfig(token="t", concurrency=0)
+    with pytest.raises(ValueError, match="since must be timezone-aware"):
+        RunConfig(token="t", since=datetime(2026, 3, 1))
+    with pytest.raises(ValueError, match="api_url must be an http"):
+        RunConfig(token="t", api_url="localhost:8000")
+
+
+def test_the_budget_counts_tokens_and_dollars_across_calls():
+    judge = ClaudeJudge(ClaudeJudgeConfig(api_key="k"))
+    budget = Budget(judge, max_tokens=None, max_cost_usd=0.02)
+    budget.spend(Verdict(None, "x", input_tokens=2000, output_tokens=500))  # $0.0135
+    assert budget.exhausted() is None
+    budget.spend(Verdict(None, "x", input_tokens=2000, output_tokens=500))
+    assert budget.exhausted() == "cost budget spent ($0.0270 of $0.0200)"
+    assert Budget(judge, max_tokens=5000, max_cost_usd=None).exhausted() is None
