@@ -112,8 +112,14 @@ COMMAND_CENTER_TOKEN = os.environ.get("COMMAND_CENTER_TOKEN", "")  # its API tok
 
 # --- Planner ---------------------------------------------------------------------
 PLANNER_BACKEND = os.environ.get("PLANNER_BACKEND", "rules")  # rules | llm
-PLANNER_MODEL_PATH = os.environ.get("PLANNER_MODEL_PATH", "")  # a local Hugging Face causal LM folder
-PLANNER_ADAPTER_PATH = os.environ.get("PLANNER_ADAPTER_PATH", "")  # optional LoRA adapter folder
+# Tier 2's home: the bootstrapped base model, adapter versions, the active pointer, training status.
+PLANNER_DIR = Path(os.environ.get("PLANNER_DIR", STATE_DIR / "planner")).resolve()
+# A local Hugging Face causal LM folder (default: the one bootstrap_planner builds).
+PLANNER_MODEL_PATH = os.environ.get("PLANNER_MODEL_PATH", "") or str(PLANNER_DIR / "base")
+# A fixed LoRA adapter folder; empty means "the registry's active adapter" (planner_adapters).
+PLANNER_ADAPTER_PATH = os.environ.get("PLANNER_ADAPTER_PATH", "")
+TIER2_MIN_PAIRS = int(os.environ.get("TIER2_MIN_PAIRS", "50"))  # approve-training refuses below this
+TIER2_DEVICE = os.environ.get("TIER2_DEVICE", "auto")  # auto | cpu | cuda
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

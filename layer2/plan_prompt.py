@@ -6,6 +6,11 @@ training scores answers to it. A plan is::
 
     {"widgets": [{"type": "kpi", "size": "small"}, {"type": "trend_line", "size": "large"}]}
 
+The prompt ends with a newline after ``PLAN:`` so that no byte-level BPE
+merge spans the prompt and the answer: the prompt's tokens are then exactly
+the prefix of prompt + answer, which supervised and preference training
+both rely on.
+
 ``parse_plan`` accepts only plans whose every widget is in the catalog, in
 an allowed size, among the candidates proposed for this question, with no
 repeats, at most ``MAX_WIDGETS`` of them: anything else is invalid and the
@@ -15,6 +20,7 @@ caller falls back to the rule ranking.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from layer2.intent import Intent
@@ -30,19 +36,30 @@ class PlanItem:
     size: str
 
 
-def build_prompt(transcript: str, intent: Intent, candidates: list[Candidate], context: str = "") -> str:
-    """The text the model continues with a JSON plan (after ``PLAN:``)."""
-    offered = sorted({c.widget_type for c in candidates})
+def build_prompt(transcript: str, intent: dict, offered: Iterable[str], role: str | None = None) -> str:
+    """The text the model continues with a JSON plan (after ``PLAN:``).
+
+    ``intent`` is the intent as a dict (``Intent.to_dict()``, or an
+    experience's ``intent``) and ``offered`` the candidate widget types, so a
+    recorded experience gives back exactly the prompt it was served with.
+    The asker's role (operator, engineer, manager) shapes what is useful to
+    them; ``-`` when unknown.
+    """
+    window = intent["time_range"]["label"] if intent.get("time_range") else "-"
     lines = [
-        f"QUESTION: {transcript.strip()}",
-        f"INTENT: {intent.intent_type} | type={intent.equipment_type or '-'} | "
-        f"ids={','.join(intent.equipment_ids) or '-'} | metrics={','.join(intent.metrics) or '-'} | "
-        f"window={intent.time_range.label} | agg={intent.aggregation}",
-        f"WIDGETS: {' '.join(offered)}",
+        f"QUESTION: {' '.join(transcript.split())}",
+        f"INTENT: {intent['intent_type']} | type={intent.get('equipment_type') or '-'} | "
+        f"ids={','.join(intent.get('equipment_ids') or []) or '-'} | "
+        f"metrics={','.join(intent.get('metrics') or []) or '-'} | window={window} | agg={intent.get('aggregation')}",
+        f"ROLE: {role or '-'}",
+        f"WIDGETS: {' '.join(sorted(set(offered)))}",
     ]
-    if context:
-        lines.append(f"CONTEXT: {' '.join(context.split())[:600]}")
-    return "\n".join(lines) + f"\n{PLAN_START} "
+    return "\n".join(lines) + f"\n{PLAN_START}\n"
+
+
+def candidate_prompt(transcript: str, intent: Intent, candidates: list[Candidate], role: str | None = None) -> str:
+    """The prompt at serving time, from the parsed intent and its candidates."""
+    return build_prompt(transcript, intent.to_dict(), (c.widget_type for c in candidates), role)
 
 
 def plan_json(items: list[PlanItem]) -> str:
@@ -50,8 +67,13 @@ def plan_json(items: list[PlanItem]) -> str:
     return json.dumps({"widgets": [{"type": i.widget_type, "size": i.size} for i in items]}, separators=(",", ":"))
 
 
-def parse_plan(text: str, candidates: list[Candidate]) -> list[PlanItem] | None:
-    """The plan in ``text`` if it is valid for these candidates, else None."""
+def offered_slots(candidates: Iterable) -> frozenset[tuple[str, str]]:
+    """The (widget type, size) pairs a plan may use: from ``Candidate``s or an experience's records."""
+    return frozenset((c.widget_type, c.size) for c in candidates)
+
+
+def parse_plan(text: str, offered: frozenset[tuple[str, str]]) -> list[PlanItem] | None:
+    """The plan in ``text`` if it is valid for the ``offered`` (type, size) pairs, else None."""
     try:
         start = text.index("{")
         data, _ = json.JSONDecoder().raw_decode(text[start:])
@@ -59,7 +81,6 @@ def parse_plan(text: str, candidates: list[Candidate]) -> list[PlanItem] | None:
         items = [PlanItem(str(w["type"]), str(w["size"])) for w in widgets]
     except (ValueError, KeyError, TypeError):
         return None
-    offered = {(c.widget_type, c.size) for c in candidates}
     types = [i.widget_type for i in items]
     if not items or len(items) > MAX_WIDGETS or len(set(types)) != len(types):
         return None

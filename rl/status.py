@@ -1,27 +1,29 @@
-"""What ``/api/layer2/rl-status/`` reports and what approving training does.
+"""What ``/api/layer2/rl-status/`` reports and what approving Tier 2 training does.
 
 Tier 1 reports from this worker's service (and off-policy estimates over the
-newest rated answers). Tier 2 (planner LoRA training) is built by later
-work; until then this says so plainly rather than inventing figures.
+newest rated answers). Tier 2 reports the preference data available (by
+source), the adapters and which one serves, and the current or last
+training run with its progress, loss and ETA, as any worker sees them.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from django.conf import settings
 
 from rl.continuous import current_service
 from rl.experience_buffer import get_experience_buffer
 
-MIN_PAIRS = 50
 OPE_SAMPLE = 500  # newest experiences with feedback used for the off-policy estimates
+
+_pair_counts: tuple[tuple, dict] | None = None  # ((journal, feedback cursor), counts): rebuilt on new feedback
 
 
 def rl_status() -> dict:
     buffer = get_experience_buffer()
-    return {"buffer": asdict(buffer.stats()), "tier1": _tier1(buffer), "tier2": {
-        "available": False, "detail": "planner preference training is not built yet"}}  # fmt: skip
+    return {"buffer": asdict(buffer.stats()), "tier1": _tier1(buffer), "tier2": _tier2(buffer)}
 
 
 def _tier1(buffer) -> dict:
@@ -35,12 +37,50 @@ def _tier1(buffer) -> dict:
     return {**service.status(), "off_policy": asdict(estimate(service.learner, rated))}
 
 
-def approve_training(method: str, approved_by: str) -> tuple[bool, dict]:
-    """(started, body): nothing can start until the Tier 2 trainer exists."""
-    return False, {
-        "started": False,
-        "detail": "Tier 2 training is not available in this build: no trainer is installed yet.",
-        "method": method,
-        "approved_by": approved_by,
-        "min_pairs": MIN_PAIRS,
+def _tier2(buffer) -> dict:
+    from rl.planner_adapters import get_registry
+    from rl.tier2_jobs import TrainingStatus
+
+    registry = get_registry()
+    model = Path(settings.PLANNER_MODEL_PATH)
+    versions = registry.versions()
+    return {
+        "available": (model / "config.json").is_file(),
+        "planner_model": str(model),
+        "serving_adapter": registry.active(),
+        "adapters": [
+            {
+                "version": r.version,
+                "method": r.method,
+                "promoted": r.promoted,
+                "decision": r.decision,
+                "metrics": r.metrics.get("candidate", {}),
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in versions[-5:]
+        ],
+        "adapter_count": len(versions),
+        "data": pair_counts(buffer),
+        "min_pairs": settings.TIER2_MIN_PAIRS,
+        "training": TrainingStatus(settings.PLANNER_DIR).read(),
     }
+
+
+def pair_counts(buffer) -> dict:
+    """Preference data counts by source, recomputed only when new feedback has arrived."""
+    global _pair_counts
+    from rl.tier2_training import data_from_buffer
+
+    key = (str(buffer.path), buffer.feedback_cursor())
+    if _pair_counts is None or _pair_counts[0] != key:
+        _pair_counts = (key, data_from_buffer(buffer).counts())
+    return _pair_counts[1]
+
+
+def approve_training(method: str, approved_by: str) -> tuple[bool, dict]:
+    """(started, body): start the background Tier 2 trainer, or say why not."""
+    from rl.tier2_jobs import approve
+
+    buffer = get_experience_buffer()
+    approval = approve(method, approved_by, pair_counts(buffer)["pairs"], settings.TIER2_MIN_PAIRS)
+    return approval.started, approval.body

@@ -5,7 +5,7 @@ import pytest
 from layer2.intent import parse_intent
 from layer2.llm_planner import LLMPlanner
 from layer2.orchestrator import Orchestrator
-from layer2.plan_prompt import PlanItem, build_prompt, parse_plan, plan_json
+from layer2.plan_prompt import PlanItem, candidate_prompt, offered_slots, parse_plan, plan_json
 from layer2.planner import candidates
 from layer2.planner_model import PlannerModelConfig, build_model, build_tokenizer, save_planner
 from tests.layer2.conftest import PLANT_NOW
@@ -29,8 +29,8 @@ def offered(full_plant_vocabulary):
 def test_a_valid_plan_parses_to_its_items(offered):
     parsed, cands = offered
     text = plan_json([PlanItem("kpi", "small"), PlanItem("trend_line", "large")]) + " trailing words"
-    assert parse_plan(text, cands) == [PlanItem("kpi", "small"), PlanItem("trend_line", "large")]
-    assert build_prompt(parsed.transcript, parsed.intent, cands).endswith("PLAN: ")
+    assert parse_plan(text, offered_slots(cands)) == [PlanItem("kpi", "small"), PlanItem("trend_line", "large")]
+    assert candidate_prompt(parsed.transcript, parsed.intent, cands).endswith("PLAN:\n")
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_a_valid_plan_parses_to_its_items(offered):
     ],
 )
 def test_invalid_plans_are_refused(offered, text):
-    assert parse_plan(text, offered[1]) is None
+    assert parse_plan(text, offered_slots(offered[1])) is None
 
 
 def test_a_random_model_falls_back_to_the_rule_plan(tiny_model_path, serving):

@@ -1,0 +1,218 @@
+"""Does Tier 2 make the planner model better? Simulated feedback → preference pairs → LoRA DPO → gate.
+
+    python bench/tier2_training.py                    # CPU: bootstrap, 2,500 simulated answers, DPO, before/after
+    python bench/tier2_training.py --quick            # a smaller run (a minute or two)
+    python bench/tier2_training.py --device cuda --planner-size large --scale-pairs 340,7546   # on a GPU
+
+Steps, all through the project's own code: seed a scratch plant; build and
+teach a planner model (``bootstrap_planner``'s service function); answer
+simulated operators' questions (``rl/simulation.py``) with the exploring
+Tier 1 ranker and record their feedback through ``record_feedback``; build
+preference pairs (``rl/preference_data.py``); train and gate a LoRA adapter
+(``rl/tier2_training.py``). Reported: pairs by source, training time and
+tokens/s, held-out preference accuracy and reward margin before and after,
+and the valid-JSON rate and simulated-operator reward of plans the planner
+model writes for fresh questions before and after. ``--scale-pairs`` times
+DPO alone on that many pairs (sampled with replacement from the simulated
+ones). The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="cc-tier2-bench-"))
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{_TMP / 'default.sqlite3'}")
+
+from common import machine, seed_scratch_plant, setup_django  # noqa: E402
+
+PLANNER_SIZES = {  # PlannerModelConfig overrides
+    "small": {},
+    "large": {
+        "hidden_size": 256,
+        "intermediate_size": 768,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 8,
+        "vocab_size": 2048,
+    },
+}
+
+
+def simulate(orchestrator, vocabulary, count: int, seed: int, people_seed: int) -> list[float]:
+    """Answer ``count`` simulated questions and record each asker's feedback; returns the plan rewards."""
+    from layer2.feedback import record_feedback
+    from rl.reward import plan_reward
+    from rl.simulation import QuestionBank, SimulatedOperators
+
+    bank, people, rewards = QuestionBank(vocabulary, seed), SimulatedOperators(people_seed), []
+    for _ in range(count):
+        question = bank.draw()
+        answer = orchestrator.answer(question.transcript, question.role)
+        offered = sorted({c.widget_type for c in orchestrator.buffer.get(answer.query_id).candidates})
+        feedback = people.feedback(question, answer, offered)
+        record_feedback(orchestrator.buffer, answer.query_id, feedback)
+        rewards.append(plan_reward(feedback))
+    return rewards
+
+
+def planner_on_fresh_questions(access, vocabulary, planner, count: int, seed: int) -> dict:
+    """Simulated reward and valid-JSON rate of the planner model's own plans (invalid ones fall back to rules)."""
+    from layer2.orchestrator import Orchestrator
+    from rl.experience_buffer import ExperienceBuffer
+
+    buffer = ExperienceBuffer(Path(tempfile.mkdtemp(dir=_TMP)) / "fresh.jsonl")
+    orchestrator = Orchestrator(access, buffer, backend=planner)
+    rewards = simulate(orchestrator, vocabulary, count, seed, people_seed=seed)
+    served = [e for e in buffer.iter_all() if e.candidates]
+    return {
+        "reward": round(statistics.fmean(rewards), 4),
+        "valid_json_rate": round(sum(e.planner.startswith("llm") for e in served) / len(served), 4),
+    }
+
+
+def scale_timings(model_path, data, config, counts: list[int]) -> dict:
+    """DPO wall time and tokens/s on ``counts`` pairs (drawn with replacement from ``data``)."""
+    import random
+
+    from rl.dpo import train_adapter
+    from rl.preference_data import PreferenceData
+
+    rng, figures = random.Random(0), {}
+    for n in counts:
+        pairs = [rng.choice(data.train) for _ in range(n)]
+        out = Path(tempfile.mkdtemp(dir=_TMP))
+        result = train_adapter(model_path, PreferenceData(train=pairs), out, replace(config, method="dpo"))
+        figures[str(n)] = {
+            "seconds": result.seconds,
+            "steps": result.steps,
+            "tokens_per_s": round(result.tokens / result.seconds),
+        }
+        print(
+            f"  DPO on {n} pairs: {result.seconds:.1f} s, {result.tokens / result.seconds:,.0f} tokens/s",
+            file=sys.stderr,
+            flush=True,
+        )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interactions", type=int, default=2500, help="Simulated answers rated (default 2500).")
+    parser.add_argument("--fresh", type=int, default=400, help="Fresh questions for before/after (default 400).")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="Training device.")
+    parser.add_argument("--planner-size", default="small", choices=sorted(PLANNER_SIZES), help="Planner config.")
+    parser.add_argument("--epochs", type=float, default=3.0, help="DPO epochs (default 3).")
+    parser.add_argument("--scale-pairs", default="", help="Comma-separated pair counts to time DPO on, e.g. 340,7546.")
+    parser.add_argument("--quick", action="store_true", help="600 answers, 150 fresh questions, 2,000 examples.")
+    args = parser.parse_args()
+    if args.quick:
+        args.interactions, args.fresh = 600, 150
+
+    setup_django()
+    from django.core.management import call_command
+
+    from industrial.database import drop_database
+    from industrial.plant_spec import EQUIPMENT_TYPES
+    from industrial.timeseries_access import TimeSeriesDataAccess
+    from layer2.intent import PlantVocabulary
+    from layer2.llm_planner import LLMPlanner, load_planner
+    from layer2.orchestrator import Orchestrator
+    from layer2.planner_model import PlannerModelConfig
+    from rl.dpo import Tier2Config, evaluate
+    from rl.experience_buffer import ExperienceBuffer
+    from rl.planner_adapters import AdapterRegistry
+    from rl.planner_bootstrap import BootstrapConfig, bootstrap_planner
+    from rl.tier1_scorer import Tier1Learner, Tier1Ranker
+    from rl.tier2_training import data_from_buffer, run_training
+
+    call_command("migrate", verbosity=0)
+    name = "plant_bench_tier2"
+    seeded = seed_scratch_plant(
+        name, 2, {t.name: 3 for t in EQUIPMENT_TYPES}, 7, datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
+    )
+    access = TimeSeriesDataAccess(seeded["conninfo"], max_size=2)
+    figures: dict[str, object] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat()}
+    try:
+        vocabulary = PlantVocabulary.from_catalog(access.catalog)
+        started = time.perf_counter()
+        boot_config = BootstrapConfig(
+            examples=2000 if args.quick else 3000,
+            device=args.device,
+            model=PlannerModelConfig(**PLANNER_SIZES[args.planner_size]),
+        )
+        base = bootstrap_planner(vocabulary, _TMP / "planner" / "base", boot_config, progress=False)
+        figures["bootstrap"] = {
+            "seconds": base.seconds,
+            "parameters": base.parameters,
+            "valid_json_rate": base.valid_json_rate,
+            "rule_agreement": base.rule_agreement,
+        }
+        print(
+            f"bootstrap: {base.parameters:,} parameters in {base.seconds:.0f} s, valid JSON "
+            f"{base.valid_json_rate:.1%}, same as rules {base.rule_agreement:.1%}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+        buffer = ExperienceBuffer(_TMP / "experiences.jsonl")
+        history = Orchestrator(access, buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
+        simulate(history, vocabulary, args.interactions, seed=1, people_seed=1)
+        data = data_from_buffer(buffer)
+        figures["data"] = data.counts()
+        print(f"history: {args.interactions} rated answers -> {data.counts()}", file=sys.stderr, flush=True)
+
+        config = Tier2Config(epochs=args.epochs, device=args.device)
+        before_eval = evaluate(*load_planner(base.path), data.held_out, config.beta)
+        before = planner_on_fresh_questions(access, vocabulary, LLMPlanner(base.path), args.fresh, seed=99)
+        registry = AdapterRegistry(_TMP / "planner")
+        record = run_training(data, registry, base.path, config)
+        after_eval = evaluate(*load_planner(base.path, registry.path(record.version)), data.held_out, config.beta)
+        after = planner_on_fresh_questions(
+            access, vocabulary, LLMPlanner(base.path, registry.path(record.version)), args.fresh, seed=99
+        )
+        figures["training"] = {
+            "method": record.method,
+            "seconds": record.training_seconds,
+            **record.extra,
+            "tokens_per_s": round(record.extra["tokens"] / record.training_seconds),
+        }
+        figures["held_out"] = {"before": asdict(before_eval), "after": asdict(after_eval)}
+        figures["fresh_questions"] = {"before": before, "after": after, "count": args.fresh}
+        figures["gate"] = {"promoted": record.promoted, "decision": record.decision}
+        if args.scale_pairs:
+            counts = [int(n) for n in args.scale_pairs.split(",")]
+            figures["scale"] = scale_timings(base.path, data, config, counts)
+        figures["total_seconds"] = round(time.perf_counter() - started, 1)
+    finally:
+        access.close()
+        drop_database(name)
+    _print(figures)
+
+
+def _print(f: dict) -> None:
+    print()
+    print(f"  pairs by source: {f['data']}")
+    t = f["training"]
+    print(f"  {t['method'].upper()} training: {t['seconds']:.1f} s, {t['steps']} steps, {t['tokens_per_s']:,} tokens/s")
+    for when in ("before", "after"):
+        h, q = f["held_out"][when], f["fresh_questions"][when]
+        print(
+            f"  {when:6s}: held-out preference accuracy {h['preference_accuracy']:.3f}, reward margin "
+            f"{h['reward_margin']:+.4f}; fresh questions: valid JSON {q['valid_json_rate']:.1%}, "
+            f"simulated reward {q['reward']:+.3f}"
+        )
+    print(f"  gate: {f['gate']['decision']}")
+    print(json.dumps(f))
+
+
+if __name__ == "__main__":
+    main()

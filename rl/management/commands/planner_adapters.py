@@ -1,0 +1,58 @@
+"""List, promote, roll back and export the planner's LoRA adapters."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from rl.planner_adapters import UnknownAdapter, export_merged, get_registry
+
+
+class Command(BaseCommand):
+    help = (
+        "Manage Tier 2 adapters: `list` (versions, metrics, which serves), `promote VERSION`, `rollback` "
+        "(serve the previous one, or the base model), `export VERSION --out DIR` (base model with the adapter "
+        "merged in, as safetensors)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["list", "promote", "rollback", "export"], help="What to do.")
+        parser.add_argument("version", nargs="?", help="Adapter version (promote, export), e.g. v0003.")
+        parser.add_argument("--out", help="Folder for the merged model (export).")
+
+    def handle(self, *args, action, version, out, **options):
+        registry = get_registry()
+        try:
+            if action == "list":
+                self._list(registry)
+            elif action == "rollback":
+                serving = registry.rollback()
+                self.stdout.write(f"rolled back: now serving {serving or 'the base model alone'}")
+            elif not version:
+                raise CommandError(f"{action} needs a VERSION (see `planner_adapters list`)")
+            elif action == "promote":
+                registry.promote(version)
+                self.stdout.write(f"promoted {version}: every worker serves it from its next question")
+            else:
+                if not out:
+                    raise CommandError("export needs --out DIR")
+                path = export_merged(registry, version, Path(settings.PLANNER_MODEL_PATH), Path(out))
+                self.stdout.write(f"merged model written to {path}")
+        except UnknownAdapter as error:
+            raise CommandError(str(error)) from error
+
+    def _list(self, registry) -> None:
+        active = registry.active()
+        records = registry.versions()
+        if not records:
+            self.stdout.write("no adapters yet: the base model serves alone")
+            return
+        for r in records:
+            c = r.metrics.get("candidate", {})
+            mark = "*" if r.version == active else " "
+            self.stdout.write(
+                f"{mark} {r.version}  {r.created_at:%Y-%m-%d %H:%M}  {r.method:3s}  pairs {r.data.get('pairs', 0):5d}  "
+                f"accuracy {c.get('preference_accuracy', 0):.3f}  margin {c.get('reward_margin', 0):+.4f}  "
+                f"valid {c.get('valid_json_rate', 0):.1%}  {'promoted' if r.promoted else 'kept'}"
+            )
+        self.stdout.write(f"serving: {active or 'the base model alone'} (* marks it)")
