@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from rl.evaluation import Judge, JudgeStopped, Verdict
 from rl.experience import Experience
+from rl.experience_buffer import OPERATOR
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +236,9 @@ def _run(config: RunConfig, judge: Judge, api: CommandCenterApi) -> RunSummary:
             reasons.append(str(stop))
             stopped.set()
             return _Outcome(skipped="not judged: the run stopped")
+        except Exception as error:  # one answer the judge trips on must not cost the batch the rest
+            logger.exception("%s: %s failed", judge.source, experience.query_id)
+            return _Outcome(skipped=f"judge failed: {type(error).__name__}: {error}")
         budget.spend(verdict)
         return _post(config, judge, api, experience, verdict)
 
@@ -256,7 +260,7 @@ def _post(config: RunConfig, judge: Judge, api: CommandCenterApi, experience: Ex
     if verdict.evaluation is None:
         logger.warning("%s: %s skipped: %s", judge.source, experience.query_id, verdict.skip_reason)
         return _Outcome(skipped=verdict.skip_reason)
-    operator_rated = experience.feedback is not None and experience.feedback.source == "operator"
+    operator_rated = experience.feedback is not None and experience.feedback.source == OPERATOR
     if config.dry_run:
         logger.info("%s: %s rated %s (dry run)", judge.source, experience.query_id, verdict.evaluation.rating)
         return _Outcome(evaluated=True)
