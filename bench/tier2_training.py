@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -195,6 +196,7 @@ def main() -> None:
     finally:
         access.close()
         drop_database(name)
+        shutil.rmtree(_TMP, ignore_errors=True)  # models, adapters and journals of this run
     _print(figures)
 
 

@@ -64,6 +64,17 @@ def planner_model(plant_conninfo, tmp_path_factory) -> Path:
     return out
 
 
+def test_the_bootstrapped_model_writes_the_plans_that_serve(planner_model, serving):
+    """The llm backend's valid path: the model built here plans, no fallback to the rules."""
+    report = json.loads((planner_model / "bootstrap_report.json").read_text())
+    assert report["valid_json_rate"] >= 0.9
+    orchestrator = Orchestrator(serving.access, serving.buffer, backend=LLMPlanner(planner_model))
+    answers = [orchestrator.answer(q, "engineer") for q in ("show chiller 1 power", "how are the pumps doing")]
+    assert [a.planner for a in answers] == ["llm", "llm"]
+    assert all(a.widgets for a in answers)
+    assert serving.buffer.get(answers[0].query_id).planner == "llm"
+
+
 @pytest.fixture
 def rated(serving, db):
     """Rated answers: simulated operators' questions, exploring ranker, their feedback recorded."""
