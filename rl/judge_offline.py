@@ -88,6 +88,7 @@ class OfflineJudge:
         return Verdict(parse_evaluation(evaluation.to_dict(), experience.widgets))
 
     def evaluation(self, experience: Experience) -> Evaluation:
+        """The rubric's evaluation of ``experience`` (``evaluate`` also validates it against the schema)."""
         intent = experience.intent
         numbers = self.facts.check_numbers(experience) if self.facts else NumberCheck(False, [], [], [])
         judged = [self._widget(i, w, experience, numbers) for i, w in enumerate(experience.widgets)]
