@@ -5,6 +5,9 @@ completed by feedback: an operator's thumbs (``rating``) and, from the LLM
 judge, the six rich evaluation fields. It is persisted as JSON with a
 schema version; ``to_dict``/``from_dict`` are the one place that does it
 and round-trip exactly.
+
+Schema versions: 1, the first; 2 adds ``user_role``, the asker's role. A
+version 1 record (an older journal) is read as version 2 with no role.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RATINGS = ("up", "down")
 
 
@@ -99,6 +103,7 @@ class Experience:
     created_at: datetime
     feedback: Feedback | None = None
     schema_version: int = SCHEMA_VERSION
+    user_role: str | None = None  # operator | engineer | manager (layer2/user_roles.py); None when unknown
 
     @property
     def rating(self) -> str | None:
@@ -118,11 +123,12 @@ class Experience:
 
     @classmethod
     def from_dict(cls, data: dict) -> Experience:
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_VERSIONS:
             raise ValueError(f"unsupported experience schema_version {data.get('schema_version')!r}")
         return cls(
             **{
                 **data,
+                "schema_version": SCHEMA_VERSION,  # version 1 differs only by lacking user_role (None)
                 "widgets": [WidgetChoice(**w) for w in data["widgets"]],
                 "candidates": [CandidateRecord(**c) for c in data["candidates"]],
                 "created_at": _parse(data["created_at"]),

@@ -59,6 +59,7 @@ def make_experience(query_id: str, *, seq: int = 0, transcript_pad: int = 0, fee
         ranker="tier1",
         created_at=CREATED + timedelta(seconds=seq),
         feedback=feedback,
+        user_role="engineer",
     )
 
 
