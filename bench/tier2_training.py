@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--fresh", type=int, default=400, help="Fresh questions for before/after (default 400).")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="Training device.")
     parser.add_argument("--planner-size", default="small", choices=sorted(PLANNER_SIZES), help="Planner config.")
-    parser.add_argument("--epochs", type=float, default=3.0, help="DPO epochs (default 3).")
+    parser.add_argument("--epochs", type=float, default=None, help="DPO epochs (default: Tier2Config's).")
     parser.add_argument("--scale-pairs", default="", help="Comma-separated pair counts to time DPO on, e.g. 340,7546.")
     parser.add_argument("--quick", action="store_true", help="600 answers, 150 fresh questions, 2,000 examples.")
     args = parser.parse_args()
@@ -171,7 +171,7 @@ def main() -> None:
         figures["data"] = data.counts()
         print(f"history: {args.interactions} rated answers -> {data.counts()}", file=sys.stderr, flush=True)
 
-        config = Tier2Config(epochs=args.epochs, device=args.device)
+        config = Tier2Config(device=args.device, **({"epochs": args.epochs} if args.epochs else {}))
         before_eval = evaluate(*load_planner(base.path), data.held_out, config.beta)
         before = planner_on_fresh_questions(access, vocabulary, LLMPlanner(base.path), args.fresh, seed=99)
         registry = AdapterRegistry(_TMP / "planner")

@@ -42,11 +42,11 @@ class Tier2Config:
     """Hyper-parameters of one Tier 2 run (defaults suit the bootstrapped planner on a CPU)."""
 
     method: str = "auto"  # auto | dpo | kto: auto takes KTO when unpaired thumbs outnumber paired answers 4:1
-    epochs: float = 3.0
-    learning_rate: float = 2e-3
+    epochs: float = 4.0
+    learning_rate: float = 3e-3
     batch_size: int = 16
-    beta: float = 0.1  # DPO/KTO strength of the pull towards the reference model
-    sft_weight: float = 1.0  # DPO only: weight of an SFT term on the chosen plans (RPO), which keeps JSON valid
+    beta: float = 1.0  # DPO/KTO strength of the pull towards the reference model (high: the format must hold)
+    sft_weight: float = 2.0  # DPO only: weight of an SFT term on the chosen plans (RPO), which keeps JSON valid
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0

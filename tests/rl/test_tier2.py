@@ -7,7 +7,6 @@ simulated operators through ``record_feedback``, TRL trainers, PEFT adapters.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -21,7 +20,9 @@ import pytest
 from django.core.management import call_command
 from safetensors.torch import load_file
 
+from industrial.timeseries_access import TimeSeriesDataAccess
 from layer2.feedback import record_feedback
+from layer2.intent import PlantVocabulary
 from layer2.llm_planner import LLMPlanner
 from layer2.orchestrator import Orchestrator
 from layer2.plan_prompt import parse_plan
@@ -41,26 +42,8 @@ TINY = Tier2Config(epochs=1, batch_size=8, learning_rate=5e-3, device="cpu")
 def planner_model(plant_conninfo, tmp_path_factory) -> Path:
     """A tiny planner model built and taught here by the real ``bootstrap_planner`` command."""
     out = tmp_path_factory.mktemp("planner") / "base"
-    call_command(
-        "bootstrap_planner",
-        "--out",
-        str(out),
-        "--examples",
-        "600",
-        "--epochs",
-        "4",
-        "--hidden-size",
-        "48",
-        "--layers",
-        "1",
-        "--heads",
-        "4",
-        "--learning-rate",
-        "0.005",
-        "--device",
-        "cpu",
-        "--no-progress",
-    )
+    options = {"--examples": "1200", "--epochs": "5", "--device": "cpu"}  # default model size: ~1 min
+    call_command("bootstrap_planner", "--out", str(out), *(x for kv in options.items() for x in kv), "--no-progress")
     return out
 
 
@@ -106,12 +89,27 @@ def test_pairs_never_cross_prompts_and_both_plans_are_valid(rated):
     assert all(by_id[p.query_ids[0]].rating == "up" and by_id[p.query_ids[1]].rating == "down" for p in rating_pairs)
 
 
+def _evaluated(experience, rating: str, score: float):
+    judged = [WidgetFeedback(i, w.widget_type, score, True) for i, w in enumerate(experience.widgets)]
+    return replace(experience, feedback=Feedback(rating, 0.9, "judged", "understood", judged))
+
+
 def test_answers_to_different_questions_are_never_paired(rated):
-    up = next(e for e in rated if e.rating == "up" and len(e.widgets) >= 2)
+    up = _evaluated(next(e for e in rated if len(e.widgets) >= 2), "up", 0.9)
     other = next(e for e in rated if prompt_key(e) != prompt_key(up))
-    assert build_preference_data([up, replace(other, feedback=Feedback("down"))]).pairs == 0
-    shorter = replace(up, query_id="f" * 32, widgets=up.widgets[:-1], feedback=Feedback("down"))
-    assert build_preference_data([up, shorter]).pairs == 1  # the same prompt does pair
+    assert build_preference_data([up, _evaluated(other, "down", 0.1)]).pairs == 0
+    shorter = _evaluated(replace(up, query_id="f" * 32, widgets=up.widgets[:-1]), "down", 0.1)
+    assert build_preference_data([up, shorter], held_out_share=0).train[0].source == "ratings"  # same prompt: paired
+
+
+def test_thumbs_the_evaluations_do_not_confirm_are_not_paired(rated):
+    up = _evaluated(next(e for e in rated if len(e.widgets) >= 2), "up", 0.6)
+    shorter = replace(up, query_id="f" * 32, widgets=up.widgets[:-1])
+    close = _evaluated(shorter, "down", 0.5)  # rewards within 0.5 of each other
+    assert [p.source for p in build_preference_data([up, close]).train + build_preference_data([up, close]).held_out
+            if p.source == "ratings"] == []  # fmt: skip
+    assert not [p for p in build_preference_data([up, replace(shorter, feedback=Feedback("down"))]).train
+                if p.source == "ratings"]  # fmt: skip
 
 
 def test_held_out_prompts_are_never_trained_on(rated):
@@ -241,11 +239,11 @@ def test_approval_needs_staff_and_enough_pairs(api_client, api_user, serving, pl
 
 
 @pytest.mark.slow
-def test_approval_starts_one_background_run_that_any_worker_reports(gunicorn_server, planner_model):
+def test_approval_starts_one_background_run_that_any_worker_reports(gunicorn_server, planner_model, plant_conninfo):
     server = gunicorn_server(workers=2, PLANNER_MODEL_PATH=str(planner_model), TIER2_MIN_PAIRS="10", TIER2_DEVICE="cpu")
     approve = lambda: server.request("POST", "/api/layer2/approve-training/", {"method": "dpo"})  # noqa: E731
     assert approve()[0] == 409  # no pairs yet
-    _rate_answers_over_http(server, 120)
+    _rate_answers_over_http(server, plant_conninfo, 120)
     status, body, _ = approve()
     assert status == 202, body
     second = approve()
@@ -258,9 +256,9 @@ def test_approval_starts_one_background_run_that_any_worker_reports(gunicorn_ser
 
 
 @pytest.mark.slow
-def test_a_killed_training_run_leaves_the_serving_adapter_serving(gunicorn_server, planner_model):
+def test_a_killed_training_run_leaves_the_serving_adapter_serving(gunicorn_server, planner_model, plant_conninfo):
     server = gunicorn_server(workers=2, PLANNER_MODEL_PATH=str(planner_model), TIER2_MIN_PAIRS="10", TIER2_DEVICE="cpu")
-    _rate_answers_over_http(server, 120)
+    _rate_answers_over_http(server, plant_conninfo, 120)
     env = {
         **os.environ,
         "CC_STATE_DIR": str(server.state_dir),
@@ -290,27 +288,20 @@ def test_a_killed_training_run_leaves_the_serving_adapter_serving(gunicorn_serve
     assert server.request("POST", "/api/layer2/approve-training/", {"method": "dpo"})[0] == 202  # the lock is free
 
 
-def _rate_answers_over_http(server, count: int) -> None:
-    """Simulated operators ask over HTTP and rate what they get, through the public API."""
-    questions = itertools.cycle(
-        [f"show {e} {m}" for e in ("chiller 1", "chiller 2", "pump 1", "pump 2") for m in ("power", "temperature")]
-        + ["how are the pumps doing"]
-    )
-    for n in range(count):
-        status, body, _ = server.request("POST", "/api/layer2/orchestrate/", {"transcript": next(questions)})
+def _rate_answers_over_http(server, plant_conninfo, count: int) -> None:
+    """Operators ask varied questions over HTTP; the judge marks each plan's first widget poor (repair pairs)."""
+    access = TimeSeriesDataAccess(plant_conninfo, max_size=1)
+    bank = QuestionBank(PlantVocabulary.from_catalog(access.catalog), seed=5)
+    access.close()
+    for _ in range(count):
+        status, body, _ = server.request("POST", "/api/layer2/orchestrate/", {"transcript": bank.draw().transcript})
         assert status == 200, body
-        rating = "up" if (n * 7919) % 3 else "down"
         widgets = [
-            {"widget_index": i, "widget_type": w["type"], "appropriateness_score": 0.2 if i == 0 else 0.8}
+            {"widget_index": i, "widget_type": w["type"], "appropriateness_score": 0.1 if i == 0 else 0.8}
             for i, w in enumerate(body["widgets"])
         ]
-        feedback = {
-            "query_id": body["query_id"],
-            "rating": rating,
-            "evaluation_confidence": 0.8,
-            "per_widget_feedback": widgets,
-            "source": "judge:test",
-        }
+        feedback = {"query_id": body["query_id"], "rating": "down", "evaluation_confidence": 0.8,
+                    "per_widget_feedback": widgets, "source": "judge:test"}  # fmt: skip
         assert server.request("POST", "/api/layer2/feedback/", feedback)[0] == 200
 
 
