@@ -5,14 +5,16 @@
 
 For each seed and policy, a fresh experience journal and the same simulated
 people, questions and noise (``rl/simulation.py``): the orchestrator answers
-(in-process, over a seeded plant), the person's feedback goes through
+(in-process, over a seeded plant) for the asker's role, as it would for a
+logged-in user with that role on their profile (``--hide-role``: role-blind,
+as before the role was known), the person's feedback goes through
 ``layer2.feedback.record_feedback`` (journal, ``WidgetRating`` row, the
 learner's hook), and the reward is the one ``rl/reward.py`` computes from it.
 Policies: random widgets, the rule ranking, Tier 1, and Vowpal Wabbit's
-``--cb_explore_adf`` fed the same features and rewards. Reported: mean reward
-over the last 500 interactions (averaged over seeds), Tier 1 update and
-ranking times, scorer memory, and journal add/update latency at two sizes.
-The last line is one JSON object.
+``--cb_explore_adf`` fed the same features (the role included) and rewards.
+Reported: mean reward over the last 500 interactions (averaged over seeds),
+Tier 1 update and ranking times, scorer memory, and journal add/update
+latency at two sizes. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class RandomRanker:
 
         self.rng = np.random.default_rng(seed)
 
-    def choose(self, intent, candidates, max_widgets):
+    def choose(self, intent, candidates, max_widgets, role=None):
         from layer2.planner import Choice, plan_length
 
         k = plan_length(candidates, max_widgets)
@@ -64,7 +66,7 @@ class RandomRanker:
 
 
 class VWRanker:
-    """Vowpal Wabbit contextual bandit over the same intent and widget features as Tier 1."""
+    """Vowpal Wabbit contextual bandit over the same context (intent and role) and widget features as Tier 1."""
 
     name = "vw"
     ARGS = "--cb_explore_adf --softmax --lambda 10 -q qw --quiet --random_seed {seed}"
@@ -77,18 +79,22 @@ class VWRanker:
         self.rng = np.random.default_rng(seed)
 
     @staticmethod
-    def _shared(intent: dict) -> str:
+    def _shared(intent: dict, role: str | None) -> str:
         from rl.tier1_scorer import intent_features
 
-        hot = [f"f{i}" for i, v in enumerate(intent_features(intent)) if v]
+        hot = [f"f{i}" for i, v in enumerate(intent_features(intent, role)) if v]
         return "shared |q " + " ".join(hot)
 
     @staticmethod
     def _action(intent: dict, widget_type: str, size: str, metric, rule: float) -> str:
-        match = "match" if metric in (intent.get("metrics") or []) else "nomatch"
-        return f"|w t_{widget_type} s_{size} ts_{widget_type}_{size} {match} rule:{rule:.3f}"
+        from layer2.widgets import CATALOG
 
-    def choose(self, intent, candidates, max_widgets):
+        match = "match" if metric in (intent.get("metrics") or []) else "nomatch"
+        sizes = CATALOG[widget_type].sizes
+        ends = " ".join(name for name, end in (("smallest", sizes[0]), ("largest", sizes[-1])) if size == end)
+        return f"|w t_{widget_type} s_{size} ts_{widget_type}_{size} {ends} {match} rule:{rule:.3f}"
+
+    def choose(self, intent, candidates, max_widgets, role=None):
         from layer2.planner import Choice, plan_length
 
         data = intent.to_dict()
@@ -97,7 +103,7 @@ class VWRanker:
         for _ in range(k):
             if not left:
                 break
-            lines = [self._shared(data)] + [
+            lines = [self._shared(data, role)] + [
                 self._action(data, c.widget_type, c.size, c.metric, c.rule_score) for c in left
             ]
             pmf = self.vw.predict(lines)
@@ -116,7 +122,7 @@ class VWRanker:
             index = next((i for i, a in enumerate(actions) if a[:3] == key), None)
             if index is None:
                 continue
-            lines = [self._shared(intent)]
+            lines = [self._shared(intent, experience.user_role)]
             for i, action in enumerate(actions):
                 label = f"0:{-example.reward:.4f}:{example.propensity or 1.0:.4f} " if i == index else ""
                 lines.append(label + self._action(intent, *action))
@@ -126,7 +132,7 @@ class VWRanker:
 # --------------------------------------------------------------------------- one run
 
 
-def run(policy: str, seed: int, interactions: int, access, vocabulary) -> dict:
+def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role: bool = False) -> dict:
     from layer2.feedback import record_feedback
     from layer2.orchestrator import Orchestrator
     from layer2.planner import RuleRanker
@@ -152,7 +158,7 @@ def run(policy: str, seed: int, interactions: int, access, vocabulary) -> dict:
     rewards, quality = [], []
     for _ in range(interactions):
         question = bank.draw()
-        answer = orchestrator.answer(question.transcript)
+        answer = orchestrator.answer(question.transcript, role=None if hide_role else question.role)
         offered = sorted({c.widget_type for c in buffer.get(answer.query_id).candidates})
         feedback = people.feedback(question, answer, offered)
         experience = record_feedback(buffer, answer.query_id, feedback)
@@ -243,6 +249,7 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=3000, help="Interactions per run (default 3000).")
     parser.add_argument("--seeds", type=int, default=5, help="Seeds averaged (default 5).")
     parser.add_argument("--policies", default="random,rules,tier1,vw", help="Policies to run.")
+    parser.add_argument("--hide-role", action="store_true", help="Ask without the asker's role (role-blind).")
     parser.add_argument("--buffer-sizes", default="10000,200000", help="Journal sizes for add/update latency.")
     args = parser.parse_args()
 
@@ -266,7 +273,7 @@ def main() -> None:
         for seed in range(args.seeds):
             for policy in policies:
                 started = time.perf_counter()
-                results[policy].append(run(policy, seed, args.interactions, access, vocabulary))
+                results[policy].append(run(policy, seed, args.interactions, access, vocabulary, args.hide_role))
                 print(f"seed {seed} {policy:6s} reward {results[policy][-1]['reward']:+.3f} "
                       f"quality {results[policy][-1]['quality']:.3f} ({time.perf_counter() - started:.0f} s)",
                       file=sys.stderr, flush=True)  # fmt: skip
@@ -277,6 +284,7 @@ def main() -> None:
             for p in policies}  # fmt: skip
     figures: dict[str, object] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat(),
                                   "interactions": args.interactions, "seeds": args.seeds, "window": WINDOW,
+                                  "role_known": not args.hide_role,
                                   "mean_last_window": mean}  # fmt: skip
     if {"random", "rules", "tier1"} <= set(policies):
         gain = lambda p: mean[p]["reward"] - mean["random"]["reward"]  # noqa: E731

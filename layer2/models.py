@@ -1,4 +1,4 @@
-"""Ratings as rows in Django's own database, beside the experience journal.
+"""Ratings as rows in Django's own database, beside the experience journal; users' operator profiles.
 
 The journal is what the learners read; these rows are what the customer's
 reporting (and ``train_from_live_feedback``) read. One row per feedback
@@ -7,6 +7,8 @@ received, rich fields included when the judge sent them.
 
 from django.conf import settings
 from django.db import models
+
+from layer2.user_roles import ROLES
 
 
 class WidgetRating(models.Model):
@@ -28,3 +30,13 @@ class WidgetRating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.query_id}: {self.rating}"
+
+
+class OperatorProfile(models.Model):
+    """What the system knows of an API user beyond their login: their role at the plant."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_profile")
+    role = models.CharField(max_length=16, choices=[(r, r) for r in ROLES])
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.role}"

@@ -2,9 +2,10 @@
 
 ``Orchestrator.answer`` runs the whole path: parse the intent against the
 plant's catalog, propose candidate widgets, let the ranker (rules, or the
-Tier 1 scorer) or the LLM planner choose and size them, bind each one's
-data, write the spoken answer, and append the experience to the shared
-buffer. Each stage's time is recorded with the experience.
+Tier 1 scorer, told the asker's role) or the LLM planner choose and size
+them, bind each one's data, write the spoken answer, and append the
+experience (with the role) to the shared buffer. Each stage's time is
+recorded with the experience.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from layer2.data_binding import BoundWidget, bind
 from layer2.intent import Intent, ParsedQuery, PlantVocabulary, parse_intent
 from layer2.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
 from layer2.request_memo import MemoizedAccess
+from layer2.user_roles import ROLES
 from rl.experience import CandidateRecord, Experience, WidgetChoice
 from rl.experience_buffer import ExperienceBuffer
 
@@ -78,7 +80,10 @@ class Orchestrator:
             self._vocabulary = (catalog, PlantVocabulary.from_catalog(catalog))
         return self._vocabulary[1]
 
-    def answer(self, transcript: str) -> Answer:
+    def answer(self, transcript: str, role: str | None = None) -> Answer:
+        """Answer ``transcript`` for someone in ``role`` (``layer2/user_roles.ROLES``; None: unknown)."""
+        if role is not None and role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)} or None, got {role!r}")
         started = time.perf_counter()
         timings: dict[str, float] = {}
         access = MemoizedAccess(self.access)
@@ -89,7 +94,7 @@ class Orchestrator:
         parsed = parse_intent(transcript, vocabulary, now)
         timings["parse_ms"] = _since(started)
         proposed = candidates(parsed.intent, vocabulary) if parsed.intent.equipment_ids or not parsed.unresolved else []
-        choices, planner = self._choose(parsed, proposed, access)
+        choices, planner = self._choose(parsed, proposed, access, role)
         timings["plan_ms"] = _since(started) - sum(timings.values())
         widgets = [bind(c.candidate, parsed.intent, access) for c in choices]
         timings["bind_ms"] = _since(started) - sum(timings.values())
@@ -98,10 +103,12 @@ class Orchestrator:
         answer = Answer(
             uuid.uuid4().hex, transcript, parsed.intent, widgets, spoken, round(_since(started), 2), planner
         )
-        self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name))
+        self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role))
         return answer
 
-    def _choose(self, parsed: ParsedQuery, proposed: list[Candidate], access) -> tuple[list[Choice], str]:
+    def _choose(
+        self, parsed: ParsedQuery, proposed: list[Candidate], access, role: str | None
+    ) -> tuple[list[Choice], str]:
         if self.backend is not None and proposed:
             from industrial.timeseries_rag import TimeSeriesRAGProvider
 
@@ -111,10 +118,12 @@ class Orchestrator:
             chosen = self.backend.choose(parsed, proposed, context)
             if chosen:
                 return chosen, self.backend.name
-        return self.ranker.choose(parsed.intent, proposed, MAX_WIDGETS), "rules"
+        return self.ranker.choose(parsed.intent, proposed, MAX_WIDGETS, role=role), "rules"
 
 
-def _experience(answer: Answer, choices: list[Choice], proposed: list[Candidate], timings: dict, ranker: str):
+def _experience(
+    answer: Answer, choices: list[Choice], proposed: list[Candidate], timings: dict, ranker: str, role: str | None
+):
     widgets = [
         WidgetChoice(
             c.candidate.widget_type,
@@ -140,6 +149,7 @@ def _experience(answer: Answer, choices: list[Choice], proposed: list[Candidate]
         planner=answer.planner,
         ranker=ranker if answer.planner == "rules" else answer.planner,
         created_at=timezone.now(),
+        user_role=role,
     )
 
 

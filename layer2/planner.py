@@ -6,8 +6,10 @@ the intent type, less a penalty for sizes away from the preferred one. A
 :class:`Ranker` then chooses at most ``MAX_WIDGETS`` *slots* (a widget type
 bound to equipment and a metric), one size each, and records the
 probability it had of choosing each one (its propensity), which off-policy
-learning needs. ``RuleRanker`` is deterministic (propensity 1.0); the Tier 1
-scorer (``rl/tier1_scorer.py``) implements the same interface.
+learning needs. It is told the asker's role (``layer2/user_roles.py``),
+which a learned ranker may use. ``RuleRanker`` is deterministic
+(propensity 1.0) and role-blind; the Tier 1 scorer
+(``rl/tier1_scorer.py``) implements the same interface.
 """
 
 from __future__ import annotations
@@ -147,15 +149,21 @@ class Choice:
 class Ranker(Protocol):
     name: str
 
-    def choose(self, intent: Intent, candidates: list[Candidate], max_widgets: int) -> list[Choice]: ...
+    def choose(
+        self, intent: Intent, candidates: list[Candidate], max_widgets: int, role: str | None = None
+    ) -> list[Choice]:
+        """Choose for ``intent`` asked by someone in ``role`` (``layer2/user_roles.py``; None: unknown)."""
+        ...
 
 
 class RuleRanker:
-    """The plain rule ranking: best size per slot by rule score, best slots first. Deterministic."""
+    """The plain rule ranking: best size per slot by rule score, best slots first. Deterministic, role-blind."""
 
     name = "rules"
 
-    def choose(self, intent: Intent, candidates: list[Candidate], max_widgets: int = MAX_WIDGETS) -> list[Choice]:
+    def choose(
+        self, intent: Intent, candidates: list[Candidate], max_widgets: int = MAX_WIDGETS, role: str | None = None
+    ) -> list[Choice]:
         best: dict[tuple, Candidate] = {}
         for c in candidates:
             if c.slot not in best or c.rule_score > best[c.slot].rule_score:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from command_center.api_fields import AwareDateTimeField, StrictCharField
+from layer2.user_roles import ROLES
 from layer2.widgets import CATALOG, SIZES
 from rl.experience import RATINGS, Feedback, WidgetFeedback
 
@@ -16,6 +17,7 @@ MAX_ITEMS = 50
 
 class OrchestrateRequestSerializer(serializers.Serializer):
     transcript = StrictCharField(max_length=MAX_TRANSCRIPT, trim_whitespace=True, allow_blank=False)
+    role = serializers.ChoiceField(choices=ROLES, required=False, help_text="Who asks; absent: the user's profile.")
 
 
 class WidgetFeedbackSerializer(serializers.Serializer):

@@ -21,6 +21,7 @@ from layer2.serializers import (
     OrchestrateRequestSerializer,
 )
 from layer2.services import get_orchestrator
+from layer2.user_roles import role_of
 from rl.experience_buffer import get_experience_buffer
 from rl.status import approve_training, rl_status
 
@@ -34,12 +35,13 @@ def _valid(serializer_class, data):
 
 
 class OrchestrateView(APIView):
-    """An operator's question in, a widget plan and a spoken answer out (recorded as an experience)."""
+    """A question in, a widget plan for the asker's role and a spoken answer out (recorded as an experience)."""
 
     @extend_schema(request=OrchestrateRequestSerializer, responses={200: AnswerSerializer, 400: BAD_REQUEST})
     def post(self, request):
-        transcript = _valid(OrchestrateRequestSerializer, request.data).validated_data["transcript"]
-        return Response(get_orchestrator().answer(transcript).to_dict())
+        data = _valid(OrchestrateRequestSerializer, request.data).validated_data
+        role = data.get("role") or role_of(request.user)  # a request may speak for someone else at a shared login
+        return Response(get_orchestrator().answer(data["transcript"], role=role).to_dict())
 
 
 class FeedbackView(APIView):

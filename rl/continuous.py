@@ -74,6 +74,7 @@ class Tier1Service:
         self._thread: threading.Thread | None = None
         self._cursor = 0  # feedback events of the journal already learned (leader)
         self._reservoir: deque = deque(maxlen=config.reservoir)
+        self._sampler = random.Random(learner.config.seed)  # replay draws repeat with the learner's seed
         self._learned: OrderedDict[tuple, None] = OrderedDict()  # (query id, feedback time) already learned
         self._loaded_checkpoint: Path | None = None
         self._last_save = 0.0
@@ -92,9 +93,9 @@ class Tier1Service:
         examples = widget_rewards(experience)
         if not examples:
             return None
-        self._reservoir.append((experience.intent, examples))
+        self._reservoir.append((experience.intent, experience.user_role, examples))
         self._dirty = True
-        return self.learner.learn(experience.intent, examples)
+        return self.learner.learn(experience.intent, examples, role=experience.user_role)
 
     # -- the background thread -------------------------------------------------
 
@@ -142,7 +143,7 @@ class Tier1Service:
         self._restore()  # start from the newest weights the last leader saved
         self._cursor = self.buffer.feedback_cursor()
         for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
-            self._reservoir.appendleft((experience.intent, widget_rewards(experience)))  # replay the buffer
+            self._reservoir.appendleft((experience.intent, experience.user_role, widget_rewards(experience)))
         self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
         self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
@@ -163,7 +164,7 @@ class Tier1Service:
         if len(self._reservoir) < self.config.replay_batch:
             return
         for _ in range(batches):
-            self.learner.learn_many(random.sample(self._reservoir, self.config.replay_batch))
+            self.learner.learn_many(self._sampler.sample(self._reservoir, self.config.replay_batch))
         self._dirty = True
 
     def _replay(self) -> None:
@@ -183,10 +184,14 @@ class Tier1Service:
 
     def _restore(self) -> None:
         found = self.store.load_latest()
-        if found is not None:
-            state, path = found
+        if found is None:
+            return
+        state, path = found
+        self._loaded_checkpoint = path  # tried once: a follower does not retry a misfit every poll
+        try:
             self.learner.load_state(state)
-            self._loaded_checkpoint = path
+        except ValueError as error:  # another config or feature layout (an upgrade): relearn from the journal
+            logger.warning("tier1: checkpoint %s does not fit this scorer (%s); not loaded", path.name, error)
 
     # -- reporting -------------------------------------------------------------
 

@@ -45,7 +45,7 @@ def estimate(learner: Tier1Learner, experiences: list[Experience]) -> PolicyEsti
         if decision is None:
             continue
         candidates, action, propensity, reward = decision
-        scores = learner.scores(experience.intent, candidates)  # (n,) q̂ for every candidate
+        scores = learner.scores(experience.intent, candidates, experience.user_role)  # (n,) q̂ for every candidate
         logits = scores / learner.temperature
         policy = np.exp(logits - logits.max())
         policy /= policy.sum()

@@ -3,12 +3,15 @@
 **Model.** Two towers meet in a rank-8 dot product::
 
     score(q, w) = <Q(q), W(w)> + b(w) + α · rule_score + β
-    Q: intent features (43) -> 96 -> 8     W: widget features (16) -> 64 -> 8
+    Q: context features (47) -> 96 -> 8     W: widget features (18) -> 64 -> 8
 
-about 6,600 parameters. It predicts the reward a widget will earn for an
-intent (regression on rewards from ``rl/reward.py``). The towers start near
+about 7,000 parameters. It predicts the reward a widget will earn for an
+intent asked by someone in a role (regression on rewards from
+``rl/reward.py``). The context is the intent's one-hot description plus the
+asker's role (operator, engineer, manager or unknown): the same question
+deserves a gauge for one and a table for another. The towers start near
 zero, α = 1 and β = −MIN_SCORE, so an untrained scorer chooses exactly what
-the rules choose.
+the rules choose, whatever the role.
 
 **Exploration: softmax (Boltzmann), not ε-greedy or Thompson.** Widgets are
 drawn one at a time without replacement with probability ∝ exp(score / τ).
@@ -20,11 +23,14 @@ as updates accumulate.
 
 **Learning.** Each feedback gives one example per shown widget (and one per
 missing widget the judge asked for); ``learn`` takes an Adam step on them at
-once, so a rating re-ranks the next answer. A background thread
-(``rl/continuous.py``) also replays the buffer. Rewards that arrive late for
-old experiences are learned the same way.
+once, so a rating re-ranks the next answer. The step size anneals with
+feedback like τ (``learning_rate`` to ``min_learning_rate``): one judge score
+is noisy, so later ratings are averaged over many rather than each moving the
+scorer as far as the first. A background thread (``rl/continuous.py``) also
+replays the buffer. Rewards that arrive late for old experiences are learned
+the same way.
 
-**Checkpoints** hold config, step and weights, written to a temporary file,
+**Checkpoints** hold config, feature layout, step and weights, written to a temporary file,
 fsynced and renamed, with a SHA-256 of the payload in the header; a file that
 fails its digest or does not load is skipped for the newest good one.
 """
@@ -45,6 +51,7 @@ import torch
 from torch import nn
 
 from layer2.planner import MIN_SCORE, Candidate, Choice, plan_length
+from layer2.user_roles import ROLES
 from layer2.widgets import CATALOG, SIZES
 from rl.atomic_file import atomic_file
 from rl.reward import WidgetReward
@@ -57,8 +64,9 @@ EQUIPMENT_TYPES = ("chiller", "cooling_tower", "pump", "air_compressor", "ahu", 
 AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count")
 METRIC_FAMILIES = ("power", "temp", "pressure", "flow", "percent", "electrical", "other")
 WIDGET_TYPES = tuple(sorted(CATALOG))
-INTENT_FEATURES = len(INTENT_TYPES) + len(EQUIPMENT_TYPES) + 1 + len(AGGREGATIONS) + 4 + len(METRIC_FAMILIES) + 1 + 4
-WIDGET_FEATURES = len(WIDGET_TYPES) + len(SIZES) + 2
+INTENT_FEATURES = (len(INTENT_TYPES) + len(EQUIPMENT_TYPES) + 1 + len(AGGREGATIONS) + 4 + len(METRIC_FAMILIES) + 1 + 4
+                   + len(ROLES) + 1)  # fmt: skip
+WIDGET_FEATURES = len(WIDGET_TYPES) + len(SIZES) + 2 + 2
 
 
 @dataclass(frozen=True)
@@ -66,10 +74,11 @@ class Tier1Config:
     rank: int = 8  # width of the dot product between the towers
     intent_hidden: int = 96  # hidden units of the intent tower
     widget_hidden: int = 64  # hidden units of the widget tower
-    learning_rate: float = 0.01  # Adam
+    learning_rate: float = 0.005  # Adam, at the start: a few ratings already re-rank
+    min_learning_rate: float = 0.001  # floor it anneals to (with τ): later steps average a noisy judge's ratings
     temperature: float = 0.15  # softmax temperature at the start (scores are rewards, about −1..1)
     min_temperature: float = 0.03  # floor it anneals to
-    anneal_feedback: int = 100  # feedback received over which τ falls to 1/√2 of its start
+    anneal_feedback: int = 100  # feedback received over which τ and the learning rate fall to 1/√2 of their start
     seed: int = 0  # initial weights and the exploration generator
 
     def __post_init__(self) -> None:
@@ -79,8 +88,10 @@ class Tier1Config:
             raise ValueError(
                 f"need 0 < min_temperature <= temperature, got {self.min_temperature} and {self.temperature}"
             )
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.min_learning_rate <= self.learning_rate:
+            raise ValueError(
+                f"need 0 < min_learning_rate <= learning_rate, got {self.min_learning_rate} and {self.learning_rate}"
+            )
 
 
 # --------------------------------------------------------------------------- features
@@ -91,7 +102,7 @@ def _index(values: tuple[str, ...]) -> dict[str, int]:
 
 
 _INTENT_TYPE, _EQ_TYPE, _AGG = _index(INTENT_TYPES), _index(EQUIPMENT_TYPES), _index(AGGREGATIONS)
-_WIDGET, _SIZE, _FAMILY = _index(WIDGET_TYPES), _index(SIZES), _index(METRIC_FAMILIES)
+_WIDGET, _SIZE, _FAMILY, _ROLE = _index(WIDGET_TYPES), _index(SIZES), _index(METRIC_FAMILIES), _index(ROLES)
 
 
 def metric_family(metric: str | None) -> str:
@@ -105,8 +116,8 @@ def metric_family(metric: str | None) -> str:
     return "other"
 
 
-def intent_features(intent: dict) -> np.ndarray:
-    """(INTENT_FEATURES,) one-hot description of an intent (the API's dict form)."""
+def intent_features(intent: dict, role: str | None = None) -> np.ndarray:
+    """(INTENT_FEATURES,) one-hot description of an intent (the API's dict form) and of the asker's role."""
     x = np.zeros(INTENT_FEATURES, dtype=np.float32)
     offset = 0
 
@@ -130,14 +141,22 @@ def intent_features(intent: dict) -> np.ndarray:
     label = intent.get("time_range", {}).get("label", "now")
     window = 0 if label == "now" else 1 if "hour" in label or label == "today" else 2 if "24" in label else 3
     x[offset + window] = 1.0
+    offset += 4
+    hot(_ROLE, role, len(ROLES))
+    x[offset] = 1.0 if role is None else 0.0
     return x
 
 
 def widget_features(widget_type: str, size: str, rule_score: float, metric_matches: bool) -> np.ndarray:
-    """(WIDGET_FEATURES,) one-hot widget type and size, its rule score, whether it shows the asked metric."""
+    """(WIDGET_FEATURES,) one-hot widget type and size, whether the size is the widget's smallest and its
+    largest, its rule score, whether it shows the asked metric."""
     x = np.zeros(WIDGET_FEATURES, dtype=np.float32)
     x[_WIDGET[widget_type]] = 1.0
     x[len(WIDGET_TYPES) + _SIZE[size]] = 1.0
+    # "Larger" means a different size for a KPI than for a table: these say it across widgets.
+    sizes = CATALOG[widget_type].sizes
+    x[-4] = 1.0 if size == sizes[0] else 0.0
+    x[-3] = 1.0 if size == sizes[-1] else 0.0
     x[-2] = rule_score
     x[-1] = 1.0 if metric_matches else 0.0
     return x
@@ -199,16 +218,26 @@ class Tier1Learner:
     @property
     def temperature(self) -> float:
         c = self.config
-        return max(c.min_temperature, c.temperature / math.sqrt(1 + self.observed / c.anneal_feedback))
+        return max(c.min_temperature, c.temperature * self._annealing())
 
-    def scores(self, intent: dict, candidates: list[Candidate]) -> np.ndarray:
-        """(len(candidates),) predicted rewards."""
-        q = torch.from_numpy(intent_features(intent)).expand(len(candidates), -1)  # (n, INTENT_FEATURES)
+    @property
+    def learning_rate(self) -> float:
+        c = self.config
+        return max(c.min_learning_rate, c.learning_rate * self._annealing())
+
+    def _annealing(self) -> float:
+        return 1 / math.sqrt(1 + self.observed / self.config.anneal_feedback)
+
+    def scores(self, intent: dict, candidates: list[Candidate], role: str | None = None) -> np.ndarray:
+        """(len(candidates),) predicted rewards for someone in ``role`` asking ``intent``."""
+        q = torch.from_numpy(intent_features(intent, role)).expand(len(candidates), -1)  # (n, INTENT_FEATURES)
         w = torch.from_numpy(np.stack([_candidate_features(intent, c) for c in candidates]))  # (n, WIDGET_FEATURES)
         with self._lock, torch.no_grad():
             return self.model(q, w).numpy()
 
-    def choose(self, intent: dict, candidates: list[Candidate], k: int, explore: bool = True) -> list[Choice]:
+    def choose(
+        self, intent: dict, candidates: list[Candidate], k: int, explore: bool = True, role: str | None = None
+    ) -> list[Choice]:
         """Draw up to ``k`` slots (one size each) by softmax without replacement; each with its propensity.
 
         After the first widget every draw also offers *stop*, valued at 0: a
@@ -217,7 +246,7 @@ class Tier1Learner:
         """
         if not candidates or k <= 0:
             return []
-        scores = self.scores(intent, candidates)
+        scores = self.scores(intent, candidates, role)
         available = np.ones(len(candidates), dtype=bool)
         chosen: list[Choice] = []
         for _ in range(min(k, len({c.slot for c in candidates}))):
@@ -236,25 +265,29 @@ class Tier1Learner:
 
     # -- learning --------------------------------------------------------------
 
-    def learn(self, intent: dict, examples: list[WidgetReward], repeats: int = 1) -> float | None:
+    def learn(
+        self, intent: dict, examples: list[WidgetReward], repeats: int = 1, role: str | None = None
+    ) -> float | None:
         """Learn one experience's feedback: an Adam step (``repeats``) towards its rewards; returns the loss."""
-        loss = self.learn_many([(intent, examples)], repeats)
+        loss = self.learn_many([(intent, role, examples)], repeats)
         if loss is not None:
             self.observed += 1
         return loss
 
-    def learn_many(self, batch: list[tuple[dict, list[WidgetReward]]], repeats: int = 1) -> float | None:
-        """One Adam step on the examples of several experiences at once (replay)."""
-        rows = [(intent, e) for intent, examples in batch for e in examples]
+    def learn_many(self, batch: list[tuple[dict, str | None, list[WidgetReward]]], repeats: int = 1) -> float | None:
+        """One Adam step on the examples of several experiences, each (intent, role, examples), at once (replay)."""
+        rows = [(intent, role, e) for intent, role, examples in batch for e in examples]
         if not rows:
             return None
-        q = torch.from_numpy(np.stack([intent_features(intent) for intent, _ in rows]))
-        w = torch.from_numpy(np.stack([_example_features(intent, e) for intent, e in rows]))
-        target = torch.tensor([e.reward for _, e in rows], dtype=torch.float32)
+        q = torch.from_numpy(np.stack([intent_features(intent, role) for intent, role, _ in rows]))
+        w = torch.from_numpy(np.stack([_example_features(intent, e) for intent, _, e in rows]))
+        target = torch.tensor([e.reward for _, _, e in rows], dtype=torch.float32)
         return self.learn_batch(q, w, target, repeats)
 
     def learn_batch(self, q: torch.Tensor, w: torch.Tensor, target: torch.Tensor, repeats: int = 1) -> float:
         with self._lock:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate
             for _ in range(repeats):
                 loss = nn.functional.mse_loss(self.model(q, w), target)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -280,6 +313,7 @@ class Tier1Learner:
         with self._lock:
             return {
                 "config": asdict(self.config),
+                "features": [INTENT_FEATURES, WIDGET_FEATURES],
                 "step": self.step,
                 "observed": self.observed,
                 "model": {k: v.clone() for k, v in self.model.state_dict().items()},
@@ -289,6 +323,10 @@ class Tier1Learner:
     def load_state(self, state: dict) -> None:
         if state["config"] != asdict(self.config):
             raise ValueError(f"checkpoint config {state['config']} differs from {asdict(self.config)}")
+        if state.get("features") != [INTENT_FEATURES, WIDGET_FEATURES]:  # absent before the role was a feature
+            raise ValueError(
+                f"checkpoint features {state.get('features')} differ from {INTENT_FEATURES, WIDGET_FEATURES}"
+            )
         with self._lock:
             self.model.load_state_dict(state["model"])
             self.step = int(state["step"])
@@ -313,8 +351,9 @@ class Tier1Ranker:
         self.learner = learner
         self.explore = explore
 
-    def choose(self, intent, candidates: list[Candidate], max_widgets: int) -> list[Choice]:
-        return self.learner.choose(intent.to_dict(), candidates, plan_length(candidates, max_widgets), self.explore)
+    def choose(self, intent, candidates: list[Candidate], max_widgets: int, role: str | None = None) -> list[Choice]:
+        k = plan_length(candidates, max_widgets)
+        return self.learner.choose(intent.to_dict(), candidates, k, self.explore, role)
 
 
 # --------------------------------------------------------------------------- checkpoints

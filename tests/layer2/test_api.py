@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from layer2.models import WidgetRating
+from layer2.user_roles import set_role
 
 ORCHESTRATE, FEEDBACK, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/feedback/", "/api/layer2/experiences/"
 INTENT_FIELDS = ["intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation",
@@ -64,6 +65,19 @@ def test_feedback_is_stored_on_the_experience_and_as_a_rating_row(api_client, se
     assert api_client.get(EXPERIENCES, {"has_feedback": "false"}).json()["count"] == 0
 
 
+def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api_client, api_user, serving):
+    asked = [ask(api_client, "pump 1 vibration")["query_id"]]  # no profile yet: role unknown
+    set_role(api_user, "engineer")
+    asked.append(ask(api_client, "pump 1 vibration")["query_id"])
+    response = api_client.post(ORCHESTRATE, {"transcript": "pump 1 vibration", "role": "manager"}, format="json")
+    assert response.status_code == 200, response.content
+    asked.append(response.json()["query_id"])
+    recorded = api_client.get(EXPERIENCES).json()["experiences"]
+    assert [e["query_id"] for e in recorded] == asked
+    assert [e["user_role"] for e in recorded] == [None, "engineer", "manager"]
+    assert {e["schema_version"] for e in recorded} == {2}
+
+
 def test_feedback_for_an_unknown_query_is_404(api_client, serving):
     response = api_client.post(FEEDBACK, {"query_id": "0" * 32, "rating": "up"}, format="json")
     assert response.status_code == 404 and "0" * 32 in response.json()["detail"]
@@ -96,7 +110,10 @@ def test_bad_feedback_fields_are_400_naming_the_field(api_client, serving, chang
     "body, field",
     [({}, "transcript"), ({"transcript": ""}, "transcript"), ({"transcript": "   "}, "transcript"),
      ({"transcript": 123}, "transcript"), ({"transcript": ["show", "pumps"]}, "transcript"),
-     ({"transcript": "x" * 1001}, "transcript"), ({"transcript": "pump\x00 1"}, "transcript")],
+     ({"transcript": "x" * 1001}, "transcript"), ({"transcript": "pump\x00 1"}, "transcript"),
+     ({"transcript": "pump 1", "role": "ceo"}, "role"), ({"transcript": "pump 1", "role": 2}, "role"),
+     ({"transcript": "pump 1", "role": ["engineer"]}, "role"), ({"transcript": "pump 1", "role": None}, "role"),
+     ({"transcript": "pump 1", "role": "Engineer"}, "role")],
 )  # fmt: skip
 def test_bad_orchestrate_bodies_are_400_naming_the_field(api_client, serving, body, field):
     response = api_client.post(ORCHESTRATE, body, format="json")

@@ -11,6 +11,7 @@ from layer2.feedback import record_feedback
 from layer2.intent import parse_intent
 from layer2.orchestrator import Orchestrator
 from layer2.planner import RuleRanker, candidates
+from layer2.user_roles import ROLES
 from rl.continuous import ServiceConfig, Tier1Service, install
 from rl.experience import CandidateRecord, Experience, Feedback, WidgetChoice, WidgetFeedback
 from rl.experience_buffer import ExperienceBuffer
@@ -74,15 +75,16 @@ def status_offer(full_plant_vocabulary):
     return parsed.intent, candidates(parsed.intent, full_plant_vocabulary)
 
 
-def test_an_untrained_scorer_ranks_like_the_rules(full_plant_vocabulary):
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_an_untrained_scorer_ranks_like_the_rules(full_plant_vocabulary, role):
     learner = Tier1Learner()
     assert 6000 <= parameter_count(learner.model) <= 8000
     for question in ("show pump 1 vibration", "top 5 pumps by vibration", "compare chillers 1 and 2 power",
                      "which compressors have abnormal temperatures", "show critical alerts"):  # fmt: skip
         intent = parse_intent(question, full_plant_vocabulary, NOW).intent
         offered = candidates(intent, full_plant_vocabulary)
-        greedy = Tier1Ranker(learner, explore=False).choose(intent, offered, 4)
-        rules = RuleRanker().choose(intent, offered, 4)
+        greedy = Tier1Ranker(learner, explore=False).choose(intent, offered, 4, role=role)
+        rules = RuleRanker().choose(intent, offered, 4, role=role)
         assert [c.candidate for c in greedy] == [c.candidate for c in rules], question
 
 
@@ -95,6 +97,21 @@ def test_softmax_choices_record_their_propensity(status_offer):
     expected = np.exp(scores / learner.temperature) / np.exp(scores / learner.temperature).sum()
     assert choices[0].propensity == pytest.approx(expected[first], rel=1e-5)
     assert len({c.candidate.slot for c in choices}) == 3 and all(0 < c.propensity <= 1 for c in choices)
+
+
+def test_step_size_and_exploration_anneal_with_feedback_to_their_floors(status_offer):
+    intent, _ = status_offer
+    config = Tier1Config()
+    learner = Tier1Learner(config)
+    assert (learner.learning_rate, learner.temperature) == (config.learning_rate, config.temperature)
+    learner.observed = config.anneal_feedback
+    learner.learn(intent.to_dict(), widget_rewards(experience(rich())))
+    assert learner.learning_rate < config.learning_rate
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(config.learning_rate / 2**0.5)
+    learner.observed = 10**6
+    assert (learner.learning_rate, learner.temperature) == (config.min_learning_rate, config.min_temperature)
+    with pytest.raises(ValueError, match="min_learning_rate"):
+        Tier1Config(learning_rate=0.001, min_learning_rate=0.002)
 
 
 def test_tier1_learns_a_planted_preference_through_the_feedback_path(db, serving, tmp_path):
@@ -120,6 +137,52 @@ def test_tier1_learns_a_planted_preference_through_the_feedback_path(db, serving
         install(None)
 
 
+ROLE_FAVOURITE = {"engineer": "table", "manager": "gauge"}  # both away from the rules' KPI-first plan
+
+
+def teach_role_preferences(orchestrator: Orchestrator, buffer: ExperienceBuffer, rounds: int) -> None:
+    """Engineers rate only the readings table useful, managers only the gauge; each asks ``rounds`` times."""
+    for _ in range(rounds):
+        for role, favourite in ROLE_FAVOURITE.items():
+            answer = orchestrator.answer("show pump 1 vibration", role=role)
+            judged = [WidgetFeedback(i, w.widget_type, 1.0 if w.widget_type == favourite else 0.0, True)
+                      for i, w in enumerate(answer.widgets)]  # fmt: skip
+            missing = [] if favourite in [w.widget_type for w in answer.widgets] else [favourite]
+            record_feedback(buffer, answer.query_id, Feedback(
+                "up", 0.9, per_widget_feedback=judged, missing_widgets=missing, received_at=NOW,
+                source="judge:test"))  # fmt: skip
+
+
+def top_widget_by_role(learner: Tier1Learner, serving) -> dict[str | None, str]:
+    parsed = parse_intent("show pump 1 vibration", serving.vocabulary(), NOW).intent
+    offered = candidates(parsed, serving.vocabulary())
+    ranker = Tier1Ranker(learner, explore=False)
+    return {role: ranker.choose(parsed, offered, 4, role=role)[0].candidate.widget_type for role in ROLE_FAVOURITE}
+
+
+def test_tier1_learns_that_the_same_question_deserves_different_widgets_by_role(db, serving, tmp_path):
+    """Role-blind, one ranking cannot put the table first for engineers and the gauge first for managers."""
+    learner = Tier1Learner(Tier1Config(seed=2))
+    install(Tier1Service(learner, serving.buffer, tmp_path))
+    try:
+        assert set(top_widget_by_role(learner, serving).values()) == {"kpi"}  # untrained: the rules' choice
+        teach_role_preferences(Orchestrator(serving.access, serving.buffer, ranker=Tier1Ranker(learner)),
+                               serving.buffer, rounds=40)  # fmt: skip
+    finally:
+        install(None)
+    recorded = serving.buffer.list(has_feedback=True)
+    assert [e.user_role for e in recorded[:4]] == ["engineer", "manager", "engineer", "manager"]
+    assert top_widget_by_role(learner, serving) == ROLE_FAVOURITE
+
+    # A new trainer that has only the journal relearns it: the role reaches replay through the experience.
+    successor = Tier1Service(Tier1Learner(Tier1Config(seed=3)), ExperienceBuffer(serving.buffer.path), tmp_path / "new")
+    successor.start()
+    _wait(lambda: successor.is_leader)
+    successor.stop()
+    successor.replay(300)
+    assert top_widget_by_role(successor.learner, serving) == ROLE_FAVOURITE
+
+
 def test_checkpoints_round_trip_and_a_corrupt_one_is_skipped(tmp_path, status_offer):
     intent, offered = status_offer
     store = CheckpointStore(tmp_path)
@@ -141,6 +204,23 @@ def test_checkpoints_round_trip_and_a_corrupt_one_is_skipped(tmp_path, status_of
     assert store.load_latest() is None
     with pytest.raises(ValueError, match="config"):
         Tier1Learner(Tier1Config(rank=4)).load_state(learner.state())
+
+
+def test_a_checkpoint_from_before_the_role_feature_is_not_loaded_and_not_fatal(tmp_path):
+    learner = Tier1Learner()
+    learner.step = 7
+    old = {k: v for k, v in learner.state().items() if k != "features"}
+    old["model"]["intent_tower.0.weight"] = old["model"]["intent_tower.0.weight"][:, :-4]  # 43 intent features
+    with pytest.raises(ValueError, match="features"):
+        Tier1Learner().load_state(old)
+    CheckpointStore(tmp_path / "tier1").save(old)
+    service = Tier1Service(Tier1Learner(), ExperienceBuffer(tmp_path / "experiences.jsonl"), tmp_path)
+    service.start()
+    try:
+        _wait(lambda: service.is_leader)
+        assert service.learner.step == 0  # started from the rules, to relearn from the journal
+    finally:
+        service.stop()
 
 
 def test_off_policy_estimates_of_the_logging_policy_match_its_logged_reward(status_offer):

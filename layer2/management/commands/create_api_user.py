@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
+from layer2.user_roles import ROLES, role_of, set_role
+
 
 class Command(BaseCommand):
     help = "Create an API user (or reuse an existing one) and print their token for the Authorization header."
@@ -11,6 +13,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username", help="User name, e.g. 'operator' or 'evaluator'.")
         parser.add_argument("--staff", action="store_true", help="Staff may approve Tier 2 training.")
+        parser.add_argument(
+            "--role",
+            choices=ROLES,
+            help="The user's role at the plant; answers are ranked for it (an existing role is kept if omitted).",
+        )
         parser.add_argument("--quiet", action="store_true", help="Print only the token (for scripts).")
 
     def handle(self, *args, **options):
@@ -23,9 +30,11 @@ class Command(BaseCommand):
         if options["staff"] and not user.is_staff:
             user.is_staff = True
         user.save()
+        if options["role"]:
+            set_role(user, options["role"])
         token, _ = Token.objects.get_or_create(user=user)
         if options["quiet"]:
             self.stdout.write(token.key)
             return
-        state = "created" if created else "exists"
-        self.stdout.write(f"User {username} ({state}{', staff' if user.is_staff else ''}); token: {token.key}")
+        details = ["created" if created else "exists"] + ["staff"] * user.is_staff + [role_of(user) or "no role"]
+        self.stdout.write(f"User {username} ({', '.join(details)}); token: {token.key}")
