@@ -32,11 +32,18 @@ READING_INTERVAL = timedelta(minutes=1)
 
 
 class PlanBackend(Protocol):
-    """Chooses widgets from candidates (the LLM planner); None means "fall back to the ranker"."""
+    """Chooses widgets from candidates (the LLM planner); None means "fall back to the ranker".
+
+    It sees the question, the parsed intent, the candidates and the asker's
+    role: exactly what an experience records, so Tier 2 rebuilds the very
+    prompt it served.
+    """
 
     name: str
 
-    def choose(self, parsed: ParsedQuery, candidates: list[Candidate], context: str) -> list[Choice] | None: ...
+    def choose(
+        self, parsed: ParsedQuery, candidates: list[Candidate], role: str | None = None
+    ) -> list[Choice] | None: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ class Orchestrator:
         parsed = parse_intent(transcript, vocabulary, now)
         timings["parse_ms"] = _since(started)
         proposed = candidates(parsed.intent, vocabulary) if parsed.intent.equipment_ids or not parsed.unresolved else []
-        choices, planner = self._choose(parsed, proposed, access, role)
+        choices, planner = self._choose(parsed, proposed, role)
         timings["plan_ms"] = _since(started) - sum(timings.values())
         widgets = [bind(c.candidate, parsed.intent, access) for c in choices]
         timings["bind_ms"] = _since(started) - sum(timings.values())
@@ -106,16 +113,9 @@ class Orchestrator:
         self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role))
         return answer
 
-    def _choose(
-        self, parsed: ParsedQuery, proposed: list[Candidate], access, role: str | None
-    ) -> tuple[list[Choice], str]:
+    def _choose(self, parsed: ParsedQuery, proposed: list[Candidate], role: str | None) -> tuple[list[Choice], str]:
         if self.backend is not None and proposed:
-            from industrial.timeseries_rag import TimeSeriesRAGProvider
-
-            context = TimeSeriesRAGProvider(access).build_context(
-                parsed.intent.equipment_ids, parsed.intent.metrics, parsed.intent.equipment_type, max_chars=1500
-            )
-            chosen = self.backend.choose(parsed, proposed, context)
+            chosen = self.backend.choose(parsed, proposed, role)
             if chosen:
                 return chosen, self.backend.name
         return self.ranker.choose(parsed.intent, proposed, MAX_WIDGETS, role=role), "rules"
