@@ -277,7 +277,11 @@ def test_a_killed_training_run_leaves_the_serving_adapter_serving(gunicorn_serve
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _wait_for(server, lambda t: t.get("progress", {}).get("step", 0) >= 2 and t.get("run_id"), timeout=120)
+
+    def training_steps(t):  # this run's own progress, not the finished run's
+        return t.get("pid") == doomed.pid and t["state"] == "training" and t.get("progress", {}).get("step", 0) >= 2
+
+    _wait_for(server, training_steps, timeout=120)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     training = server.request("GET", "/api/layer2/rl-status/")[1]["tier2"]["training"]
