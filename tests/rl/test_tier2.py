@@ -290,6 +290,8 @@ def test_a_killed_training_run_leaves_the_serving_adapter_serving(gunicorn_serve
     status, body, _ = server.request("POST", "/api/layer2/orchestrate/", {"transcript": "show chiller 1 power"})
     assert status == 200 and body["widgets"]
     assert server.request("POST", "/api/layer2/approve-training/", {"method": "dpo"})[0] == 202  # the lock is free
+    restarted = server.request("GET", "/api/layer2/rl-status/")[1]["tier2"]["training"]
+    os.kill(restarted["pid"], signal.SIGKILL)  # a background trainer outlives the server; end it with the test
 
 
 def _rate_answers_over_http(server, plant_conninfo, count: int) -> None:
