@@ -33,6 +33,7 @@ from rl.preference_data import PreferenceData, build_preference_data, prompt_key
 from rl.simulation import QuestionBank, SimulatedOperators
 from rl.tier1_scorer import Tier1Learner, Tier1Ranker
 from rl.tier2_training import run_training
+from tests.conftest import TEST_DATABASE
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = Tier2Config(epochs=1, batch_size=8, learning_rate=5e-3, device="cpu")
@@ -40,10 +41,24 @@ TINY = Tier2Config(epochs=1, batch_size=8, learning_rate=5e-3, device="cpu")
 
 @pytest.fixture(scope="session")
 def planner_model(plant_conninfo, tmp_path_factory) -> Path:
-    """A tiny planner model built and taught here by the real ``bootstrap_planner`` command."""
+    """A planner model built and taught here by the real ``bootstrap_planner`` command, on the test plant."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from industrial.database import timeseries_conninfo
+    from industrial.timeseries_access import get_timeseries_access
+
     out = tmp_path_factory.mktemp("planner") / "base"
+    url = timeseries_conninfo(TEST_DATABASE) if settings.TIMESERIES_DATABASE_URL else ""
     options = {"--examples": "1200", "--epochs": "5", "--device": "cpu"}  # default model size: ~1 min
-    call_command("bootstrap_planner", "--out", str(out), *(x for kv in options.items() for x in kv), "--no-progress")
+    with override_settings(TIMESERIES_DATABASE_NAME=TEST_DATABASE, TIMESERIES_DATABASE_URL=url):
+        get_timeseries_access.cache_clear()
+        try:
+            call_command("bootstrap_planner", "--out", str(out), *(x for kv in options.items() for x in kv),
+                         "--no-progress")  # fmt: skip
+        finally:
+            get_timeseries_access().close()
+            get_timeseries_access.cache_clear()
     return out
 
 
@@ -320,3 +335,13 @@ def _wait_for(server, done, timeout: float) -> list[dict]:
             return seen
         time.sleep(0.5)
     raise AssertionError(f"timed out; last status {seen[-1] if seen else None}")
+
+
+def test_bootstrap_refuses_a_plant_without_equipment(scratch_database, use_timeseries_database, tmp_path):
+    from django.core.management.base import CommandError
+
+    scratch_database("empty")
+    use_timeseries_database(f"{TEST_DATABASE}_empty")
+    with pytest.raises(CommandError, match="no equipment tables"):
+        call_command("bootstrap_planner", "--out", str(tmp_path / "model"))
+    assert not (tmp_path / "model").exists()

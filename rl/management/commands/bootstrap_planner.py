@@ -83,6 +83,8 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from error
         vocabulary = PlantVocabulary.from_catalog(get_timeseries_access().catalog)
+        if not vocabulary.ids_by_type:
+            raise CommandError("the time-series database has no equipment tables: seed it first (seed_plant)")
         # Built beside the target and renamed into place: a crash never leaves a half model where serving looks.
         staging = out.with_name(out.name + ".building")
         shutil.rmtree(staging, ignore_errors=True)
