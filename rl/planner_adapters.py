@@ -38,6 +38,11 @@ class UnknownAdapter(LookupError):
         self.version = version
 
 
+class NothingToRollBack(LookupError):
+    def __init__(self):
+        super().__init__("nothing to roll back: no adapter has been promoted, the base model serves alone")
+
+
 @dataclass(frozen=True)
 class AdapterRecord:
     """What was trained, on what, how, and how it scored against the adapter serving at the time."""
@@ -136,7 +141,7 @@ class AdapterRegistry:
         with self._lock:
             history = self._state().get("history", [])
             if not history:
-                raise UnknownAdapter("active", [])
+                raise NothingToRollBack
             history = history[:-1]
             self._write({"version": history[-1] if history else None, "history": history})
             return history[-1] if history else None

@@ -28,7 +28,7 @@ from layer2.orchestrator import Orchestrator
 from layer2.plan_prompt import parse_plan
 from rl.dpo import Tier2Config, train_adapter
 from rl.experience import Feedback, WidgetFeedback
-from rl.planner_adapters import AdapterRegistry, UnknownAdapter
+from rl.planner_adapters import AdapterRegistry, NothingToRollBack, UnknownAdapter
 from rl.preference_data import PreferenceData, build_preference_data, prompt_key, repair_plan
 from rl.simulation import QuestionBank, SimulatedOperators
 from rl.tier1_scorer import Tier1Learner, Tier1Ranker
@@ -214,6 +214,8 @@ def test_promotion_and_rollback_reach_the_serving_planner(planner_model, rated, 
     assert planner.adapter is None and planner.name == "llm"
     with pytest.raises(UnknownAdapter):
         registry.promote("v9999")
+    with pytest.raises(NothingToRollBack):
+        registry.rollback()
 
 
 def test_export_writes_a_merged_model_that_loads_alone(planner_model, rated, tmp_path):

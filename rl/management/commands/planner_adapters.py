@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from rl.planner_adapters import UnknownAdapter, export_merged, get_registry
+from rl.planner_adapters import NothingToRollBack, UnknownAdapter, export_merged, get_registry
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                     raise CommandError("export needs --out DIR")
                 path = export_merged(registry, version, Path(settings.PLANNER_MODEL_PATH), Path(out))
                 self.stdout.write(f"merged model written to {path}")
-        except UnknownAdapter as error:
+        except (UnknownAdapter, NothingToRollBack) as error:
             raise CommandError(str(error)) from error
 
     def _list(self, registry) -> None:
