@@ -1,7 +1,9 @@
 """A simulated operator population with hidden widget preferences, for measuring learning.
 
-Each simulated person has a role (operator, engineer, manager) and asks
-questions drawn from templates over the plant's catalog. What they find
+Each simulated person has a role (operator, engineer, manager;
+``layer2/user_roles.ROLES``) and asks questions drawn from templates over
+the plant's catalog. The role is known to the system, as a logged-in user's
+profile makes it (``Question.role``, passed to the orchestrator). What they find
 useful is a hidden utility per widget type and size, by intent type, role
 and equipment type, that deliberately disagrees with the rule priors
 (``layer2/planner.PRIORS``): operators want gauges and alert lists,
@@ -22,10 +24,10 @@ from django.utils import timezone
 
 from layer2.intent import PlantVocabulary
 from layer2.orchestrator import Answer
+from layer2.user_roles import ROLES
 from layer2.widgets import CATALOG
 from rl.experience import Feedback, WidgetFeedback
 
-ROLES = ("operator", "engineer", "manager")
 ROLE_SHARES = (0.4, 0.4, 0.2)
 
 # Hidden utility of each widget type by intent type (−1 useless .. +1 exactly right).
