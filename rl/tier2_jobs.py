@@ -53,7 +53,7 @@ class TrainingStatus:
             state = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {"state": "idle"}
-        if state.get("state") in ACTIVE_STATES and not _alive(state.get("pid")):
+        if state.get("state") in ACTIVE_STATES and not process_alive(state.get("pid")):
             state = {**state, "state": "failed", "error": f"trainer process {state.get('pid')} ended unfinished"}
         return state
 
@@ -160,7 +160,8 @@ def _locked(root: Path) -> bool:
     return False
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not count; our own finished child is reaped)."""
     if not pid:
         return False
     try:

@@ -22,6 +22,7 @@ from industrial.timeseries_access import TimeSeriesDataAccess, get_timeseries_ac
 from layer2.intent import PlantVocabulary
 from layer2.services import get_orchestrator
 from rl.experience_buffer import get_experience_buffer
+from rl.tier2_jobs import process_alive
 
 # Unique per run, so two test runs on one server (two sessions, CI beside a developer) never collide.
 TEST_DATABASE = f"plant_test_{os.getpid()}"
@@ -35,18 +36,8 @@ def drop_abandoned_test_databases() -> None:
         names = [r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'plant_test_%'")]
     for name in names:
         match = re.fullmatch(r"plant_test_(\d+)(_.*)?", name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             drop_database(name)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @pytest.fixture(scope="session")
