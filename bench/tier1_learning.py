@@ -133,13 +133,12 @@ class VWRanker:
 
 
 def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role: bool = False) -> dict:
-    from layer2.feedback import record_feedback
     from layer2.orchestrator import Orchestrator
     from layer2.planner import RuleRanker
     from rl.continuous import Tier1Service, install
     from rl.experience_buffer import ExperienceBuffer
     from rl.reward import plan_reward
-    from rl.simulation import QuestionBank, SimulatedOperators
+    from rl.simulation import QuestionBank, SimulatedOperators, ask_and_rate
     from rl.tier1_scorer import Tier1Config, Tier1Learner, Tier1Ranker
 
     state = Path(tempfile.mkdtemp(dir=_TMP))
@@ -158,10 +157,7 @@ def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role
     rewards, quality = [], []
     for _ in range(interactions):
         question = bank.draw()
-        answer = orchestrator.answer(question.transcript, role=None if hide_role else question.role)
-        offered = sorted({c.widget_type for c in buffer.get(answer.query_id).candidates})
-        feedback = people.feedback(question, answer, offered)
-        experience = record_feedback(buffer, answer.query_id, feedback)
+        answer, feedback, experience = ask_and_rate(orchestrator, people, question, role_known=not hide_role)
         if policy == "vw":
             ranker.learn(experience)
         if service is not None:

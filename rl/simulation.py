@@ -167,3 +167,18 @@ class SimulatedOperators:
 
 def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
+
+
+def ask_and_rate(orchestrator, people: SimulatedOperators, question: Question, role_known: bool = True):
+    """One simulated interaction through the real path: (answer, feedback, experience with it recorded).
+
+    The orchestrator answers (told the role unless ``role_known`` is off),
+    the asker judges what was shown against what was offered, and the
+    feedback goes through ``record_feedback`` like an operator's.
+    """
+    from layer2.feedback import record_feedback
+
+    answer = orchestrator.answer(question.transcript, question.role if role_known else None)
+    offered = sorted({c.widget_type for c in orchestrator.buffer.get(answer.query_id).candidates})
+    feedback = people.feedback(question, answer, offered)
+    return answer, feedback, record_feedback(orchestrator.buffer, answer.query_id, feedback)

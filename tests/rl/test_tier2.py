@@ -21,7 +21,6 @@ from django.core.management import call_command
 from safetensors.torch import load_file
 
 from industrial.timeseries_access import TimeSeriesDataAccess
-from layer2.feedback import record_feedback
 from layer2.intent import PlantVocabulary
 from layer2.llm_planner import LLMPlanner
 from layer2.orchestrator import Orchestrator
@@ -30,7 +29,7 @@ from rl.dpo import Tier2Config, train_adapter
 from rl.experience import Feedback, WidgetFeedback
 from rl.planner_adapters import AdapterRegistry, NothingToRollBack, UnknownAdapter
 from rl.preference_data import PreferenceData, build_preference_data, prompt_key, repair_plan
-from rl.simulation import QuestionBank, SimulatedOperators
+from rl.simulation import QuestionBank, SimulatedOperators, ask_and_rate
 from rl.tier1_scorer import Tier1Learner, Tier1Ranker
 from rl.tier2_training import run_training
 from tests.conftest import TEST_DATABASE
@@ -80,10 +79,7 @@ def rated(serving, db):
     orchestrator = Orchestrator(serving.access, serving.buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
     bank, people = QuestionBank(vocabulary, seed=3), SimulatedOperators(seed=3)
     for _ in range(160):
-        question = bank.draw()
-        answer = orchestrator.answer(question.transcript, question.role)
-        offered = sorted({c.widget_type for c in serving.buffer.get(answer.query_id).candidates})
-        record_feedback(serving.buffer, answer.query_id, people.feedback(question, answer, offered))
+        ask_and_rate(orchestrator, people, bank.draw())
     return serving.buffer.list(has_feedback=True, limit=1000)
 
 
