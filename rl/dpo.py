@@ -124,6 +124,8 @@ def train_adapter(
 def _trainer(method, model, tokenizer, data, out, config: Tier2Config, device: str, progress_bar: bool):
     from peft import LoraConfig
 
+    from rl.planner_bootstrap import trainer_arguments
+
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -132,21 +134,13 @@ def _trainer(method, model, tokenizer, data, out, config: Tier2Config, device: s
         target_modules="all-linear",
     )
     common = dict(
-        output_dir=str(Path(out) / ".checkpoints"),
+        **trainer_arguments(Path(out) / ".checkpoints", device, config.seed, progress_bar),
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         beta=config.beta,
         max_length=config.max_length,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.05,
         logging_steps=5,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        use_cpu=device == "cpu",
-        disable_tqdm=not progress_bar,
-        gradient_checkpointing=False,
         bf16=device == "cuda",
     )
     if method == "kto":

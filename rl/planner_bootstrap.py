@@ -94,6 +94,21 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def trainer_arguments(output_dir: Path, device: str, seed: int, progress: bool) -> dict:
+    """The arguments every trainer here shares (SFT, DPO, KTO): schedule, no checkpoints or trackers, device."""
+    return dict(
+        output_dir=str(output_dir),
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,  # a share of the steps
+        save_strategy="no",  # a run is short; its result is saved whole at the end, or not at all
+        report_to="none",
+        seed=seed,
+        use_cpu=device == "cpu",
+        disable_tqdm=not progress,
+        gradient_checkpointing=False,  # small models: recomputing activations would only cost time
+    )
+
+
 def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapConfig, progress=True):
     """Build, teach and save a planner model at ``out``; returns a :class:`BootstrapReport`."""
     import torch
@@ -107,21 +122,13 @@ def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapC
     model = build_model(tokenizer, config.model)
     device = resolve_device(config.device)
     args = SFTConfig(
-        output_dir=str(Path(out) / ".sft-checkpoints"),
+        **trainer_arguments(Path(out) / ".sft-checkpoints", device, config.seed, progress),
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.05,
         weight_decay=0.0,
         logging_steps=20,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        use_cpu=device == "cpu",
-        disable_tqdm=not progress,
         max_length=config.model.max_position_embeddings,
-        gradient_checkpointing=False,
         bf16=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=_dataset(rows), processing_class=tokenizer)
