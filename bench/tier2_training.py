@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,17 +50,12 @@ PLANNER_SIZES = {  # PlannerModelConfig overrides
 
 def simulate(orchestrator, vocabulary, count: int, seed: int, people_seed: int) -> list[float]:
     """Answer ``count`` simulated questions and record each asker's feedback; returns the plan rewards."""
-    from layer2.feedback import record_feedback
     from rl.reward import plan_reward
-    from rl.simulation import QuestionBank, SimulatedOperators
+    from rl.simulation import QuestionBank, SimulatedOperators, ask_and_rate
 
     bank, people, rewards = QuestionBank(vocabulary, seed), SimulatedOperators(people_seed), []
     for _ in range(count):
-        question = bank.draw()
-        answer = orchestrator.answer(question.transcript, question.role)
-        offered = sorted({c.widget_type for c in orchestrator.buffer.get(answer.query_id).candidates})
-        feedback = people.feedback(question, answer, offered)
-        record_feedback(orchestrator.buffer, answer.query_id, feedback)
+        _, feedback, _ = ask_and_rate(orchestrator, people, bank.draw())
         rewards.append(plan_reward(feedback))
     return rewards
 
@@ -125,10 +120,10 @@ def main() -> None:
     from industrial.plant_spec import EQUIPMENT_TYPES
     from industrial.timeseries_access import TimeSeriesDataAccess
     from layer2.intent import PlantVocabulary
-    from layer2.llm_planner import LLMPlanner, load_planner
+    from layer2.llm_planner import LLMPlanner
     from layer2.orchestrator import Orchestrator
     from layer2.planner_model import PlannerModelConfig
-    from rl.dpo import Tier2Config, evaluate
+    from rl.dpo import Tier2Config
     from rl.experience_buffer import ExperienceBuffer
     from rl.planner_adapters import AdapterRegistry
     from rl.planner_bootstrap import BootstrapConfig, bootstrap_planner
@@ -172,11 +167,9 @@ def main() -> None:
         print(f"history: {args.interactions} rated answers -> {data.counts()}", file=sys.stderr, flush=True)
 
         config = Tier2Config(device=args.device, **({"epochs": args.epochs} if args.epochs else {}))
-        before_eval = evaluate(*load_planner(base.path), data.held_out, config.beta)
         before = planner_on_fresh_questions(access, vocabulary, LLMPlanner(base.path), args.fresh, seed=99)
         registry = AdapterRegistry(_TMP / "planner")
         record = run_training(data, registry, base.path, config)
-        after_eval = evaluate(*load_planner(base.path, registry.path(record.version)), data.held_out, config.beta)
         after = planner_on_fresh_questions(
             access, vocabulary, LLMPlanner(base.path, registry.path(record.version)), args.fresh, seed=99
         )
@@ -186,7 +179,8 @@ def main() -> None:
             **record.extra,
             "tokens_per_s": round(record.extra["tokens"] / record.training_seconds),
         }
-        figures["held_out"] = {"before": asdict(before_eval), "after": asdict(after_eval)}
+        # The gate evaluated both on the held-out pairs: the base model serves alone in a fresh registry.
+        figures["held_out"] = {"before": record.metrics["incumbent"], "after": record.metrics["candidate"]}
         figures["fresh_questions"] = {"before": before, "after": after, "count": args.fresh}
         figures["gate"] = {"promoted": record.promoted, "decision": record.decision}
         if args.scale_pairs:

@@ -49,20 +49,14 @@ class TrainingStatus:
         self.path = self.root / "training.json"
 
     def read(self) -> dict:
-        try:
-            state = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {"state": "idle"}
-        if state.get("state") in ACTIVE_STATES and not process_alive(state.get("pid")):
+        state = self._raw() or {"state": "idle"}
+        if state["state"] in ACTIVE_STATES and not process_alive(state.get("pid")):
             state = {**state, "state": "failed", "error": f"trainer process {state.get('pid')} ended unfinished"}
         return state
 
     def write(self, **fields) -> dict:
-        self.root.mkdir(parents=True, exist_ok=True)
-        state = {**self._raw(), **fields, "updated_at": timezone.now().isoformat()}
-        with atomic_file(self.path) as f:
-            f.write(json.dumps(state).encode())
-        return state
+        """Update the run's status with ``fields``."""
+        return self.start(**{**self._raw(), **fields})
 
     def start(self, **fields) -> dict:
         """A new run's status, replacing the last one's."""
@@ -71,9 +65,6 @@ class TrainingStatus:
         with atomic_file(self.path) as f:
             f.write(json.dumps(state).encode())
         return state
-
-    def running(self) -> bool:
-        return self.read()["state"] in ACTIVE_STATES
 
     def _raw(self) -> dict:
         try:
