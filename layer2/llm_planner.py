@@ -117,7 +117,9 @@ class LLMPlanner:
             logger.warning("planner model gave no valid plan (%r); using the rule ranking", text[:200])
             return None
         by_slot = {(c.widget_type, c.size): c for c in reversed(candidates)}  # the first slot of each type wins
-        return [Choice(by_slot[(i.widget_type, i.size)], 1.0, 1.0) for i in plan]
+        chosen = sorted((by_slot[(i.widget_type, i.size)] for i in plan), key=lambda c: -c.rule_score)
+        # The model chooses the set; the dashboard shows it most relevant first, as the rule ranking would.
+        return [Choice(c, 1.0, 1.0) for c in chosen]
 
 
 @functools.cache

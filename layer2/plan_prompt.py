@@ -6,6 +6,8 @@ training scores answers to it. A plan is::
 
     {"widgets": [{"type": "kpi", "size": "small"}, {"type": "trend_line", "size": "large"}]}
 
+with its widgets in type order (``plan_json``).
+
 The prompt ends with a newline after ``PLAN:`` so that no byte-level BPE
 merge spans the prompt and the answer: the prompt's tokens are then exactly
 the prefix of prompt + answer, which supervised and preference training
@@ -63,8 +65,16 @@ def candidate_prompt(transcript: str, intent: Intent, candidates: list[Candidate
 
 
 def plan_json(items: list[PlanItem]) -> str:
-    """The answer text for ``items`` (what supervised and preference training teach)."""
-    return json.dumps({"widgets": [{"type": i.widget_type, "size": i.size} for i in items]}, separators=(",", ":"))
+    """The answer text for ``items`` (what supervised and preference training teach), in widget-type order.
+
+    A plan is a set: which widgets, in which sizes. Feedback says nothing
+    about order, and a language model scores sequences, so two orders of one
+    plan would look like two plans to preference training. Every plan is
+    therefore written in one order; the dashboard orders what was chosen
+    (``layer2/llm_planner.py``).
+    """
+    ordered = sorted(items, key=lambda i: i.widget_type)
+    return json.dumps({"widgets": [{"type": i.widget_type, "size": i.size} for i in ordered]}, separators=(",", ":"))
 
 
 def offered_slots(candidates: Iterable) -> frozenset[tuple[str, str]]:

@@ -33,6 +33,16 @@ def test_a_valid_plan_parses_to_its_items(offered):
     assert candidate_prompt(parsed.transcript, parsed.intent, cands).endswith("PLAN:\n")
 
 
+def test_a_plan_is_written_in_one_order_whichever_order_it_is_given_in():
+    """Preference training scores sequences: two orders of one plan must not look like two plans."""
+    kpi, trend = PlanItem("kpi", "small"), PlanItem("trend_line", "large")
+    assert (
+        plan_json([trend, kpi])
+        == plan_json([kpi, trend])
+        == ('{"widgets":[{"type":"kpi","size":"small"},{"type":"trend_line","size":"large"}]}')
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [
