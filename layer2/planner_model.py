@@ -36,9 +36,17 @@ class PlannerModelConfig:
             raise ValueError(f"vocab_size must be at least 300 (256 bytes + merges), got {self.vocab_size}")
 
 
-def build_tokenizer(corpus: Iterable[str], vocab_size: int):
-    """A byte-level BPE tokenizer trained on ``corpus``, wrapped for ``transformers``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def build_tokenizer(corpus: Iterable[str], vocab_size: int, words: Iterable[str] = ()):
+    """A byte-level BPE tokenizer trained on ``corpus``, wrapped for ``transformers``.
+
+    Each of ``words`` (the widget types and sizes) becomes one token wherever
+    it stands as a whole word. BPE alone split ``trend_line`` into ``trend``,
+    ``_``, ``line``, spelt differently after a space (the prompt's WIDGETS
+    line) than after a quote (the plan): the model then had to learn to copy
+    pieces, and after preference training it wrote types such as ``trend``
+    or ``trend_summary`` that do not exist.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
@@ -50,6 +58,7 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(corpus, trainer=trainer)
+    tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=False) for w in words])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
 
 
