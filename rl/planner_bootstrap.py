@@ -12,6 +12,7 @@ towards what operators rate up.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,20 +20,25 @@ from pathlib import Path
 
 from layer2.intent import PlantVocabulary, parse_intent
 from layer2.plan_prompt import PlanItem, candidate_prompt, offered_slots, parse_plan, plan_json
-from layer2.planner import RuleRanker, candidates
+from layer2.planner import Candidate, RuleRanker, candidates
 from layer2.planner_model import PlannerModelConfig, build_model, build_tokenizer, save_planner
+from layer2.widgets import CATALOG, SIZES
 from rl.simulation import QuestionBank
 
 logger = logging.getLogger(__name__)
 
 QUESTION_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # windows only shape the prompt's label
+# Share of examples whose offered widgets are a random subset of the candidates. Served prompts offer
+# what the intent allows, so without these the model could plan from the intent alone and never read the
+# WIDGETS line; preference training then moves it to widgets it was not offered.
+RESTRICTED_SHARE = 0.4
 
 
 @dataclass(frozen=True)
 class BootstrapConfig:
     """How the planner model is built and taught (defaults: a few minutes on a laptop CPU)."""
 
-    examples: int = 3000  # generated (question, rule plan) pairs
+    examples: int = 6000  # generated (question, rule plan) pairs (a share offering a subset of widgets)
     epochs: float = 3.0  # passes over them (the rule plans are learned exactly by then)
     learning_rate: float = 3e-3
     batch_size: int = 32
@@ -57,6 +63,7 @@ class BootstrapReport:
     final_loss: float
     valid_json_rate: float  # of greedy plans on questions it was not taught on
     rule_agreement: float  # share of those plans equal to the rule plan
+    restricted_valid_json_rate: float  # the same when a random subset of widgets is offered: it reads WIDGETS
     seconds: float
 
 
@@ -67,9 +74,15 @@ class PlanExample:
     offered: frozenset[tuple[str, str]]  # what a valid plan may use
 
 
-def rule_examples(vocabulary: PlantVocabulary, count: int, seed: int) -> list[PlanExample]:
-    """``count`` generated questions, each with its prompt and the rule ranking's plan."""
+def rule_examples(
+    vocabulary: PlantVocabulary, count: int, seed: int, restricted_share: float = RESTRICTED_SHARE
+) -> list[PlanExample]:
+    """``count`` generated questions, each with its prompt and the rule ranking's plan.
+
+    A ``restricted_share`` of them offer a random subset of their candidates' widget types.
+    """
     bank, ranker, examples = QuestionBank(vocabulary, seed), RuleRanker(), []
+    rng = random.Random(seed)
     while len(examples) < count:
         question = bank.draw()
         transcript = question.transcript
@@ -77,11 +90,22 @@ def rule_examples(vocabulary: PlantVocabulary, count: int, seed: int) -> list[Pl
         offered = candidates(parsed.intent, vocabulary)
         if not offered:
             continue
+        if rng.random() < restricted_share:
+            offered = restricted(offered, rng)
         plan = [PlanItem(c.candidate.widget_type, c.candidate.size) for c in ranker.choose(parsed.intent, offered)]
         role = None if len(examples) % 5 == 0 else question.role  # askers without a profile are taught too
         prompt = candidate_prompt(transcript, parsed.intent, offered, role)
         examples.append(PlanExample(prompt, plan_json(plan), offered_slots(offered)))
     return examples
+
+
+def restricted(offered: list[Candidate], rng: random.Random) -> list[Candidate]:
+    """The candidates of a random subset of their widget types (at least two types, and at least one dropped)."""
+    types = sorted({c.widget_type for c in offered})
+    if len(types) <= 2:
+        return offered
+    kept = set(rng.sample(types, rng.randint(2, len(types) - 1)))
+    return [c for c in offered if c.widget_type in kept]
 
 
 def resolve_device(device: str) -> str:
@@ -117,8 +141,9 @@ def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapC
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     rows = rule_examples(vocabulary, config.examples, config.seed)
-    held_out = rule_examples(vocabulary, 100, config.seed + 10_000)
-    tokenizer = build_tokenizer((e.prompt + e.completion for e in rows), config.model.vocab_size)
+    held_out = rule_examples(vocabulary, 100, config.seed + 10_000, restricted_share=0.0)  # as served
+    words = [*CATALOG, *SIZES]  # one token each, the same in the prompt and in the plan
+    tokenizer = build_tokenizer((e.prompt + e.completion for e in rows), config.model.vocab_size, words)
     model = build_model(tokenizer, config.model)
     device = resolve_device(config.device)
     args = SFTConfig(
@@ -136,6 +161,7 @@ def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapC
     model = trainer.model.to("cpu").eval()
     save_planner(model, tokenizer, Path(out), config.model)
     valid, agree = _check(model, tokenizer, held_out)
+    restricted_valid, _ = _check(model, tokenizer, rule_examples(vocabulary, 100, config.seed + 20_000, 1.0))
     return BootstrapReport(
         Path(out),
         len(rows),
@@ -143,6 +169,7 @@ def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapC
         round(result.training_loss, 4),
         valid,
         agree,
+        restricted_valid,
         round(time.perf_counter() - started, 1),
     )
 

@@ -97,5 +97,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"planner model at {out}: {report.parameters:,} parameters, {report.examples} examples, "
             f"{report.seconds:.0f} s; on unseen questions: valid JSON {report.valid_json_rate:.1%}, "
-            f"same plan as the rules {report.rule_agreement:.1%}"
+            f"same plan as the rules {report.rule_agreement:.1%}; offered a random subset of widgets: valid "
+            f"{report.restricted_valid_json_rate:.1%}"
         )
