@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--planner-size", default="small", choices=sorted(PLANNER_SIZES), help="Planner config.")
     parser.add_argument("--epochs", type=float, default=None, help="DPO epochs (default: Tier2Config's).")
     parser.add_argument("--scale-pairs", default="", help="Comma-separated pair counts to time DPO on, e.g. 340,7546.")
-    parser.add_argument("--quick", action="store_true", help="600 answers, 150 fresh questions, 2,000 examples.")
+    parser.add_argument("--quick", action="store_true", help="600 answers, 150 fresh questions, 3,000 examples.")
     args = parser.parse_args()
     if args.quick:
         args.interactions, args.fresh = 600, 150
@@ -141,7 +141,7 @@ def main() -> None:
         vocabulary = PlantVocabulary.from_catalog(access.catalog)
         started = time.perf_counter()
         boot_config = BootstrapConfig(
-            examples=2000 if args.quick else 3000,
+            **({"examples": 3000} if args.quick else {}),
             device=args.device,
             model=PlannerModelConfig(**PLANNER_SIZES[args.planner_size]),
         )
@@ -151,6 +151,7 @@ def main() -> None:
             "parameters": base.parameters,
             "valid_json_rate": base.valid_json_rate,
             "rule_agreement": base.rule_agreement,
+            "restricted_valid_json_rate": base.restricted_valid_json_rate,
         }
         print(
             f"bootstrap: {base.parameters:,} parameters in {base.seconds:.0f} s, valid JSON "
@@ -202,7 +203,8 @@ def _print(f: dict) -> None:
     for when in ("before", "after"):
         h, q = f["held_out"][when], f["fresh_questions"][when]
         print(
-            f"  {when:6s}: held-out preference accuracy {h['preference_accuracy']:.3f}, reward margin "
+            f"  {when:6s}: held-out preference accuracy {h['preference_accuracy']:.3f} "
+            f"({', '.join(f'{s} {a:.3f}' for s, a in h['accuracy_by_source'].items())}), reward margin "
             f"{h['reward_margin']:+.4f}; fresh questions: valid JSON {q['valid_json_rate']:.1%}, "
             f"simulated reward {q['reward']:+.3f}"
         )

@@ -22,14 +22,16 @@ data the same way for the candidate and the adapter serving now:
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from transformers import TrainerCallback
 
-from layer2.plan_prompt import parse_plan
+from layer2.plan_prompt import PlanItem, parse_plan, plan_json
+from layer2.widgets import CATALOG
 from rl.preference_data import PreferenceData, PreferencePair
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,8 @@ class Tier2Config:
     epochs: float = 4.0
     learning_rate: float = 3e-3
     batch_size: int = 16
-    beta: float = 1.0  # DPO/KTO strength of the pull towards the reference model (high: the format must hold)
-    sft_weight: float = 2.0  # DPO only: weight of an SFT term on the chosen plans (RPO), which keeps JSON valid
+    beta: float = 0.3  # DPO/KTO strength of the pull towards the reference model
+    sft_weight: float = 1.0  # DPO only: weight of an SFT term on the chosen plans (RPO), which keeps JSON valid
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0
@@ -75,6 +77,7 @@ class EvalMetrics:
     valid_json_rate: float
     pairs: int
     prompts: int
+    accuracy_by_source: dict[str, float] = field(default_factory=dict)  # preference accuracy per pair source
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def train_adapter(
         trainer.add_callback(_ProgressCallback(on_progress))
     result = trainer.train()
     trainer.model.save_pretrained(out)  # the adapter weights and config only
-    tokens = _token_count(tokenizer, data, method) * max(1, round(config.epochs))
+    tokens = _token_count(tokenizer, data, method, config.seed) * max(1, round(config.epochs))
     return TrainResult(
         method, result.global_step, round(result.training_loss, 4), round(time.perf_counter() - started, 2), tokens
     )
@@ -158,16 +161,54 @@ def _trainer(method, model, tokenizer, data, out, config: Tier2Config, device: s
     return DPOTrainer(
         model=model,
         args=DPOConfig(**common, **losses),
-        train_dataset=_pair_dataset(data.train),
+        train_dataset=_pair_dataset(data.train, config.seed),
         processing_class=tokenizer,
         peft_config=lora,
     )
 
 
-def _pair_dataset(pairs: list[PreferencePair]):
+def _pair_rows(pairs: list[PreferencePair], seed: int) -> list[tuple[str, str, str]]:
+    """(prompt, chosen, rejected) for DPO: the preference pairs and their format negatives."""
+    return [(p.prompt, p.chosen, p.rejected) for p in pairs] + format_negatives(pairs, seed)
+
+
+def _pair_dataset(pairs: list[PreferencePair], seed: int):
     from datasets import Dataset
 
-    return Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs])
+    return Dataset.from_list([{"prompt": p, "chosen": c, "rejected": r} for p, c, r in _pair_rows(pairs, seed)])
+
+
+def format_negatives(pairs: list[PreferencePair], seed: int = 0) -> list[tuple[str, str, str]]:
+    """One (prompt, chosen plan, the same plan broken) triple per training prompt, for DPO alone.
+
+    Preference pairs from feedback never show an invalid plan, so nothing in
+    them lowers the likelihood of writing one, and a LoRA-shifted model
+    starts to: it repeats a widget type or names one that was not offered.
+    Each triple breaks its chosen plan one of those two ways; the pair
+    shares the plan's prefix, so only the breaking tokens are pushed down.
+    These are never in the held-out pairs or the data counts: they teach
+    the format, not what operators prefer.
+    """
+    rng = random.Random(seed)
+    triples = []
+    for pair in {p.prompt: p for p in pairs}.values():
+        items = parse_plan(pair.chosen, pair.offered)
+        broken = _broken(items, pair.offered, rng) if items else None
+        if broken is not None:
+            triples.append((pair.prompt, pair.chosen, plan_json(broken)))
+    return triples
+
+
+def _broken(items: list[PlanItem], offered: frozenset[tuple[str, str]], rng: random.Random) -> list[PlanItem] | None:
+    """``items`` with a repeated widget type or one that was not offered added (None when neither can be)."""
+    offered_types = {t for t, _ in offered}
+    unoffered = sorted(set(CATALOG) - offered_types)
+    if unoffered and rng.random() < 0.5:
+        widget_type = rng.choice(unoffered)
+        return [*items, PlanItem(widget_type, rng.choice(CATALOG[widget_type].sizes))]
+    repeated = rng.choice(items)
+    other_sizes = [s for t, s in sorted(offered) if t == repeated.widget_type and s != repeated.size]
+    return [*items, PlanItem(repeated.widget_type, rng.choice(other_sizes or [repeated.size]))]
 
 
 def _unpaired_dataset(data: PreferenceData):
@@ -177,11 +218,11 @@ def _unpaired_dataset(data: PreferenceData):
     return Dataset.from_list(rows)
 
 
-def _token_count(tokenizer, data: PreferenceData, method: str) -> int:
+def _token_count(tokenizer, data: PreferenceData, method: str, seed: int) -> int:
     if method == "kto":
         texts = [e.prompt + e.completion for e in data.unpaired_train]
     else:
-        texts = [t for p in data.train for t in (p.prompt + p.chosen, p.prompt + p.rejected)]
+        texts = [t for p, c, r in _pair_rows(data.train, seed) for t in (p + c, p + r)]
     return sum(len(ids) for ids in tokenizer(texts)["input_ids"]) if texts else 0
 
 
@@ -241,6 +282,10 @@ def evaluate(model, tokenizer, pairs: list[PreferencePair], beta: float, generat
         valid_json_rate=round(valid / len(unique), 4),
         pairs=len(pairs),
         prompts=len(unique),
+        accuracy_by_source={
+            source: _accuracy(margins[[p.source == source for p in pairs]])
+            for source in sorted({p.source for p in pairs})
+        },
     )
 
 
