@@ -13,7 +13,10 @@ Sources:
   up-rated one's reward higher by at least ``MIN_REWARD_GAP``.
 - ``judge_repair``: a down-rated plan that the judge evaluated, against the
   same plan repaired by that evaluation: widgets it scored poorly dropped,
-  the widgets it named missing added.
+  widgets it called the wrong size resized, the widgets it named missing
+  added. A size verdict says only "wrong", so the new size is the one the
+  judge's verdicts over the whole history found right most often for this
+  asker's role and widget type (:class:`SizeVerdicts`).
 - ``unpaired``: every rated answer as a (prompt, plan, up/down) example for
   KTO, which needs no pairs.
 
@@ -35,9 +38,10 @@ from rl.experience import Experience, Feedback, WidgetFeedback
 from rl.reward import plan_reward
 
 POOR_WIDGET = 0.5  # a judged widget scoring below this is dropped by the repair
-PAIRS_PER_PROMPT = 8  # at most this many rating pairs from one prompt, so one busy question cannot dominate
+PAIRS_PER_PROMPT = 3  # at most this many rating pairs from one prompt, so one busy question cannot dominate
 HELD_OUT_SHARE = 0.15
-MIN_REWARD_GAP = 0.5  # a rating pair's evaluations must agree with its thumbs by this much (rl/reward.py units)
+MIN_REWARD_GAP = 0.7  # a rating pair's evaluations must agree with its thumbs by this much (rl/reward.py units)
+MIN_SIZE_VERDICTS = 3  # verdicts on a (role, widget type, size) before the repair trusts their share
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,8 @@ class PreferenceData:
 def build_preference_data(experiences: Iterable[Experience], held_out_share: float = HELD_OUT_SHARE):
     """Pairs and unpaired examples from rated ``experiences``, split by prompt key into train and held-out."""
     rated = [e for e in experiences if e.feedback is not None and e.widgets]
-    pairs = _dedupe(itertools.chain(rating_pairs(rated), repair_pairs(rated)))
+    sizes = SizeVerdicts.from_experiences(rated)
+    pairs = _dedupe(itertools.chain(rating_pairs(rated), repair_pairs(rated, sizes)))
     data = PreferenceData()
     for pair in pairs:
         (data.held_out if _held_out(pair.prompt, held_out_share) else data.train).append(pair)
@@ -144,19 +149,48 @@ def _unconfirmed(up: Experience, down: Experience) -> bool:
 
     Two thumbs alone are too noisy to train on: measured against the
     simulated operators' hidden preferences (docs/benchmarks.md), two-thumb
-    pairs name the better plan 66% of the time, pairs whose evaluations
-    agree by a reward gap of 0.5 or more about 95%.
+    pairs name the better plan 66% of the time; pairs whose evaluations
+    agree by a reward gap of 0.5 or more 94%, by 0.7 or more all of them.
     """
     if not (up.has_evaluation and down.has_evaluation):
         return True
     return plan_reward(up.feedback) - plan_reward(down.feedback) < MIN_REWARD_GAP
 
 
-def repair_pairs(rated: list[Experience]) -> Iterator[PreferencePair]:
+@dataclass
+class SizeVerdicts:
+    """The judge's size verdicts over a history, by (asker's role, widget type, size): how often right, of how many."""
+
+    right: Counter = field(default_factory=Counter)
+    seen: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def from_experiences(cls, rated: Iterable[Experience]) -> SizeVerdicts:
+        verdicts = cls()
+        for experience in rated:
+            for judged in experience.feedback.per_widget_feedback if experience.feedback else ():
+                if judged.size_appropriate is None or judged.widget_index >= len(experience.widgets):
+                    continue
+                key = (experience.user_role, judged.widget_type, experience.widgets[judged.widget_index].size)
+                verdicts.seen[key] += 1
+                verdicts.right[key] += bool(judged.size_appropriate)
+        return verdicts
+
+    def best_size(self, role: str | None, widget_type: str, sizes: Iterable[str], fallback: str) -> str:
+        """Of ``sizes``, the one judged right most often for ``role`` (``fallback`` while too few were judged)."""
+        shares = [
+            (self.right[key] / self.seen[key], size)
+            for size in sizes
+            if self.seen[key := (role, widget_type, size)] >= MIN_SIZE_VERDICTS
+        ]
+        return max(shares)[1] if shares else fallback
+
+
+def repair_pairs(rated: list[Experience], sizes: SizeVerdicts) -> Iterator[PreferencePair]:
     for experience in rated:
         if experience.rating != "down" or not experience.has_evaluation:
             continue
-        repaired = repair_plan(experience)
+        repaired = repair_plan(experience, sizes)
         rejected = experience_plan(experience)
         if repaired and plan_json(repaired) != rejected:
             yield PreferencePair(
@@ -169,22 +203,35 @@ def repair_pairs(rated: list[Experience]) -> Iterator[PreferencePair]:
             )
 
 
-def repair_plan(experience: Experience) -> list[PlanItem]:
-    """The plan as the judge's evaluation would have it: poor widgets out, missing ones in (best size offered)."""
-    feedback = experience.feedback
+def repair_plan(experience: Experience, sizes: SizeVerdicts | None = None) -> list[PlanItem]:
+    """The plan as the judge's evaluation would have it: poor widgets out, wrong sizes mended, missing ones in.
+
+    Sizes come from ``sizes`` (the history's verdicts for this role); without
+    enough verdicts a resized widget keeps its size and an added one takes
+    the rule ranking's best size.
+    """
+    sizes = sizes or SizeVerdicts()
+    feedback, role = experience.feedback, experience.user_role
     judged = {w.widget_index: w for w in feedback.per_widget_feedback}
-    kept = [
-        PlanItem(w.widget_type, w.size)
-        for i, w in enumerate(experience.widgets)
-        if i not in judged or (judged[i].appropriateness_score or 0.0) >= POOR_WIDGET
-    ]
+
+    def sized(widget_type: str, fallback: str) -> str:
+        offered = [c.size for c in experience.candidates if c.widget_type == widget_type]
+        return sizes.best_size(role, widget_type, offered, fallback)
+
+    kept = []
+    for i, widget in enumerate(experience.widgets):
+        verdict = judged.get(i)
+        if verdict is not None and (verdict.appropriateness_score or 0.0) < POOR_WIDGET:
+            continue
+        wrong_size = verdict is not None and verdict.size_appropriate is False
+        kept.append(PlanItem(widget.widget_type, sized(widget.widget_type, widget.size) if wrong_size else widget.size))
     shown = {item.widget_type for item in kept}
     for widget_type in feedback.missing_widgets:
         best = max(
             (c for c in experience.candidates if c.widget_type == widget_type), key=lambda c: c.rule_score, default=None
         )
         if best is not None and widget_type not in shown:
-            kept.append(PlanItem(widget_type, best.size))
+            kept.append(PlanItem(widget_type, sized(widget_type, best.size)))
             shown.add(widget_type)
     return kept[:MAX_WIDGETS]
 

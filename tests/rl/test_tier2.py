@@ -24,11 +24,11 @@ from industrial.timeseries_access import TimeSeriesDataAccess
 from layer2.intent import PlantVocabulary
 from layer2.llm_planner import LLMPlanner
 from layer2.orchestrator import Orchestrator
-from layer2.plan_prompt import parse_plan
-from rl.dpo import Tier2Config, train_adapter
+from layer2.plan_prompt import PlanItem, parse_plan
+from rl.dpo import Tier2Config, format_negatives, train_adapter
 from rl.experience import Feedback, WidgetFeedback
 from rl.planner_adapters import AdapterRegistry, NothingToRollBack, UnknownAdapter
-from rl.preference_data import PreferenceData, build_preference_data, prompt_key, repair_plan
+from rl.preference_data import PreferenceData, SizeVerdicts, build_preference_data, prompt_key, repair_plan
 from rl.simulation import QuestionBank, SimulatedOperators, ask_and_rate
 from rl.tier1_scorer import Tier1Learner, Tier1Ranker
 from rl.tier2_training import run_training
@@ -70,6 +70,11 @@ def test_the_bootstrapped_model_writes_the_plans_that_serve(planner_model, servi
     assert [a.planner for a in answers] == ["llm", "llm"]
     assert all(a.widgets for a in answers)
     assert serving.buffer.get(answers[0].query_id).planner == "llm"
+    for answer in answers:  # the model chose the set; it is shown most relevant first, as the rules would
+        experience = serving.buffer.get(answer.query_id)
+        rule_score = {(c.widget_type, c.size): c.rule_score for c in reversed(experience.candidates)}
+        scores = [rule_score[(w.widget_type, w.size)] for w in experience.widgets]
+        assert scores == sorted(scores, reverse=True)
 
 
 @pytest.fixture
@@ -148,6 +153,37 @@ def test_the_judge_repair_drops_poor_widgets_and_adds_missing_ones(rated):
     assert missing in [t for t, _ in repaired]
     pairs = build_preference_data([down], held_out_share=0).train
     assert [p.source for p in pairs] == ["judge_repair"]
+
+
+def test_the_judge_repair_resizes_to_the_size_judged_right_for_the_role(rated):
+    experience = next(e for e in rated if e.widgets and e.user_role)
+    widget = experience.widgets[0]
+    other = next(c.size for c in experience.candidates if c.widget_type == widget.widget_type and c.size != widget.size)
+
+    def judged(size: str, right: bool, query_id: str):
+        shown = [replace(widget, size=size)]
+        verdict = [WidgetFeedback(0, widget.widget_type, 0.9, right)]
+        return replace(experience, query_id=query_id, widgets=shown, feedback=Feedback("up", 0.9, "x", "y", verdict))
+
+    history = [judged(other, True, f"{i:032x}") for i in range(3)] + [judged(widget.size, False, "e" * 32)]
+    sizes = SizeVerdicts.from_experiences(history)
+    assert sizes.best_size(experience.user_role, widget.widget_type, [widget.size, other], widget.size) == other
+    down = replace(history[-1], feedback=replace(history[-1].feedback, rating="down"))
+    assert repair_plan(down, sizes) == [PlanItem(widget.widget_type, other)]
+    assert repair_plan(down) == [PlanItem(widget.widget_type, widget.size)], "too few verdicts: the size is kept"
+    other_role = next(r for r in ("operator", "engineer", "manager") if r != experience.user_role)
+    assert sizes.best_size(other_role, widget.widget_type, [widget.size, other], widget.size) == widget.size
+
+
+def test_format_negatives_break_each_training_prompts_chosen_plan(rated):
+    train = build_preference_data(rated).train
+    offered = {p.prompt: p.offered for p in train}
+    triples = format_negatives(train)
+    assert len(triples) == len(offered)
+    assert {chosen for _, chosen, _ in triples} <= {p.chosen for p in train}
+    for prompt, chosen, rejected in triples:
+        assert parse_plan(chosen, offered[prompt]) and parse_plan(rejected, offered[prompt]) is None
+    assert format_negatives(train) == triples, "the same seed breaks the same way"
 
 
 def test_duplicate_pairs_are_kept_once(rated):
