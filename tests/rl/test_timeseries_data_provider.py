@@ -221,7 +221,8 @@ def test_situation_pairs_are_valid_distinct_and_grounded_in_the_data(provider, a
         assert p.offered == offered_slots(proposed)
         chosen, rejected = widget_types(p.chosen, p.offered), widget_types(p.rejected, p.offered)
         assert len(chosen) == len(rejected)
-        assert sum(a != b for a, b in zip(chosen, rejected, strict=True)) == 1, "the plans differ in one slot"
+        # plans are written in type order, so the swapped slot may move: compare what each shows
+        assert len(set(chosen) - set(rejected)) == len(set(rejected) - set(chosen)) == 1, "the plans differ in one slot"
         assert_grounded(plant_db, p, intent, chosen, rejected)
 
 
