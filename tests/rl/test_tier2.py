@@ -49,7 +49,7 @@ def planner_model(plant_conninfo, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("planner") / "base"
     url = timeseries_conninfo(TEST_DATABASE) if settings.TIMESERIES_DATABASE_URL else ""
-    options = {"--examples": "1200", "--epochs": "5", "--device": "cpu"}  # default model size: ~1 min
+    options = {"--examples": "2400", "--epochs": "4", "--device": "cpu"}  # default model size: ~1 min
     with override_settings(TIMESERIES_DATABASE_NAME=TEST_DATABASE, TIMESERIES_DATABASE_URL=url):
         get_timeseries_access.cache_clear()
         try:
@@ -248,6 +248,39 @@ def test_promotion_and_rollback_reach_the_serving_planner(planner_model, rated, 
         registry.promote("v9999")
     with pytest.raises(NothingToRollBack):
         registry.rollback()
+
+
+@pytest.mark.slow
+def test_every_gunicorn_worker_serves_what_was_promoted_or_rolled_back_to(gunicorn_server, planner_model, rated):
+    server = gunicorn_server(workers=2, PLANNER_BACKEND="llm", PLANNER_MODEL_PATH=str(planner_model))
+    registry = AdapterRegistry(server.state_dir / "planner")
+    data = build_preference_data(rated)
+    still = replace(TINY, learning_rate=1e-9)  # adapters that plan as the base does: every plan valid, so named
+    first, second = (run_training(data, registry, planner_model, still).version for _ in range(2))
+    registry.promote(first)
+    assert _planners_answering(server) == {f"llm:{first}"}
+    registry.promote(second)
+    assert _planners_answering(server) == {f"llm:{second}"}
+    assert registry.rollback() == first
+    assert _planners_answering(server) == {f"llm:{first}"}
+
+
+def _planners_answering(server) -> set[str]:
+    """The ``planner`` recorded with 16 concurrent answers, which both gunicorn workers must have shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["show chiller 1 power", "how are the pumps doing"] * 8
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(
+            pool.map(lambda q: server.request("POST", "/api/layer2/orchestrate/", {"transcript": q}), questions)
+        )
+    assert all(status == 200 for status, _, _ in replies), replies
+    assert len({worker for _, _, worker in replies}) == 2, "one worker answered everything"
+    asked = {body["query_id"] for _, body, _ in replies}
+    recorded = server.request("GET", "/api/layer2/experiences/?limit=1000")[1]["experiences"]
+    planners = {e["query_id"]: e["planner"] for e in recorded if e["query_id"] in asked}
+    assert len(planners) == len(asked)
+    return set(planners.values())
 
 
 def test_export_writes_a_merged_model_that_loads_alone(planner_model, rated, tmp_path):
