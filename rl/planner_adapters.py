@@ -53,7 +53,7 @@ class AdapterRecord:
     base_model: str
     data: dict[str, int]  # counts by source, train and held-out sizes
     hyperparameters: dict[str, object]
-    metrics: dict[str, dict[str, float]]  # {"candidate": {...}, "incumbent": {...}}
+    metrics: dict[str, dict]  # {"candidate": {...}, "incumbent": {...}}: rl.dpo.EvalMetrics as dicts
     incumbent: str | None  # the version serving when it was evaluated (None: the base model)
     promoted: bool
     decision: str  # why it was or was not promoted
