@@ -184,8 +184,8 @@ def format_negatives(pairs: list[PreferencePair], seed: int = 0) -> list[tuple[s
     Preference pairs from feedback never show an invalid plan, so nothing in
     them lowers the likelihood of writing one, and a LoRA-shifted model
     starts to: it repeats a widget type or names one that was not offered.
-    Each triple breaks its chosen plan one of those two ways; the pair
-    shares the plan's prefix, so only the breaking tokens are pushed down.
+    Each triple breaks its chosen plan one of those two ways; the two plans
+    are the same up to the break, so the push falls on the break and after.
     These are never in the held-out pairs or the data counts: they teach
     the format, not what operators prefer.
     """
@@ -193,14 +193,13 @@ def format_negatives(pairs: list[PreferencePair], seed: int = 0) -> list[tuple[s
     triples = []
     for pair in {p.prompt: p for p in pairs}.values():
         items = parse_plan(pair.chosen, pair.offered)
-        broken = _broken(items, pair.offered, rng) if items else None
-        if broken is not None:
-            triples.append((pair.prompt, pair.chosen, plan_json(broken)))
+        if items:
+            triples.append((pair.prompt, pair.chosen, plan_json(_broken(items, pair.offered, rng))))
     return triples
 
 
-def _broken(items: list[PlanItem], offered: frozenset[tuple[str, str]], rng: random.Random) -> list[PlanItem] | None:
-    """``items`` with a repeated widget type or one that was not offered added (None when neither can be)."""
+def _broken(items: list[PlanItem], offered: frozenset[tuple[str, str]], rng: random.Random) -> list[PlanItem]:
+    """``items`` (not empty) with a repeated widget type, or one that was not offered, added."""
     offered_types = {t for t, _ in offered}
     unoffered = sorted(set(CATALOG) - offered_types)
     if unoffered and rng.random() < 0.5:
