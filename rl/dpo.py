@@ -113,18 +113,20 @@ def train_adapter(
     device = resolve_device(config.device)
     model, tokenizer = load_planner(model_path)
     tokenizer.padding_side = "left"
-    trainer = _trainer(method, model, tokenizer, data, out, config, device, progress_bar)
+    rows = _training_rows(method, data, config.seed)
+    trainer = _trainer(method, model, tokenizer, rows, out, config, device, progress_bar)
     if on_progress is not None:
         trainer.add_callback(_ProgressCallback(on_progress))
     result = trainer.train()
     trainer.model.save_pretrained(out)  # the adapter weights and config only
-    tokens = _token_count(tokenizer, data, method, config.seed) * max(1, round(config.epochs))
+    tokens = _token_count(tokenizer, rows) * max(1, round(config.epochs))
     return TrainResult(
         method, result.global_step, round(result.training_loss, 4), round(time.perf_counter() - started, 2), tokens
     )
 
 
-def _trainer(method, model, tokenizer, data, out, config: Tier2Config, device: str, progress_bar: bool):
+def _trainer(method, model, tokenizer, rows: list[dict], out, config: Tier2Config, device: str, progress_bar: bool):
+    from datasets import Dataset
     from peft import LoraConfig
 
     from rl.planner_bootstrap import trainer_arguments
@@ -149,9 +151,12 @@ def _trainer(method, model, tokenizer, data, out, config: Tier2Config, device: s
     if method == "kto":
         from trl import KTOConfig, KTOTrainer
 
-        dataset = _unpaired_dataset(data)
         return KTOTrainer(
-            model=model, args=KTOConfig(**common), train_dataset=dataset, processing_class=tokenizer, peft_config=lora
+            model=model,
+            args=KTOConfig(**common),
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            peft_config=lora,
         )
     from trl import DPOConfig, DPOTrainer
 
@@ -161,21 +166,18 @@ def _trainer(method, model, tokenizer, data, out, config: Tier2Config, device: s
     return DPOTrainer(
         model=model,
         args=DPOConfig(**common, **losses),
-        train_dataset=_pair_dataset(data.train, config.seed),
+        train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=lora,
     )
 
 
-def _pair_rows(pairs: list[PreferencePair], seed: int) -> list[tuple[str, str, str]]:
-    """(prompt, chosen, rejected) for DPO: the preference pairs and their format negatives."""
-    return [(p.prompt, p.chosen, p.rejected) for p in pairs] + format_negatives(pairs, seed)
-
-
-def _pair_dataset(pairs: list[PreferencePair], seed: int):
-    from datasets import Dataset
-
-    return Dataset.from_list([{"prompt": p, "chosen": c, "rejected": r} for p, c, r in _pair_rows(pairs, seed)])
+def _training_rows(method: str, data: PreferenceData, seed: int) -> list[dict]:
+    """What the trainer trains on: KTO's rated answers, or DPO's pairs and their format negatives."""
+    if method == "kto":
+        return [{"prompt": e.prompt, "completion": e.completion, "label": e.label} for e in data.unpaired_train]
+    triples = [(p.prompt, p.chosen, p.rejected) for p in data.train] + format_negatives(data.train, seed)
+    return [{"prompt": p, "chosen": c, "rejected": r} for p, c, r in triples]
 
 
 def format_negatives(pairs: list[PreferencePair], seed: int = 0) -> list[tuple[str, str, str]]:
@@ -210,18 +212,9 @@ def _broken(items: list[PlanItem], offered: frozenset[tuple[str, str]], rng: ran
     return [*items, PlanItem(repeated.widget_type, rng.choice(other_sizes or [repeated.size]))]
 
 
-def _unpaired_dataset(data: PreferenceData):
-    from datasets import Dataset
-
-    rows = [{"prompt": e.prompt, "completion": e.completion, "label": e.label} for e in data.unpaired_train]
-    return Dataset.from_list(rows)
-
-
-def _token_count(tokenizer, data: PreferenceData, method: str, seed: int) -> int:
-    if method == "kto":
-        texts = [e.prompt + e.completion for e in data.unpaired_train]
-    else:
-        texts = [t for p, c, r in _pair_rows(data.train, seed) for t in (p + c, p + r)]
+def _token_count(tokenizer, rows: list[dict]) -> int:
+    """Prompt + answer tokens in ``rows`` (both answers of a pair)."""
+    texts = [row["prompt"] + row[key] for row in rows for key in ("chosen", "rejected", "completion") if key in row]
     return sum(len(ids) for ids in tokenizer(texts)["input_ids"]) if texts else 0
 
 
