@@ -109,10 +109,10 @@ def make_judge(args, settings):
     """The judge the arguments ask for (raises ValueError when it cannot be made)."""
     kind = args.judge if args.judge != "auto" else ("claude" if settings.ANTHROPIC_API_KEY else "offline")
     if kind == "offline":
-        from rl.judge_offline import configured_offline_judge
+        from rl.judges.offline import configured_offline_judge
 
         return configured_offline_judge()
-    from rl.judge_claude import ClaudeJudge, ClaudeJudgeConfig
+    from rl.judges.claude import ClaudeJudge, ClaudeJudgeConfig
 
     config = ClaudeJudgeConfig(
         api_key=settings.ANTHROPIC_API_KEY,
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from rl.auto_evaluate import ApiError, CommandCenterApi, RunBusy, RunConfig, run_evaluation
+    from rl.judges.auto_evaluate import ApiError, CommandCenterApi, RunBusy, RunConfig, run_evaluation
 
     if not args.verbose:
         logging.getLogger("httpx2").setLevel(logging.WARNING)

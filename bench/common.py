@@ -37,8 +37,8 @@ def seed_scratch_plant(name: str, days: float, counts: dict, seed: int, end: dat
     import psycopg
     from tqdm import tqdm
 
-    from industrial.database import recreate_database
-    from industrial.plant_seeding import SeedPlan, seed_plant
+    from industrial.database.connection import recreate_database
+    from industrial.plant.seeding import SeedPlan, seed_plant
 
     conninfo = recreate_database(name)
     plan = SeedPlan(days=days, counts=counts, seed=seed, end=end)

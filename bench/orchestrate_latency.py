@@ -68,9 +68,9 @@ def main() -> None:
 
     setup_django()
     from command_center.local_server import start_local_server
-    from industrial.database import drop_database
-    from industrial.plant_spec import EQUIPMENT_TYPES
-    from rl.experience_buffer import ExperienceBuffer
+    from industrial.database.connection import drop_database
+    from industrial.plant.spec import EQUIPMENT_TYPES
+    from rl.experiences.buffer import ExperienceBuffer
 
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     name = "plant_bench_orchestrate"

@@ -4,12 +4,12 @@
     python bench/tier1_learning.py --interactions 600 --seeds 1 --buffer-sizes 1000   # a quick run
 
 For each seed and policy, a fresh experience journal and the same simulated
-people, questions and noise (``rl/simulation.py``): the orchestrator answers
+people, questions and noise (``rl/simulation/operators.py``): the orchestrator answers
 (in-process, over a seeded plant) for the asker's role, as it would for a
 logged-in user with that role on their profile (``--hide-role``: role-blind,
 as before the role was known), the person's feedback goes through
 ``layer2.feedback.record_feedback`` (journal, ``WidgetRating`` row, the
-learner's hook), and the reward is the one ``rl/reward.py`` computes from it.
+learner's hook), and the reward is the one ``rl/experiences/reward.py`` computes from it.
 Policies: random widgets, the rule ranking, Tier 1, and Vowpal Wabbit's
 ``--cb_explore_adf`` fed the same features (the role included) and rewards.
 Reported: mean reward over the last 500 interactions (averaged over seeds),
@@ -52,7 +52,7 @@ class RandomRanker:
         self.rng = np.random.default_rng(seed)
 
     def choose(self, intent, candidates, max_widgets, role=None):
-        from layer2.planner import Choice, plan_length
+        from layer2.planning.planner import Choice, plan_length
 
         k = plan_length(candidates, max_widgets)
         chosen, left = [], list(candidates)
@@ -80,14 +80,14 @@ class VWRanker:
 
     @staticmethod
     def _shared(intent: dict, role: str | None) -> str:
-        from rl.tier1_scorer import intent_features
+        from rl.tier1.scorer import intent_features
 
         hot = [f"f{i}" for i, v in enumerate(intent_features(intent, role)) if v]
         return "shared |q " + " ".join(hot)
 
     @staticmethod
     def _action(intent: dict, widget_type: str, size: str, metric, rule: float) -> str:
-        from layer2.widgets import CATALOG
+        from layer2.planning.widgets import CATALOG
 
         match = "match" if metric in (intent.get("metrics") or []) else "nomatch"
         sizes = CATALOG[widget_type].sizes
@@ -95,7 +95,7 @@ class VWRanker:
         return f"|w t_{widget_type} s_{size} ts_{widget_type}_{size} {ends} {match} rule:{rule:.3f}"
 
     def choose(self, intent, candidates, max_widgets, role=None):
-        from layer2.planner import Choice, plan_length
+        from layer2.planning.planner import Choice, plan_length
 
         data = intent.to_dict()
         k = plan_length(candidates, max_widgets)
@@ -113,7 +113,7 @@ class VWRanker:
         return chosen
 
     def learn(self, experience) -> None:
-        from rl.reward import widget_rewards
+        from rl.experiences.reward import widget_rewards
 
         intent = experience.intent
         actions = [(c.widget_type, c.size, c.metric, c.rule_score) for c in experience.candidates]
@@ -134,12 +134,12 @@ class VWRanker:
 
 def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role: bool = False) -> dict:
     from layer2.orchestrator import Orchestrator
-    from layer2.planner import RuleRanker
-    from rl.continuous import Tier1Service, install
-    from rl.experience_buffer import ExperienceBuffer
-    from rl.reward import plan_reward
-    from rl.simulation import QuestionBank, SimulatedOperators, ask_and_rate
-    from rl.tier1_scorer import Tier1Config, Tier1Learner, Tier1Ranker
+    from layer2.planning.planner import RuleRanker
+    from rl.experiences.buffer import ExperienceBuffer
+    from rl.experiences.reward import plan_reward
+    from rl.simulation.operators import QuestionBank, SimulatedOperators, ask_and_rate
+    from rl.tier1.scorer import Tier1Config, Tier1Learner, Tier1Ranker
+    from rl.tier1.service import Tier1Service, install
 
     state = Path(tempfile.mkdtemp(dir=_TMP))
     buffer = ExperienceBuffer(state / "experiences.jsonl")
@@ -174,10 +174,10 @@ def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role
 def scorer_timings(vocabulary) -> dict:
     import torch
 
-    from layer2.intent import parse_intent
-    from layer2.planner import candidates
-    from rl.reward import WidgetReward
-    from rl.tier1_scorer import Tier1Learner, parameter_count
+    from layer2.planning.planner import candidates
+    from layer2.understanding.intent import parse_intent
+    from rl.experiences.reward import WidgetReward
+    from rl.tier1.scorer import Tier1Learner, parameter_count
 
     torch.set_num_threads(1)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -212,8 +212,8 @@ def scorer_timings(vocabulary) -> dict:
 
 
 def buffer_timings(sizes: list[int]) -> dict:
-    from rl.experience import Experience, Feedback, WidgetChoice
-    from rl.experience_buffer import ExperienceBuffer
+    from rl.experiences.buffer import ExperienceBuffer
+    from rl.experiences.records import Experience, Feedback, WidgetChoice
 
     def experience(i: int) -> Experience:
         return Experience(
@@ -252,10 +252,10 @@ def main() -> None:
     setup_django()
     from django.core.management import call_command
 
-    from industrial.database import drop_database
-    from industrial.plant_spec import EQUIPMENT_TYPES
-    from industrial.timeseries_access import TimeSeriesDataAccess
-    from layer2.intent import PlantVocabulary
+    from industrial.database.connection import drop_database
+    from industrial.plant.spec import EQUIPMENT_TYPES
+    from industrial.timeseries.access import TimeSeriesDataAccess
+    from layer2.understanding.intent import PlantVocabulary
 
     call_command("migrate", verbosity=0)
     name = "plant_bench_tier1"

@@ -6,10 +6,10 @@
 
 Steps, all through the project's own code: seed a scratch plant; build and
 teach a planner model (``bootstrap_planner``'s service function); answer
-simulated operators' questions (``rl/simulation.py``) with the exploring
+simulated operators' questions (``rl/simulation/operators.py``) with the exploring
 Tier 1 ranker and record their feedback through ``record_feedback``; build
-preference pairs (``rl/preference_data.py``); train and gate a LoRA adapter
-(``rl/tier2_training.py``). Reported: pairs by source, training time and
+preference pairs (``rl/tier2/preference_data.py``); train and gate a LoRA adapter
+(``rl/tier2/training.py``). Reported: pairs by source, training time and
 tokens/s, held-out preference accuracy and reward margin before and after,
 and the valid-JSON rate and simulated-operator reward of plans the planner
 model writes for fresh questions before and after. ``--scale-pairs`` times
@@ -50,8 +50,8 @@ PLANNER_SIZES = {  # PlannerModelConfig overrides
 
 def simulate(orchestrator, vocabulary, count: int, seed: int, people_seed: int) -> list[float]:
     """Answer ``count`` simulated questions and record each asker's feedback; returns the plan rewards."""
-    from rl.reward import plan_reward
-    from rl.simulation import QuestionBank, SimulatedOperators, ask_and_rate
+    from rl.experiences.reward import plan_reward
+    from rl.simulation.operators import QuestionBank, SimulatedOperators, ask_and_rate
 
     bank, people, rewards = QuestionBank(vocabulary, seed), SimulatedOperators(people_seed), []
     for _ in range(count):
@@ -63,7 +63,7 @@ def simulate(orchestrator, vocabulary, count: int, seed: int, people_seed: int) 
 def planner_on_fresh_questions(access, vocabulary, planner, count: int, seed: int) -> dict:
     """Simulated reward and valid-JSON rate of the planner model's own plans (invalid ones fall back to rules)."""
     from layer2.orchestrator import Orchestrator
-    from rl.experience_buffer import ExperienceBuffer
+    from rl.experiences.buffer import ExperienceBuffer
 
     buffer = ExperienceBuffer(Path(tempfile.mkdtemp(dir=_TMP)) / "fresh.jsonl")
     orchestrator = Orchestrator(access, buffer, backend=planner)
@@ -79,8 +79,8 @@ def scale_timings(model_path, data, config, counts: list[int]) -> dict:
     """DPO wall time and tokens/s on ``counts`` pairs (drawn with replacement from ``data``)."""
     import random
 
-    from rl.dpo import train_adapter
-    from rl.preference_data import PreferenceData
+    from rl.tier2.dpo import train_adapter
+    from rl.tier2.preference_data import PreferenceData
 
     rng, figures = random.Random(0), {}
     for n in counts:
@@ -116,19 +116,20 @@ def main() -> None:
     setup_django()
     from django.core.management import call_command
 
-    from industrial.database import drop_database
-    from industrial.plant_spec import EQUIPMENT_TYPES
-    from industrial.timeseries_access import TimeSeriesDataAccess
-    from layer2.intent import PlantVocabulary
-    from layer2.llm_planner import LLMPlanner
+    from industrial.database.connection import drop_database
+    from industrial.plant.spec import EQUIPMENT_TYPES
+    from industrial.timeseries.access import TimeSeriesDataAccess
     from layer2.orchestrator import Orchestrator
-    from layer2.planner_model import PlannerModelConfig
-    from rl.dpo import Tier2Config
-    from rl.experience_buffer import ExperienceBuffer
-    from rl.planner_adapters import AdapterRegistry
-    from rl.planner_bootstrap import BootstrapConfig, bootstrap_planner
-    from rl.tier1_scorer import Tier1Learner, Tier1Ranker
-    from rl.tier2_training import data_from_buffer, run_training
+    from layer2.planning.llm_planner import LLMPlanner
+    from layer2.planning.planner_model import PlannerModelConfig
+    from layer2.understanding.intent import PlantVocabulary
+    from rl.experiences.buffer import ExperienceBuffer
+    from rl.tier1.scorer import Tier1Learner, Tier1Ranker
+    from rl.tier2.adapters import AdapterRegistry
+    from rl.tier2.bootstrap import BootstrapConfig, bootstrap_planner
+    from rl.tier2.dpo import Tier2Config
+    from rl.tier2.preference_data import data_from_buffer
+    from rl.tier2.training import run_training
 
     call_command("migrate", verbosity=0)
     name = "plant_bench_tier2"
@@ -170,7 +171,7 @@ def main() -> None:
         config = Tier2Config(device=args.device, **({"epochs": args.epochs} if args.epochs else {}))
         before = planner_on_fresh_questions(access, vocabulary, LLMPlanner(base.path), args.fresh, seed=99)
         registry = AdapterRegistry(_TMP / "planner")
-        record = run_training(data, registry, base.path, config)
+        record = run_training(data=data, registry=registry, model_path=base.path, config=config)
         after = planner_on_fresh_questions(
             access, vocabulary, LLMPlanner(base.path, registry.path(record.version)), args.fresh, seed=99
         )

@@ -35,7 +35,7 @@ def timed(call: Callable[[], object], calls: int) -> dict[str, float]:
 
 
 def measure(conninfo: str, calls: int, rng: random.Random) -> dict[str, dict]:
-    from industrial.timeseries_access import TimeSeriesDataAccess
+    from industrial.timeseries.access import TimeSeriesDataAccess
 
     access = TimeSeriesDataAccess(conninfo, max_size=2)
     types = access.catalog.types()
@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from industrial.plant_spec import EQUIPMENT_TYPES
+    from industrial.plant.spec import EQUIPMENT_TYPES
 
     counts = {t.name: args.count for t in EQUIPMENT_TYPES}
     end = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -107,7 +107,7 @@ def main() -> None:
         for query, r in results.items():
             print(f"  {query:18s} p50 {r['p50_ms']:8.3f} ms   p95 {r['p95_ms']:8.3f} ms   ({r['calls']} calls)")
         if not args.keep:
-            from industrial.database import drop_database
+            from industrial.database.connection import drop_database
 
             drop_database(name)
     if args.compare_days:

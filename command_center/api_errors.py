@@ -3,7 +3,8 @@
 DRF's own errors keep its shape (``{"field": ["message"]}`` for 400s,
 ``{"detail": "..."}`` otherwise). Our typed errors map as follows: an
 unknown equipment in the URL is 404 with close matches; an unknown metric,
-type or bad parameter in a query or body is 400 naming the field.
+type or bad parameter in a query or body is 400 naming the field; a Tier 2
+approval that cannot start is 409 with its reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from industrial.errors import InvalidQuery, UnknownEquipment, UnknownEquipmentType, UnknownMetric
 from layer2.errors import InvalidFeedback
-from rl.experience_buffer import ExperienceNotFound
+from rl.experiences.buffer import ExperienceNotFound
+from rl.tier2.jobs import TrainingRefused
 
 
 def exception_handler(exc, context):
@@ -35,6 +37,8 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, InvalidQuery | InvalidFeedback):
         return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, TrainingRefused):
+        return Response(exc.body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     return None

@@ -3,7 +3,7 @@
 The time-series database is the customer's: Django never migrates it. Its
 shared tables (`equipment`, `alerts`) are reached through unmanaged models
 of the `industrial` app, and the per-equipment tables through
-`industrial.timeseries_access`.
+`industrial.timeseries.access`.
 """
 
 TIMESERIES_APPS = frozenset({"industrial"})

@@ -20,7 +20,7 @@ def on_starting(server):
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "command_center.settings")
     django.setup()
-    from industrial.database import timeseries_conninfo
+    from industrial.database.connection import timeseries_conninfo
 
     timeseries_conninfo()
     server.log.info("time-series database ready")
@@ -28,13 +28,13 @@ def on_starting(server):
 
 def post_fork(server, worker):
     """Start this worker's Tier 1 service (if ENABLE_CONTINUOUS_RL): threads and torch only after fork."""
-    from rl.continuous import start_service
+    from rl.tier1.service import start_service
 
     if start_service() is not None:
         server.log.info("tier1 service running in worker %s", worker.pid)
 
 
 def worker_exit(server, worker):
-    from rl.continuous import stop_service
+    from rl.tier1.service import stop_service
 
     stop_service()

@@ -88,7 +88,11 @@ if TIMESERIES_DATABASE_URL:
     _timeseries_db = dj_database_url.parse(TIMESERIES_DATABASE_URL, conn_max_age=60)
 else:
     # Host and socket are filled in by the backend once the embedded server runs.
-    _timeseries_db = {"ENGINE": "industrial.embedded_backend", "NAME": TIMESERIES_DATABASE_NAME, "CONN_MAX_AGE": 60}
+    _timeseries_db = {
+        "ENGINE": "industrial.database.embedded_backend",
+        "NAME": TIMESERIES_DATABASE_NAME,
+        "CONN_MAX_AGE": 60,
+    }
 
 DATABASES = {"default": _default_db, "timeseries": _timeseries_db}
 DATABASE_ROUTERS = ["command_center.db_router.TimeSeriesRouter"]

@@ -1,7 +1,7 @@
 """Request and response shapes of the industrial API (``industrial/views.py``).
 
 Query serializers turn a query string into the keyword arguments of a
-:class:`~industrial.timeseries_access.TimeSeriesDataAccess` method (``source``
+:class:`~industrial.timeseries.access.TimeSeriesDataAccess` method (``source``
 maps a parameter to its argument: ``type`` -> ``equipment_type``, ``agg`` ->
 ``aggregation``), and their errors name the parameter: ``{"start": ["..."]}``.
 Names are checked against the catalog of ``context["access"]``; an unknown
@@ -21,7 +21,7 @@ from rest_framework import serializers
 
 from command_center.api_fields import AwareDateTimeField
 from industrial.errors import UnknownEquipment, UnknownEquipmentType, UnknownMetric
-from industrial.timeseries_access import AGGREGATIONS, BUCKETS, SEVERITIES
+from industrial.timeseries.access import AGGREGATIONS, BUCKETS, SEVERITIES
 
 DEFAULT_WINDOW = timedelta(hours=24)
 _NAME_LENGTH = 100  # longer than any table or column name PostgreSQL allows (63)

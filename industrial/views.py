@@ -15,7 +15,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from industrial.health import plant_health
 from industrial.serializers import (
     AlertListSerializer,
     AlertQuerySerializer,
@@ -28,7 +27,8 @@ from industrial.serializers import (
     SeriesSerializer,
     TimeSeriesQuerySerializer,
 )
-from industrial.timeseries_access import get_timeseries_access
+from industrial.timeseries.access import get_timeseries_access
+from industrial.timeseries.health import plant_health
 
 BAD_PARAMETER = OpenApiResponse(OpenApiTypes.OBJECT, description='A parameter is invalid: {"start": ["..."]}.')
 NOT_FOUND = OpenApiResponse(NotFoundSerializer, description="No such equipment; suggestions holds close ids.")

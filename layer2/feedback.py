@@ -6,12 +6,11 @@ from django.db import transaction
 
 from layer2.errors import InvalidFeedback
 from layer2.models import WidgetRating
-from rl.continuous import feedback_received
-from rl.experience import Experience, Feedback
-from rl.experience_buffer import ExperienceBuffer
+from rl.experiences.buffer import ExperienceBuffer
+from rl.experiences.records import Experience, Feedback
 
 
-def record_feedback(buffer: ExperienceBuffer, query_id: str, feedback: Feedback, user=None) -> Experience:
+def record_feedback(*, buffer: ExperienceBuffer, query_id: str, feedback: Feedback, user=None) -> Experience:
     """Attach ``feedback`` to the experience ``query_id`` (any worker's) and keep a ``WidgetRating`` row.
 
     Raises ``ExperienceNotFound`` for an unknown id and ``InvalidFeedback``
@@ -38,6 +37,4 @@ def record_feedback(buffer: ExperienceBuffer, query_id: str, feedback: Feedback,
             missing_widgets=feedback.missing_widgets,
             suggested_improvements=feedback.suggested_improvements,
         )
-        updated = buffer.update_feedback(query_id, feedback)
-    feedback_received(updated)  # Tier 1 learns from it now, in this process
-    return updated
+        return buffer.update_feedback(query_id, feedback)

@@ -8,7 +8,7 @@ received, rich fields included when the judge sent them.
 from django.conf import settings
 from django.db import models
 
-from layer2.user_roles import ROLES
+from layer2.understanding.roles import ROLES
 
 
 class WidgetRating(models.Model):
@@ -32,8 +32,24 @@ class WidgetRating(models.Model):
         return f"{self.query_id}: {self.rating}"
 
 
+class OperatorProfileManager(models.Manager):
+    def role_of(self, user) -> str | None:
+        """The role on ``user``'s operator profile; None for an anonymous user or one without a profile."""
+        if user is None or not user.is_authenticated:
+            return None
+        return self.filter(user_id=user.pk).values_list("role", flat=True).first()
+
+    def set_role(self, *, user, role: str) -> None:
+        """Give ``user`` the role ``role`` (one of ``ROLES``), creating their profile if needed."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        self.update_or_create(user=user, defaults={"role": role})
+
+
 class OperatorProfile(models.Model):
     """What the system knows of an API user beyond their login: their role at the plant."""
+
+    objects = OperatorProfileManager()
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_profile")
     role = models.CharField(max_length=16, choices=[(r, r) for r in ROLES])

@@ -18,15 +18,15 @@ from typing import Protocol
 
 from django.utils import timezone
 
-from industrial.timeseries_access import TimeSeriesDataAccess
-from layer2 import voice
-from layer2.data_binding import BoundWidget, bind
-from layer2.intent import Intent, ParsedQuery, PlantVocabulary, parse_intent
-from layer2.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
-from layer2.request_memo import MemoizedAccess
-from layer2.user_roles import ROLES
-from rl.experience import CandidateRecord, Experience, WidgetChoice
-from rl.experience_buffer import ExperienceBuffer
+from industrial.timeseries.access import TimeSeriesDataAccess
+from layer2.answering import voice
+from layer2.answering.data_binding import BoundWidget, bind
+from layer2.answering.request_memo import MemoizedAccess
+from layer2.planning.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
+from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary, parse_intent
+from layer2.understanding.roles import ROLES
+from rl.experiences.buffer import ExperienceBuffer
+from rl.experiences.records import CandidateRecord, Experience, WidgetChoice
 
 READING_INTERVAL = timedelta(minutes=1)
 

@@ -6,9 +6,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from command_center.api_fields import AwareDateTimeField, StrictCharField
-from layer2.user_roles import ROLES
-from layer2.widgets import CATALOG, SIZES
-from rl.experience import RATINGS, Feedback, WidgetFeedback
+from layer2.planning.widgets import CATALOG, SIZES
+from layer2.understanding.roles import ROLES
+from rl.experiences.records import RATINGS, Feedback, WidgetFeedback
 
 MAX_TRANSCRIPT = 1000
 MAX_TEXT = 4000

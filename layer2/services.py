@@ -1,27 +1,86 @@
-"""The process's orchestrator, built on first use (after any fork) from settings."""
+"""What the layer2 API does, one function per endpoint, and the one place where it meets the learners.
+
+The flow's imports run one way: ``industrial`` ← ``rl.experiences`` ←
+``layer2`` ← the learners (``rl.tier1``, ``rl.tier2``, ``rl.status``).
+This module alone, the composition root, reaches up: it builds the
+process's orchestrator with the Tier 1 ranker or the ``llm`` planner, sends
+new feedback to Tier 1, and hands the learning loop's status and approvals
+through. The import contracts in ``pyproject.toml`` allow these imports
+here and nowhere else in layer2.
+
+Everything is built on first use, after any fork; training libraries
+(transformers, peft) load only when ``PLANNER_BACKEND=llm`` serves.
+"""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from django.conf import settings
 
-from industrial.timeseries_access import get_timeseries_access
-from layer2.orchestrator import Orchestrator
-from rl.continuous import current_service
-from rl.experience_buffer import get_experience_buffer
+from industrial.timeseries.access import get_timeseries_access
+from layer2.feedback import record_feedback
+from layer2.models import OperatorProfile
+from layer2.orchestrator import Answer, Orchestrator
+from rl import status
+from rl.experiences.buffer import ExperienceBuffer, get_experience_buffer
+from rl.experiences.records import Experience, Feedback
+from rl.tier1.service import current_service, feedback_received
+from rl.tier2.adapters import get_registry
 
 
 @functools.cache
 def get_orchestrator() -> Orchestrator:
-    backend = None
-    if settings.PLANNER_BACKEND == "llm":
-        from layer2.llm_planner import get_llm_planner
-
-        backend = get_llm_planner()
+    """The process's orchestrator: the Tier 1 ranker where continuous RL runs, the ``llm`` planner if chosen."""
+    backend = _llm_planner() if settings.PLANNER_BACKEND == "llm" else None
     ranker = None
     if (service := current_service()) is not None:
-        from rl.tier1_scorer import Tier1Ranker
+        from rl.tier1.scorer import Tier1Ranker  # torch: loaded only where Tier 1 runs
 
         ranker = Tier1Ranker(service.learner)
     return Orchestrator(get_timeseries_access(), get_experience_buffer(), ranker=ranker, backend=backend)
+
+
+def _llm_planner():
+    from layer2.planning.llm_planner import LLMPlanner  # transformers: loaded only where the llm planner serves
+
+    model = Path(settings.PLANNER_MODEL_PATH)
+    if not (model / "config.json").is_file():
+        raise RuntimeError(
+            f"PLANNER_BACKEND=llm needs a local model folder at PLANNER_MODEL_PATH ({model}): "
+            "build one with `python manage.py bootstrap_planner`"
+        )
+    if settings.PLANNER_ADAPTER_PATH:
+        return LLMPlanner(model, settings.PLANNER_ADAPTER_PATH)
+    return LLMPlanner(model, active_adapter=get_registry().active_path)  # follows promotions and rollbacks
+
+
+def answer_question(*, transcript: str, role: str | None, user) -> Answer:
+    """Answer ``transcript`` for ``role``, else for the role on ``user``'s profile (a shared login may name another)."""
+    return get_orchestrator().answer(transcript, role=role or OperatorProfile.objects.role_of(user))
+
+
+def submit_feedback(
+    *, query_id: str, feedback: Feedback, user=None, buffer: ExperienceBuffer | None = None
+) -> Experience:
+    """Record ``feedback`` on answer ``query_id`` (in ``buffer``, default the process's) and let Tier 1 learn it now."""
+    experience = record_feedback(
+        buffer=buffer or get_experience_buffer(), query_id=query_id, feedback=feedback, user=user
+    )
+    feedback_received(experience)  # this process's scorer re-ranks the next answer at once
+    return experience
+
+
+def list_experiences(**query) -> list[Experience]:
+    """Recorded experiences, filtered as ``ExperienceBuffer.list`` filters them."""
+    return get_experience_buffer().list(**query)
+
+
+def rl_status() -> dict:
+    return status.rl_status()
+
+
+def approve_training(*, method: str, approved_by: str) -> dict:
+    """Start a Tier 2 run; raises ``TrainingRefused`` (409) saying why not."""
+    return status.approve_training(method=method, approved_by=approved_by)

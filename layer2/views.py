@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from layer2.feedback import record_feedback
+from layer2 import services
 from layer2.serializers import (
     AnswerSerializer,
     ApproveTrainingSerializer,
@@ -20,10 +20,6 @@ from layer2.serializers import (
     FeedbackRequestSerializer,
     OrchestrateRequestSerializer,
 )
-from layer2.services import get_orchestrator
-from layer2.user_roles import role_of
-from rl.experience_buffer import get_experience_buffer
-from rl.status import approve_training, rl_status
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description='A field is invalid: {"field": ["..."]}.')
 
@@ -40,8 +36,8 @@ class OrchestrateView(APIView):
     @extend_schema(request=OrchestrateRequestSerializer, responses={200: AnswerSerializer, 400: BAD_REQUEST})
     def post(self, request):
         data = _valid(OrchestrateRequestSerializer, request.data).validated_data
-        role = data.get("role") or role_of(request.user)  # a request may speak for someone else at a shared login
-        return Response(get_orchestrator().answer(data["transcript"], role=role).to_dict())
+        answer = services.answer_question(transcript=data["transcript"], role=data.get("role"), user=request.user)
+        return Response(answer.to_dict())
 
 
 class FeedbackView(APIView):
@@ -54,7 +50,7 @@ class FeedbackView(APIView):
     def post(self, request):
         serializer = _valid(FeedbackRequestSerializer, request.data)
         query_id = serializer.validated_data["query_id"]
-        experience = record_feedback(get_experience_buffer(), query_id, serializer.to_feedback(), request.user)
+        experience = services.submit_feedback(query_id=query_id, feedback=serializer.to_feedback(), user=request.user)
         return Response(
             {"query_id": query_id, "rating": experience.rating, "has_evaluation": experience.has_evaluation}
         )
@@ -66,7 +62,7 @@ class ExperiencesView(APIView):
     @extend_schema(parameters=[ExperienceQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST})
     def get(self, request):
         query = _valid(ExperienceQuerySerializer, request.query_params).validated_data
-        experiences = get_experience_buffer().list(**query)
+        experiences = services.list_experiences(**query)
         return Response({"count": len(experiences), "experiences": [e.to_dict() for e in experiences]})
 
 
@@ -75,7 +71,7 @@ class RLStatusView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        return Response(rl_status())
+        return Response(services.rl_status())
 
 
 class ApproveTrainingView(APIView):
@@ -89,5 +85,5 @@ class ApproveTrainingView(APIView):
     )
     def post(self, request):
         method = _valid(ApproveTrainingSerializer, request.data).validated_data["method"]
-        started, body = approve_training(method, request.user.get_username())
-        return Response(body, status=status.HTTP_202_ACCEPTED if started else status.HTTP_409_CONFLICT)
+        body = services.approve_training(method=method, approved_by=request.user.get_username())
+        return Response(body, status=status.HTTP_202_ACCEPTED)  # a refusal is TrainingRefused: 409

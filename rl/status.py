@@ -13,8 +13,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from rl.continuous import current_service
-from rl.experience_buffer import get_experience_buffer
+from rl.experiences.buffer import get_experience_buffer
+from rl.tier1.service import current_service
+from rl.tier2.adapters import get_registry
+from rl.tier2.jobs import TrainingStatus, approve
+from rl.tier2.preference_data import data_from_buffer
 
 OPE_SAMPLE = 500  # newest experiences with feedback used for the off-policy estimates
 
@@ -31,16 +34,13 @@ def _tier1(buffer) -> dict:
     if service is None:
         detail = "off (ENABLE_CONTINUOUS_RL=false): the rule ranking serves"
         return {"available": False, "enabled": settings.ENABLE_CONTINUOUS_RL, "detail": detail}
-    from rl.off_policy import estimate
+    from rl.tier1.off_policy import estimate  # torch: loaded only where Tier 1 runs
 
     rated = buffer.list(has_feedback=True, limit=OPE_SAMPLE, newest_first=True)
     return {**service.status(), "off_policy": asdict(estimate(service.learner, rated))}
 
 
 def _tier2(buffer) -> dict:
-    from rl.planner_adapters import get_registry
-    from rl.tier2_jobs import TrainingStatus
-
     registry = get_registry()
     model = Path(settings.PLANNER_MODEL_PATH)
     versions = registry.versions()
@@ -69,7 +69,6 @@ def _tier2(buffer) -> dict:
 def pair_counts(buffer) -> dict:
     """Preference data counts by source, recomputed only when new feedback has arrived."""
     global _pair_counts
-    from rl.tier2_training import data_from_buffer
 
     key = (str(buffer.path), buffer.feedback_cursor())
     if _pair_counts is None or _pair_counts[0] != key:
@@ -77,10 +76,7 @@ def pair_counts(buffer) -> dict:
     return _pair_counts[1]
 
 
-def approve_training(method: str, approved_by: str) -> tuple[bool, dict]:
-    """(started, body): start the background Tier 2 trainer, or say why not."""
-    from rl.tier2_jobs import approve
-
-    buffer = get_experience_buffer()
-    approval = approve(method, approved_by, pair_counts(buffer)["pairs"], settings.TIER2_MIN_PAIRS)
-    return approval.started, approval.body
+def approve_training(*, method: str, approved_by: str) -> dict:
+    """Start the background Tier 2 trainer; raises ``TrainingRefused`` saying why not."""
+    pairs = pair_counts(get_experience_buffer())["pairs"]
+    return approve(method=method, approved_by=approved_by, pairs=pairs, min_pairs=settings.TIER2_MIN_PAIRS)

@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from industrial.database import drop_database, recreate_database, timeseries_conninfo
-from industrial.plant_seeding import SeedPlan, seed_plant
-from industrial.plant_spec import EQUIPMENT_TYPES
-from industrial.timeseries_access import TimeSeriesDataAccess, get_timeseries_access
-from layer2.intent import PlantVocabulary
+from industrial.database.connection import drop_database, recreate_database, timeseries_conninfo
+from industrial.plant.seeding import SeedPlan, seed_plant
+from industrial.plant.spec import EQUIPMENT_TYPES
+from industrial.timeseries.access import TimeSeriesDataAccess, get_timeseries_access
 from layer2.services import get_orchestrator
-from rl.experience_buffer import get_experience_buffer
-from rl.tier2_jobs import process_alive
+from layer2.understanding.intent import PlantVocabulary
+from rl.experiences.buffer import get_experience_buffer
+from rl.tier2.jobs import process_alive
 
 # Unique per run, so two test runs on one server (two sessions, CI beside a developer) never collide.
 TEST_DATABASE = f"plant_test_{os.getpid()}"

@@ -5,8 +5,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from layer2.models import WidgetRating
-from layer2.user_roles import set_role
+from layer2.models import OperatorProfile, WidgetRating
 
 ORCHESTRATE, FEEDBACK, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/feedback/", "/api/layer2/experiences/"
 INTENT_FIELDS = ["intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation",
@@ -67,7 +66,7 @@ def test_feedback_is_stored_on_the_experience_and_as_a_rating_row(api_client, se
 
 def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api_client, api_user, serving):
     asked = [ask(api_client, "pump 1 vibration")["query_id"]]  # no profile yet: role unknown
-    set_role(api_user, "engineer")
+    OperatorProfile.objects.set_role(user=api_user, role="engineer")
     asked.append(ask(api_client, "pump 1 vibration")["query_id"])
     response = api_client.post(ORCHESTRATE, {"transcript": "pump 1 vibration", "role": "manager"}, format="json")
     assert response.status_code == 200, response.content

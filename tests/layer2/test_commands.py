@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
-from layer2.user_roles import role_of
+from layer2.models import OperatorProfile
 
 
 @pytest.mark.django_db
@@ -29,11 +29,11 @@ def test_create_api_user_sets_and_keeps_the_role(django_user_model):
     out = StringIO()
     call_command("create_api_user", "ana", "--role", "engineer", stdout=out)
     user = django_user_model.objects.get(username="ana")
-    assert role_of(user) == "engineer" and "engineer" in out.getvalue()
+    assert OperatorProfile.objects.role_of(user) == "engineer" and "engineer" in out.getvalue()
     call_command("create_api_user", "ana", stdout=StringIO())
-    assert role_of(user) == "engineer"  # omitted: kept
+    assert OperatorProfile.objects.role_of(user) == "engineer"  # omitted: kept
     call_command("create_api_user", "ana", "--role", "manager", stdout=StringIO())
-    assert role_of(user) == "manager"
+    assert OperatorProfile.objects.role_of(user) == "manager"
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("create_api_user", "ana", "--role", "ceo")
-    assert role_of(user) == "manager"
+    assert OperatorProfile.objects.role_of(user) == "manager"

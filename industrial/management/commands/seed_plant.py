@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from industrial.database import timeseries_conninfo
-from industrial.plant_seeding import SeedPlan, follow, seed_plant
-from industrial.plant_spec import EQUIPMENT_TYPES, TYPES_BY_NAME
+from industrial.database.connection import timeseries_conninfo
+from industrial.plant.seeding import SeedPlan, follow, seed_plant
+from industrial.plant.spec import EQUIPMENT_TYPES, TYPES_BY_NAME
 
 
 def parse_types(spec: str | None, count: int | None) -> dict[str, int | None]:

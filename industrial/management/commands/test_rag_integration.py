@@ -6,10 +6,10 @@ from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
-from industrial.diagnostics import Check, run_checks
 from industrial.errors import UnknownEquipment
-from industrial.timeseries_access import EquipmentInfo, TimeSeriesDataAccess, get_timeseries_access
-from industrial.timeseries_rag import STATUS_METRIC, TimeSeriesRAGProvider, format_value
+from industrial.management.checks import Check, run_checks
+from industrial.timeseries.access import EquipmentInfo, TimeSeriesDataAccess, get_timeseries_access
+from industrial.timeseries.rag import STATUS_METRIC, TimeSeriesRAGProvider, format_value
 
 BUDGETS = (200, 50)  # tiny budgets tried besides --max-chars
 
@@ -97,7 +97,7 @@ def rag_checks(access: TimeSeriesDataAccess, info: EquipmentInfo, peer: str | No
 
 
 class Command(BaseCommand):
-    help = "Check the RAG context builder (industrial.timeseries_rag) against the configured time-series database."
+    help = "Check the RAG context builder (industrial.timeseries.rag) against the configured time-series database."
 
     def add_arguments(self, parser):
         parser.add_argument(

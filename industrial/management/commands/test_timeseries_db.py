@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from industrial.diagnostics import run_checks
 from industrial.errors import UnknownEquipment
-from industrial.timeseries_access import TimeSeriesDataAccess, get_timeseries_access
+from industrial.management.checks import run_checks
+from industrial.timeseries.access import TimeSeriesDataAccess, get_timeseries_access
 
 
 def timeseries_checks(access: TimeSeriesDataAccess, equipment_id: str) -> list[tuple[str, object]]:

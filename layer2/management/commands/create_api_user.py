@@ -4,7 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
-from layer2.user_roles import ROLES, role_of, set_role
+from layer2.models import OperatorProfile
+from layer2.understanding.roles import ROLES
 
 
 class Command(BaseCommand):
@@ -31,10 +32,14 @@ class Command(BaseCommand):
             user.is_staff = True
         user.save()
         if options["role"]:
-            set_role(user, options["role"])
+            OperatorProfile.objects.set_role(user=user, role=options["role"])
         token, _ = Token.objects.get_or_create(user=user)
         if options["quiet"]:
             self.stdout.write(token.key)
             return
-        details = ["created" if created else "exists"] + ["staff"] * user.is_staff + [role_of(user) or "no role"]
+        details = (
+            ["created" if created else "exists"]
+            + ["staff"] * user.is_staff
+            + [OperatorProfile.objects.role_of(user) or "no role"]
+        )
         self.stdout.write(f"User {username} ({', '.join(details)}); token: {token.key}")

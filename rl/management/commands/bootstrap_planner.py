@@ -8,10 +8,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from industrial.timeseries_access import get_timeseries_access
-from layer2.intent import PlantVocabulary
-from layer2.planner_model import PlannerModelConfig
-from rl.planner_bootstrap import BootstrapConfig, bootstrap_planner
+from industrial.timeseries.access import get_timeseries_access
+from layer2.planning.planner_model import PlannerModelConfig
+from layer2.understanding.intent import PlantVocabulary
+from rl.tier2.bootstrap import BootstrapConfig, bootstrap_planner
 
 
 class Command(BaseCommand):

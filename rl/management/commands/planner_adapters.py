@@ -5,7 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from rl.planner_adapters import NothingToRollBack, UnknownAdapter, export_merged, get_registry
+from rl.tier2.adapters import NothingToRollBack, UnknownAdapter, get_registry
+from rl.tier2.export import export_merged
 
 
 class Command(BaseCommand):
@@ -36,7 +37,9 @@ class Command(BaseCommand):
             else:
                 if not out:
                     raise CommandError("export needs --out DIR")
-                path = export_merged(registry, version, Path(settings.PLANNER_MODEL_PATH), Path(out))
+                path = export_merged(
+                    registry=registry, version=version, base_model=Path(settings.PLANNER_MODEL_PATH), out=Path(out)
+                )
                 self.stdout.write(f"merged model written to {path}")
         except (UnknownAdapter, NothingToRollBack) as error:
             raise CommandError(str(error)) from error

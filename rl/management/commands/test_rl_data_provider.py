@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from industrial.diagnostics import run_checks
-from industrial.timeseries_access import BUCKETS, get_timeseries_access
-from rl.provider_diagnostics import ProviderCheckOptions, provider_checks
+from industrial.management.checks import run_checks
+from industrial.timeseries.access import BUCKETS, get_timeseries_access
+from rl.simulation.diagnostics import ProviderCheckOptions, provider_checks
 
 
 class Command(BaseCommand):
     help = (
-        "Check rl.timeseries_data_provider (random states, trajectories, anomaly-enriched batches, situation "
+        "Check rl.simulation.data_provider (random states, trajectories, anomaly-enriched batches, situation "
         "preference pairs, statistics) against the configured time-series database; exits non-zero if a check fails."
     )
 

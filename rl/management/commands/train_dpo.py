@@ -3,9 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from rl.dpo import METHODS, Tier2Config
-from rl.tier2_jobs import TrainingBusy, run_now
-from rl.tier2_training import NotEnoughData
+from rl.tier2.dpo import METHODS, Tier2Config
+from rl.tier2.training import NotEnoughData, TrainingBusy, run_now
 
 
 class Command(BaseCommand):
@@ -72,11 +71,11 @@ class Command(BaseCommand):
                 device=options["device"],
             )
             record = run_now(
-                self.source,
-                config,
-                options["approved_by"],
-                options["run_id"],
-                options["min_pairs"],
+                source=self.source,
+                config=config,
+                approved_by=options["approved_by"],
+                run_id=options["run_id"],
+                min_pairs=options["min_pairs"],
                 progress_bar=not options["no_progress"],
             )
         except (ValueError, TrainingBusy, NotEnoughData) as error:

@@ -1,7 +1,7 @@
 """Tier 2 from the ratings the API stored (``WidgetRating`` rows and the experiences they rate)."""
 
 from rl.management.commands import train_dpo
-from rl.tier2_training import data_from_widget_ratings
+from rl.tier2.preference_data import data_from_widget_ratings
 
 
 class Command(train_dpo.Command):
@@ -18,7 +18,7 @@ class Command(train_dpo.Command):
 
     def handle(self, *args, **options):
         if options["dry_run"]:
-            from rl.experience_buffer import get_experience_buffer
+            from rl.experiences.buffer import get_experience_buffer
 
             counts = data_from_widget_ratings(get_experience_buffer()).counts()
             self.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()))

@@ -1,0 +1,743 @@
+"""Read access to the plant's time-series store: ``TimeSeriesDataAccess``.
+
+One instance per process holds a ``psycopg_pool`` connection pool and the
+introspected :class:`~industrial.timeseries.catalog.Catalog`. Every table and column
+name is taken from the catalog and composed with ``psycopg.sql``; values are
+always bound parameters. Unknown names raise typed errors with close matches.
+
+Anomaly detection (``detect_anomalies``, ``anomaly_scan``) combines three
+tests per metric, each against the equipment's own recent history:
+
+* **limit** – the latest reading breaks the metric's engineering alarm limit
+  (``industrial.plant.spec.METRIC_LIMITS``; low limits only while running);
+* **deviation** – the mean of the recent window (default 15 min) has a robust
+  z-score ``0.6745 · (x − median) / MAD`` above 3.5 (Iglewicz & Hoaglin)
+  against a baseline of the same time of day (±1 h) over the previous days
+  (default 7). Comparing like hours keeps the daily load cycle from reading
+  as an anomaly; median and MAD ignore the outliers they are meant to find,
+  unlike mean and stddev. Equipment with a running status is judged on its
+  running rows only, and not at all while stopped (stopping is operation);
+* **stuck** – the recent window is perfectly flat while the baseline moved.
+
+Windows are anchored at the equipment's latest reading, not the wall clock,
+so a plant seeded up to a fixed date is analysed the same way as a live one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from industrial.errors import InvalidQuery, UnknownEquipment
+from industrial.plant.spec import limit_for
+from industrial.timeseries.catalog import Catalog, EquipmentTable, MetricColumn, introspect
+
+logger = logging.getLogger(__name__)
+
+BUCKETS: dict[str, timedelta | None] = {
+    "raw": None,
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "12h": timedelta(hours=12),
+    "1d": timedelta(days=1),
+}
+AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
+SEVERITIES = ("critical", "high", "medium", "low")
+MAX_POINTS = 20_000  # a range query never returns more rows than this
+BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # where date_bin buckets start
+_STATUS_METRICS = frozenset({"running_status"})
+_ALERT_WHERE = """
+    (NOT %(active)s OR a.cleared_at IS NULL)
+    AND (cardinality(%(severities)s::text[]) = 0 OR a.severity = ANY(%(severities)s::text[]))
+    AND (%(eq)s::text IS NULL OR a.equipment_id = %(eq)s)
+    AND (%(type)s::text IS NULL OR e.equipment_type = %(type)s)
+    AND (%(start)s::timestamptz IS NULL OR a.raised_at >= %(start)s)
+    AND (%(end)s::timestamptz IS NULL OR a.raised_at < %(end)s)
+"""
+
+_AGG_SQL = {
+    "avg": "avg({c})",
+    "min": "min({c})",
+    "max": "max({c})",
+    "sum": "sum({c})",
+    "count": "count({c})",
+    "first": '(array_agg({c} ORDER BY "timestamp"))[1]',
+    "last": '(array_agg({c} ORDER BY "timestamp" DESC))[1]',
+}
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class EquipmentInfo:
+    equipment_id: str
+    equipment_type: str
+    display_name: str
+    building: str | None
+    zone: str | None
+    rated_capacity: float | None
+    rated_unit: str | None
+    install_date: str | None
+    criticality: str | None
+    metrics: list[MetricColumn]
+
+
+@dataclass(frozen=True)
+class Reading:
+    equipment_id: str
+    timestamp: datetime
+    values: dict[str, float]
+    units: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Series:
+    equipment_id: str
+    metric: str
+    unit: str
+    bucket: str
+    aggregation: str
+    start: datetime
+    end: datetime
+    points: list[tuple[datetime, float | None]]
+
+
+@dataclass(frozen=True)
+class Stats:
+    equipment_id: str
+    metric: str
+    unit: str
+    start: datetime
+    end: datetime
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    stddev: float | None
+    p05: float | None
+    median: float | None
+    p95: float | None
+    first: float | None
+    last: float | None
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    equipment_id: str
+    metric: str
+    unit: str
+    kind: str  # limit | deviation | stuck
+    value: float
+    baseline_median: float | None
+    robust_z: float | None
+    threshold: float | None
+    severity: str
+    detected_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    equipment_id: str
+    equipment_type: str
+    display_name: str
+    severity: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged: bool
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+
+@dataclass(frozen=True)
+class FleetValue:
+    equipment_id: str
+    display_name: str
+    timestamp: datetime
+    value: float
+    unit: str
+    running: bool | None
+    abnormal: bool
+    reason: str | None
+
+
+# --------------------------------------------------------------------------- access
+
+
+class TimeSeriesDataAccess:
+    """Typed queries over the plant's tables through a connection pool."""
+
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, catalog_ttl: float = 10.0):
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            open=True,
+            name="timeseries",
+            kwargs={"autocommit": True},
+        )
+        self._catalog: Catalog | None = None
+        self._catalog_loaded = 0.0
+        self._catalog_ttl = catalog_ttl
+        self._catalog_lock = threading.Lock()
+        self._newest: tuple[float, datetime | None] | None = None
+        self._fleet_sql: dict[tuple, str] = {}
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def connection(self):
+        """A pooled connection (a context manager) for read statements composed elsewhere from this
+        catalog's names, such as the RL samplers' (``rl/simulation/data_provider.py``)."""
+        return self._pool.connection()
+
+    # -- catalog -----------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self.refresh_catalog()
+        return self._catalog
+
+    def refresh_catalog(self) -> Catalog:
+        with self._catalog_lock, self._pool.connection() as conn:
+            self._catalog = introspect(conn)
+            self._catalog_loaded = time.monotonic()
+            self._fleet_sql.clear()
+        logger.info(
+            "catalog: %d equipment tables of %d types", len(self._catalog.equipment), len(self._catalog.types())
+        )
+        return self._catalog
+
+    def _table(self, equipment_id: object) -> EquipmentTable:
+        try:
+            return self.catalog.table(equipment_id)
+        except UnknownEquipment:
+            # A table may have been created since we looked (seeding, a new meter); look again, rarely.
+            if time.monotonic() - self._catalog_loaded < self._catalog_ttl:
+                raise
+            return self.refresh_catalog().table(equipment_id)
+
+    def metric(self, equipment_id: object, metric: object) -> MetricColumn:
+        """The catalog's column ``metric`` of ``equipment_id`` (unit included), or a typed error."""
+        self._table(equipment_id)
+        return self.catalog.metric(equipment_id, metric)
+
+    def _fleet_statement(self, conn, key: tuple, build) -> str:
+        """The text of a statement over many tables, composed once per ``key``.
+
+        Composing a UNION over 60 tables with ``psycopg.sql`` costs tens of
+        milliseconds; the text depends only on the catalog, so it is kept.
+        Re-sent identical text is also prepared by psycopg after a few uses,
+        so PostgreSQL plans it once per connection.
+        """
+        text = self._fleet_sql.get(key)
+        if text is None:
+            text = self._fleet_sql[key] = build().as_string(conn)
+        return text
+
+    # -- equipment ----------------------------------------------------------
+
+    def list_equipment(self, equipment_type: str | None = None) -> list[EquipmentInfo]:
+        ids = self.catalog.ids_of_type(equipment_type) if equipment_type is not None else sorted(self.catalog.equipment)
+        return [self.equipment(eq_id) for eq_id in ids]
+
+    def equipment_types(self) -> dict[str, int]:
+        return {t: len(ids) for t, ids in self.catalog.types().items()}
+
+    def equipment(self, equipment_id: str) -> EquipmentInfo:
+        table = self._table(equipment_id)
+        meta = table.metadata
+        install = meta.get("install_date")
+        return EquipmentInfo(
+            equipment_id=table.equipment_id,
+            equipment_type=table.equipment_type,
+            display_name=table.display_name,
+            building=meta.get("building"),
+            zone=meta.get("zone"),
+            rated_capacity=meta.get("rated_capacity"),
+            rated_unit=meta.get("rated_unit"),
+            install_date=install.isoformat() if install else None,
+            criticality=meta.get("criticality"),
+            metrics=list(table.metrics.values()),
+        )
+
+    def metrics(self, equipment_id: str) -> list[MetricColumn]:
+        return list(self._table(equipment_id).metrics.values())
+
+    # -- readings -----------------------------------------------------------
+
+    def latest(self, equipment_id: str, metrics: list[str] | None = None) -> Reading | None:
+        """The newest row of ``equipment_id`` (only ``metrics`` if given), or None for an empty table."""
+        table = self._table(equipment_id)
+        columns = [self.metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
+        query = sql.SQL('SELECT "timestamp", {} FROM {} ORDER BY "timestamp" DESC LIMIT 1').format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), sql.Identifier(table.equipment_id)
+        )
+        with self._pool.connection() as conn:
+            row = conn.execute(query).fetchone()
+        if row is None:
+            return None
+        return Reading(
+            equipment_id=table.equipment_id,
+            timestamp=row[0],
+            values={c.name: _num(v) for c, v in zip(columns, row[1:], strict=True)},
+            units={c.name: c.unit for c in columns},
+        )
+
+    def series(
+        self,
+        equipment_id: str,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        bucket: str = "1h",
+        aggregation: str = "avg",
+    ) -> Series:
+        """Values of ``metric`` in ``[start, end)``: raw rows, or ``date_bin`` buckets aggregated.
+
+        ``delta`` is for cumulative counters (``energy_kwh``, ``run_hours``): the
+        increase over each bucket, measured from the last reading before it,
+        so the deltas of consecutive buckets add up to the total increase.
+        """
+        column = self.metric(equipment_id, metric)
+        _check_window(start, end)
+        if bucket not in BUCKETS:
+            raise InvalidQuery("bucket", f"must be one of {', '.join(BUCKETS)}, got {bucket!r}")
+        if aggregation not in AGGREGATIONS:
+            raise InvalidQuery("agg", f"must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+        width = BUCKETS[bucket]
+        table, col = sql.Identifier(equipment_id), sql.Identifier(column.name)
+        if width is None:
+            query = sql.SQL(
+                'SELECT "timestamp", {c} FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
+                'ORDER BY "timestamp" LIMIT %(limit)s'
+            ).format(c=col, t=table)
+        else:
+            if (end - start) / width > MAX_POINTS:
+                raise InvalidQuery(
+                    "bucket", f"{bucket} buckets over this window exceed {MAX_POINTS} points; use wider buckets"
+                )
+            query = _bucket_query(table, col, aggregation)
+        params = {"start": start, "end": end, "width": width, "origin": BUCKET_ORIGIN, "limit": MAX_POINTS + 1}
+        with self._pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        if width is None and len(rows) > MAX_POINTS:
+            raise InvalidQuery("bucket", f"more than {MAX_POINTS} raw rows in this window; use a bucket")
+        return Series(
+            equipment_id,
+            column.name,
+            column.unit,
+            bucket,
+            aggregation if width else "raw",
+            start,
+            end,
+            [(ts, _num(v)) for ts, v in rows],
+        )
+
+    def counter_increase(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> float | None:
+        """How much a cumulative counter (``energy_kwh``) rose over ``[start, end)``.
+
+        Measured like the ``delta`` buckets of :meth:`series`: the last reading
+        before ``end`` minus the last reading before ``start`` (or, with no
+        reading before the window, its first reading). None without readings.
+        """
+        return self.counter_increases([equipment_id], metric, start, end)[equipment_id]
+
+    def counter_increases(self, equipment_ids: list[str], metric: str, start: datetime, end: datetime):
+        """:meth:`counter_increase` for several equipment in one statement: ``{id: increase or None}``."""
+        columns = [self.metric(eq, metric) for eq in equipment_ids]
+        _check_window(start, end)
+        part = sql.SQL(
+            "SELECT {id}::text, "
+            '(SELECT {c} FROM {t} WHERE "timestamp" < %(end)s ORDER BY "timestamp" DESC LIMIT 1)::float8 - coalesce('
+            '(SELECT {c} FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1), '
+            '(SELECT {c} FROM {t} WHERE "timestamp" >= %(start)s ORDER BY "timestamp" LIMIT 1))::float8'
+        )
+
+        def build() -> sql.Composed:
+            return sql.SQL(" UNION ALL ").join(
+                part.format(id=sql.Literal(eq), c=sql.Identifier(col.name), t=sql.Identifier(eq))
+                for eq, col in zip(equipment_ids, columns, strict=True)
+            )
+
+        with self._pool.connection() as conn:
+            query = self._fleet_statement(conn, ("increase", tuple(equipment_ids), metric), build)
+            return {eq: value for eq, value in conn.execute(query, {"start": start, "end": end})}
+
+    def newest_reading(self, max_age: float = 5.0) -> datetime | None:
+        """The newest timestamp in the plant (the first table of each type), cached for ``max_age`` seconds.
+
+        The orchestrator's "now": the wall clock on a live plant, the end of
+        the data on one seeded up to a fixed date.
+        """
+        cached = self._newest
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        readings = [self.latest(ids[0]) for ids in self.catalog.types().values()]
+        newest = max((r.timestamp for r in readings if r is not None), default=None)
+        self._newest = (time.monotonic(), newest)
+        return newest
+
+    def stats(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> Stats:
+        """Summary statistics of ``metric`` over ``[start, end)``."""
+        column = self.metric(equipment_id, metric)
+        _check_window(start, end)
+        query = sql.SQL(
+            "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
+            "percentile_cont(0.05) WITHIN GROUP (ORDER BY {c}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY {c}), "
+            '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
+            'FROM {t} WHERE "timestamp" >= %s AND "timestamp" < %s'
+        ).format(c=sql.Identifier(column.name), t=sql.Identifier(equipment_id))
+        with self._pool.connection() as conn:
+            row = conn.execute(query, (start, end)).fetchone()
+        return Stats(equipment_id, column.name, column.unit, start, end, int(row[0]), *map(_num, row[1:]))
+
+    # -- anomalies ----------------------------------------------------------
+
+    def detect_anomalies(
+        self,
+        equipment_id: str,
+        metrics: list[str] | None = None,
+        *,
+        baseline: timedelta = timedelta(days=7),
+        recent: timedelta = timedelta(minutes=15),
+        z_threshold: float = 3.5,
+    ) -> list[Anomaly]:
+        """Anomalies of one equipment now (see the module docstring for the method)."""
+        table = self._table(equipment_id)
+        columns = [self.metric(equipment_id, m) for m in metrics] if metrics else list(table.metrics.values())
+        return self._scan([table], columns, baseline, recent, z_threshold)
+
+    def anomaly_scan(
+        self,
+        equipment_type: str,
+        *,
+        baseline: timedelta = timedelta(days=7),
+        recent: timedelta = timedelta(minutes=15),
+        z_threshold: float = 3.5,
+    ) -> list[Anomaly]:
+        """Anomalies across every equipment of ``equipment_type``, most severe first."""
+        tables = [self.catalog.table(eq) for eq in self.catalog.ids_of_type(equipment_type)]
+        found: list[Anomaly] = []
+        for columns, group in _by_columns(tables).items():  # one statement per column layout (normally one)
+            found += self._scan(group, list(columns), baseline, recent, z_threshold)
+        return sorted(found, key=lambda a: (SEVERITIES.index(a.severity), -abs(a.robust_z or 0.0)))
+
+    def _scan(self, tables, columns, baseline, recent, z_threshold) -> list[Anomaly]:
+        """Judge ``columns`` of every table in ``tables`` with one statement: one row of statistics per table."""
+        columns = [c for c in columns if c.name not in _STATUS_METRICS]
+        if not columns:
+            return []
+        key = ("scan", tuple(t.equipment_id for t in tables), tuple(c.name for c in columns))
+        params = {"days": max(1, baseline.days), "recent": recent, "hour_window": timedelta(hours=1)}
+        with self._pool.connection() as conn:
+            build = lambda: sql.SQL(" UNION ALL ").join(_anomaly_stats_query(t, columns) for t in tables)  # noqa: E731
+            rows = conn.execute(self._fleet_statement(conn, key, build), params).fetchall()
+        by_id = {t.equipment_id: t for t in tables}
+        return [a for row in rows if row[1] is not None for a in _anomalies(by_id[row[0]], columns, row, z_threshold)]
+
+    # -- alerts -------------------------------------------------------------
+
+    def alerts(
+        self,
+        *,
+        active_only: bool = False,
+        severity: str | list[str] | None = None,
+        equipment_id: str | None = None,
+        equipment_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AlertRow]:
+        """Alerts, newest first: active only, by severity, equipment or type, raised in ``[start, end)``."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidQuery("limit", f"must be between 1 and 10000, got {limit}")
+        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end)
+        query = f"""
+            SELECT a.id, a.equipment_id, coalesce(e.equipment_type, ''), coalesce(e.display_name, a.equipment_id),
+                   a.severity, a.metric, a.value, a.threshold, a.message, a.raised_at, a.cleared_at, a.acknowledged
+            FROM alerts a LEFT JOIN equipment e USING (equipment_id)
+            WHERE {_ALERT_WHERE}
+            ORDER BY a.raised_at DESC, a.id DESC
+            LIMIT %(limit)s
+        """
+        with self._pool.connection() as conn:
+            return [AlertRow(*row) for row in conn.execute(query, {**params, "limit": limit})]
+
+    def alert_counts(
+        self,
+        *,
+        active_only: bool = False,
+        severity: str | list[str] | None = None,
+        equipment_id: str | None = None,
+        equipment_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> dict[str, int]:
+        """How many alerts match (the filters of :meth:`alerts`), by severity, every severity present."""
+        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end)
+        query = f"""
+            SELECT a.severity, count(*) FROM alerts a LEFT JOIN equipment e USING (equipment_id)
+            WHERE {_ALERT_WHERE} GROUP BY a.severity
+        """
+        with self._pool.connection() as conn:
+            counts = dict(conn.execute(query, params).fetchall())
+        return {s: counts.get(s, 0) for s in SEVERITIES}
+
+    def _alert_filter(self, active_only, severity, equipment_id, equipment_type, start, end) -> dict[str, object]:
+        """Validated bind parameters for ``_ALERT_WHERE``."""
+        severities = [severity] if isinstance(severity, str) else list(severity or [])
+        for s in severities:
+            if s not in SEVERITIES:
+                raise InvalidQuery("severity", f"must be one of {', '.join(SEVERITIES)}, got {s!r}")
+        if equipment_id is not None:
+            self._table(equipment_id)
+        if equipment_type is not None:
+            self.catalog.ids_of_type(equipment_type)
+        if start and end:
+            _check_window(start, end)
+        return {
+            "active": active_only,
+            "severities": severities,
+            "eq": equipment_id,
+            "type": equipment_type,
+            "start": start,
+            "end": end,
+        }
+
+    # -- fleet --------------------------------------------------------------
+
+    def fleet_latest(
+        self, equipment_type: str, metric: str, *, descending: bool = True, limit: int | None = None
+    ) -> list[FleetValue]:
+        """The latest ``metric`` of every equipment of a type, ranked, each flagged if abnormal.
+
+        Abnormal means its alarm limit is broken, or it sits far from its
+        running peers (robust z-score > 3.5 against the fleet's median/MAD).
+        """
+        ids = self.catalog.ids_of_type(equipment_type)
+        columns = [self.metric(eq_id, metric) for eq_id in ids]
+        status = [self.catalog.equipment[eq_id].has_running_status for eq_id in ids]
+
+        def build() -> sql.Composed:
+            return sql.SQL(" UNION ALL ").join(
+                sql.SQL(
+                    '(SELECT {id}::text, "timestamp", {c}::float8, {s} FROM {t} ORDER BY "timestamp" DESC LIMIT 1)'
+                ).format(
+                    id=sql.Literal(eq_id),
+                    c=sql.Identifier(col.name),
+                    t=sql.Identifier(eq_id),
+                    s=sql.SQL("running_status::float8") if has_status else sql.SQL("NULL::float8"),
+                )
+                for eq_id, col, has_status in zip(ids, columns, status, strict=True)
+            )
+
+        with self._pool.connection() as conn:
+            rows = conn.execute(self._fleet_statement(conn, ("fleet", tuple(ids), metric), build)).fetchall()
+        values = _rank_fleet(self.catalog, equipment_type, metric, columns[0].unit, rows)
+        values.sort(key=lambda v: v.value, reverse=descending)
+        return values[:limit] if limit else values
+
+    def fleet_abnormal(self, equipment_type: str, metric: str) -> list[FleetValue]:
+        return [v for v in self.fleet_latest(equipment_type, metric) if v.abnormal]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _num(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _check_window(start: datetime, end: datetime) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise InvalidQuery(name, "must be a timezone-aware datetime")
+    if start >= end:
+        raise InvalidQuery("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
+
+
+def _bucket_query(table: sql.Identifier, col: sql.Identifier, aggregation: str) -> sql.Composed:
+    if aggregation != "delta":
+        return sql.SQL(
+            'SELECT date_bin(%(width)s, "timestamp", %(origin)s) AS bucket, ' + _AGG_SQL[aggregation] + " "
+            'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY bucket ORDER BY bucket'
+        ).format(c=col, t=table)
+    # Increase per bucket = its last reading minus the previous bucket's (or the reading before the window).
+    return sql.SQL(
+        'WITH b AS (SELECT date_bin(%(width)s, "timestamp", %(origin)s) AS bucket, '
+        '(array_agg({c} ORDER BY "timestamp" DESC))[1] AS last_value, '
+        '(array_agg({c} ORDER BY "timestamp"))[1] AS first_value '
+        'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY bucket), '
+        'before AS (SELECT {c} AS v FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1) '
+        "SELECT bucket, last_value - coalesce(lag(last_value) OVER (ORDER BY bucket), "
+        "(SELECT v FROM before), first_value) FROM b ORDER BY bucket"
+    ).format(c=col, t=table)
+
+
+def _by_columns(tables: list[EquipmentTable]) -> dict[tuple[MetricColumn, ...], list[EquipmentTable]]:
+    groups: dict[tuple[MetricColumn, ...], list[EquipmentTable]] = {}
+    for table in tables:
+        groups.setdefault(tuple(table.metrics.values()), []).append(table)
+    return groups
+
+
+def _anomaly_stats_query(table: EquipmentTable, columns: list[MetricColumn]) -> sql.Composed:
+    """One row for ``table``: id, latest timestamp, running now, recent row count, then per column
+    (latest, recent mean, recent range, baseline median, baseline MAD).
+
+    Rows: the recent window, and the same hour (±1 h) on each previous day, one
+    index range scan each; for equipment with a running status only running
+    rows count. Three aggregate passes over them give every statistic.
+    """
+    t = sql.Identifier(table.equipment_id)
+    latest_ts = sql.SQL('(SELECT "timestamp" FROM latest)')
+    ran = sql.SQL("running_status >= 0.5") if table.has_running_status else sql.SQL("true")
+    status = sql.SQL("(SELECT running_status FROM latest)::float8") if table.has_running_status else sql.SQL("NULL")
+    cols = [sql.Identifier(c.name) for c in columns]
+
+    def each(template: str) -> sql.Composed:
+        """``template`` for every column: {c} is the column, {i} {mean} {range} its aliases."""
+        return sql.SQL(", ").join(
+            sql.SQL(template).format(
+                c=c, i=sql.Identifier(f"c{i}"), mean=sql.Identifier(f"c{i}_mean"), range=sql.Identifier(f"c{i}_range")
+            )
+            for i, c in enumerate(cols)
+        )
+
+    return sql.SQL(
+        '(WITH latest AS (SELECT * FROM {t} ORDER BY "timestamp" DESC LIMIT 1), '
+        "w AS MATERIALIZED ("
+        'SELECT true AS recent, r.* FROM {t} r WHERE r."timestamp" > {latest_ts} - %(recent)s AND {ran} '
+        "UNION ALL "
+        "SELECT false, b.* FROM generate_series(1, %(days)s) AS k(d) JOIN {t} b "
+        "ON b.\"timestamp\" > {latest_ts} - d * interval '1 day' - %(hour_window)s "
+        "AND b.\"timestamp\" <= {latest_ts} - d * interval '1 day' + %(hour_window)s WHERE {ran}), "
+        "med AS (SELECT {medians} FROM w WHERE NOT recent) "
+        "SELECT {id}, {latest_ts}, {status}, rec.n, {per_column} FROM "
+        "(SELECT count(*) AS n, {recents} FROM w WHERE recent) rec, med, "
+        "(SELECT {mads} FROM w, med m WHERE NOT w.recent) mad, latest)"
+    ).format(
+        t=t,
+        latest_ts=latest_ts,
+        ran=ran,
+        status=status,
+        id=sql.Literal(table.equipment_id),
+        medians=each("percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS {i}"),
+        recents=each("avg({c})::float8 AS {mean}, (max({c}) - min({c}))::float8 AS {range}"),
+        mads=each("percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(w.{c} - m.{i})) AS {i}"),
+        per_column=each("latest.{c}::float8, rec.{mean}, rec.{range}, med.{i}, mad.{i}"),
+    )
+
+
+def _anomalies(table: EquipmentTable, columns: list[MetricColumn], row: tuple, z_threshold: float) -> list[Anomaly]:
+    """Judge each column from its statistics row (see :func:`_anomaly_stats_query`)."""
+    detected_at, running_now, recent_rows = row[1], row[2], int(row[3])
+    is_running = running_now is None or running_now >= 0.5
+    found = []
+    for i, column in enumerate(columns):
+        latest, recent_mean, recent_range, median, mad = row[4 + 5 * i : 9 + 5 * i]
+        verdict = _judge(
+            table.equipment_type, column.name, latest, recent_mean, recent_range, median, mad, recent_rows,
+            is_running, z_threshold,
+        )  # fmt: skip
+        if verdict is not None:
+            kind, value, z, threshold, severity = verdict
+            found.append(Anomaly(
+                table.equipment_id, column.name, column.unit, kind, round(value, 3),
+                None if median is None else round(median, 3), None if z is None else round(z, 2),
+                threshold, severity, detected_at,
+            ))  # fmt: skip
+    return found
+
+
+def _judge(
+    equipment_type: str,
+    metric: str,
+    latest,
+    recent_mean,
+    recent_range,
+    median,
+    mad,
+    recent_rows: int,
+    is_running: bool,
+    z_threshold: float,
+):
+    """(kind, value, z, threshold, severity) if one metric's numbers are anomalous, else None."""
+    if latest is None:
+        return None
+    limit = limit_for(equipment_type, metric)
+    if limit and limit.violated_by(latest, running=is_running):
+        threshold = limit.high if limit.high is not None and latest > limit.high else limit.low
+        return "limit", latest, None, threshold, limit.severity
+    if median is None or mad is None or recent_mean is None or not is_running:
+        return None
+    if recent_rows >= 10 and recent_range == 0 and mad > 0:
+        return "stuck", latest, None, None, "medium"
+    # A floor on MAD keeps near-constant signals (a standby unit at 0 kW) from flagging noise.
+    z = 0.6745 * (recent_mean - median) / max(mad, 0.01 * abs(median), 1e-6)
+    if abs(z) > z_threshold:
+        return "deviation", recent_mean, z, None, "high" if abs(z) > 2 * z_threshold else "medium"
+    return None
+
+
+def _rank_fleet(catalog: Catalog, equipment_type: str, metric: str, unit: str, rows: list[tuple]) -> list[FleetValue]:
+    import statistics
+
+    limit = limit_for(equipment_type, metric)
+    running_values = [r[2] for r in rows if r[2] is not None and (r[3] is None or r[3] >= 0.5)]
+    median = statistics.median(running_values) if running_values else None
+    mad = statistics.median(abs(v - median) for v in running_values) if running_values else None
+    values = []
+    for eq_id, ts, value, status in rows:
+        if value is None:
+            continue
+        running = None if status is None else status >= 0.5
+        reason = None
+        if limit and limit.violated_by(value, running=running is not False):
+            reason = (
+                f"outside limit ({'>' if limit.high is not None and value > limit.high else '<'} "
+                f"{limit.high if limit.high is not None and value > limit.high else limit.low})"
+            )
+        elif running is not False and median is not None and len(running_values) >= 4:
+            z = 0.6745 * (value - median) / max(mad, 0.01 * abs(median), 1e-6)
+            if abs(z) > 3.5:
+                reason = f"far from fleet median {median:.1f} (robust z {z:.1f})"
+        values.append(
+            FleetValue(
+                eq_id, catalog.equipment[eq_id].display_name, ts, value, unit, running, reason is not None, reason
+            )
+        )
+    return values
+
+
+@functools.cache
+def get_timeseries_access() -> TimeSeriesDataAccess:
+    """The process-wide instance for the configured database, built on first use (after any fork)."""
+    from django.conf import settings
+
+    from industrial.database.connection import timeseries_conninfo
+
+    return TimeSeriesDataAccess(
+        timeseries_conninfo(), min_size=settings.TIMESERIES_POOL_MIN_SIZE, max_size=settings.TIMESERIES_POOL_MAX_SIZE
+    )

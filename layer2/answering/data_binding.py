@@ -1,0 +1,334 @@
+"""Each chosen widget gets its data from the time-series store.
+
+One function per widget type turns a :class:`~layer2.planning.planner.Candidate`
+and the intent into the widget's ``data`` (JSON-ready: ISO timestamps,
+plain floats) through ``TimeSeriesDataAccess``. The spoken answer is written
+from these same numbers (``layer2/answering/voice.py``), so what is said is what is
+shown is what the database holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from industrial.plant.spec import limit_for
+from industrial.timeseries.access import Series, TimeSeriesDataAccess
+from industrial.timeseries.rag import TimeSeriesRAGProvider
+from layer2.planning.planner import Candidate
+from layer2.understanding.intent import Intent, TimeRange
+from layer2.understanding.vocabulary import plural
+
+ALERT_ROWS = 20
+
+
+@dataclass(frozen=True)
+class BoundWidget:
+    widget_type: str
+    size: str
+    title: str
+    equipment_ids: list[str]
+    metric: str | None
+    data: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "type": self.widget_type,
+            "size": self.size,
+            "title": self.title,
+            "equipment_ids": self.equipment_ids,
+            "metric": self.metric,
+            "data": self.data,
+        }
+
+
+def bind(candidate: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> BoundWidget:
+    data = _BINDERS[candidate.widget_type](candidate, intent, access)
+    ids = list(candidate.equipment_ids)
+    return BoundWidget(candidate.widget_type, candidate.size, _title(candidate, access), ids, candidate.metric, data)
+
+
+# --------------------------------------------------------------------------- binders
+
+
+def _kpi(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    if not c.equipment_ids and c.equipment_type is None:  # plant level: the alert count
+        counts = access.alert_counts(active_only=True, severity=intent.filters.get("severity"))
+        return {
+            "value": float(sum(counts.values())),
+            "unit": "",
+            "label": "active alerts",
+            "aggregation": "count",
+            "counts_by_severity": counts,
+        }
+    if not c.equipment_ids and intent.aggregation == "delta":
+        return fleet_increase(c.equipment_type, c.metric, intent, access)
+    if not c.equipment_ids:
+        return _fleet_kpi(c, access)
+    if len(c.equipment_ids) > 1:  # energy over several meters: their total
+        values = [aggregate_value(eq, c.metric, intent, access) for eq in c.equipment_ids]
+        known = [v["value"] for v in values if v["value"] is not None]
+        return {**values[0], "value": sum(known) if known else None, "label": f"total {values[0]['label']}"}
+    return aggregate_value(c.equipment_ids[0], c.metric, intent, access)
+
+
+def aggregate_value(equipment_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    """The KPI number: the latest reading, or the intent's aggregate over its window."""
+    column = access.metric(equipment_id, metric)
+    base = {"unit": column.unit, "label": column.label, "aggregation": intent.aggregation}
+    tr = intent.time_range
+    if intent.aggregation in ("latest", "count") or tr.label == "now":
+        reading = access.latest(equipment_id, [metric])
+        value = None if reading is None else reading.values[metric]
+        return {
+            **base,
+            "aggregation": "latest",
+            "value": value,
+            "timestamp": _iso(reading.timestamp if reading else None),
+        }
+    window = {"start": _iso(tr.start), "end": _iso(tr.end)}
+    if intent.aggregation == "delta":
+        return {**base, **window, "value": access.counter_increase(equipment_id, metric, tr.start, tr.end)}
+    stats = access.stats(equipment_id, metric, tr.start, tr.end)
+    value = {
+        "avg": stats.mean,
+        "min": stats.min,
+        "max": stats.max,
+        "sum": None if stats.mean is None else stats.mean * stats.count,
+    }[intent.aggregation]
+    return {**base, **window, "value": value, "count": stats.count}
+
+
+def fleet_increase(equipment_type: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    """A counter's total increase over the window across every equipment of a type (plant energy)."""
+    tr = intent.time_range
+    ids = access.catalog.ids_of_type(equipment_type)
+    known = [v for v in access.counter_increases(ids, metric, tr.start, tr.end).values() if v is not None]
+    return {
+        "value": sum(known) if known else None,
+        "unit": access.metric(ids[0], metric).unit,
+        "label": f"total {access.metric(ids[0], metric).label}",
+        "aggregation": "delta",
+        "equipment": len(ids),
+        "start": _iso(tr.start),
+        "end": _iso(tr.end),
+    }
+
+
+def _fleet_kpi(c: Candidate, access: TimeSeriesDataAccess) -> dict:
+    fleet = access.fleet_latest(c.equipment_type, c.metric) if c.metric else []
+    statuses = [v.running for v in fleet if v.running is not None]
+    data = {"unit": fleet[0].unit if fleet else "", "equipment": len(access.catalog.ids_of_type(c.equipment_type))}
+    if statuses:
+        return {**data, "value": float(sum(statuses)), "label": "running", "aggregation": "count", "unit": ""}
+    return {**data, "value": sum(v.value for v in fleet), "label": f"total {c.metric}", "aggregation": "sum"}
+
+
+def _gauge(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    eq_id = c.equipment_ids[0]
+    reading = access.latest(eq_id, [c.metric])
+    limit = limit_for(access.catalog.table(eq_id).equipment_type, c.metric)
+    low, high = (limit.low, limit.high) if limit else (None, None)
+    scale_max = 100.0 if c.metric.endswith("_percent") else (high * 1.25 if high else None)
+    return {
+        "value": reading.values[c.metric] if reading else None,
+        "unit": reading.units[c.metric] if reading else "",
+        "timestamp": _iso(reading.timestamp if reading else None),
+        "min": 0.0,
+        "max": scale_max,
+        "limits": {"low": low, "high": high},
+    }
+
+
+def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    tr = _chart_window(intent)
+    bucket = bucket_for(tr.end - tr.start)
+    aggregation = "delta" if c.metric == "energy_kwh" else "avg"
+    ids = c.equipment_ids or tuple(access.catalog.ids_of_type(c.equipment_type)[:5])
+    series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation) for eq in ids]
+    return {
+        "window": {**tr.to_dict()},
+        "bucket": bucket,
+        "aggregation": aggregation,
+        "series": [_series(s) for s in series],
+    }
+
+
+def _ranking(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    descending = intent.filters.get("order", "desc") != "asc"
+    if c.equipment_ids:
+        readings = [(eq, access.latest(eq, [c.metric])) for eq in c.equipment_ids]
+        items = [
+            {
+                "equipment_id": eq,
+                "display_name": access.catalog.table(eq).display_name,
+                "value": r.values[c.metric],
+                "unit": r.units[c.metric],
+                "abnormal": False,
+                "reason": None,
+            }
+            for eq, r in readings
+            if r is not None
+        ]
+        items.sort(key=lambda i: i["value"], reverse=descending)
+    else:
+        fleet = access.fleet_latest(c.equipment_type, c.metric, descending=descending)
+        items = [_record(v) for v in fleet]
+    limit = intent.top_k or len(items)
+    return {"metric": c.metric, "order": "desc" if descending else "asc", "items": items[:limit], "total": len(items)}
+
+
+def _alerts(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    filters = {
+        "active_only": bool(intent.filters.get("active_only", True)),
+        "severity": intent.filters.get("severity"),
+        "equipment_id": c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
+        "equipment_type": c.equipment_type if not c.equipment_ids else None,
+    }
+    if not filters["active_only"]:
+        filters.update(start=intent.time_range.start, end=intent.time_range.end + timedelta(microseconds=1))
+    rows = access.alerts(**filters, limit=ALERT_ROWS)
+    if len(c.equipment_ids) > 1:
+        rows = [r for r in rows if r.equipment_id in c.equipment_ids]
+    return {"counts_by_severity": access.alert_counts(**filters), "alerts": [_record(r) for r in rows]}
+
+
+def _status_grid(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    fleet = access.fleet_latest(c.equipment_type, c.metric) if c.metric else []
+    fleet = sorted(fleet, key=lambda v: v.equipment_id)  # a copy: the request memo shares the list
+    return {
+        "metric": c.metric,
+        "items": [_record(v) for v in fleet],
+        "running": sum(1 for v in fleet if v.running),
+        "abnormal": sum(1 for v in fleet if v.abnormal),
+    }
+
+
+def _table(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    if len(c.equipment_ids) == 1:
+        reading = access.latest(c.equipment_ids[0])
+        rows = (
+            []
+            if reading is None
+            else [{"metric": m, "value": v, "unit": reading.units[m]} for m, v in reading.values.items()]
+        )
+        return {
+            "columns": ["metric", "value", "unit"],
+            "rows": rows,
+            "timestamp": _iso(reading.timestamp if reading else None),
+        }
+    ranked = _ranking(c, intent, access)
+    rows = [{k: i[k] for k in ("equipment_id", "display_name", "value", "unit")} for i in ranked["items"]]
+    return {"columns": ["equipment_id", "display_name", "value", "unit"], "metric": c.metric, "rows": rows}
+
+
+def _anomaly_timeline(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    if c.equipment_ids:
+        anomalies = [a for eq in c.equipment_ids for a in access.detect_anomalies(eq)]
+    else:
+        anomalies = access.anomaly_scan(c.equipment_type)
+    if intent.metrics:
+        anomalies = [a for a in anomalies if a.metric in intent.metrics]
+    tr = _chart_window(intent)
+    alerts = access.alerts(
+        equipment_id=c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
+        equipment_type=c.equipment_type if not c.equipment_ids else None,
+        start=tr.start,
+        end=tr.end + timedelta(microseconds=1),
+        limit=ALERT_ROWS,
+    )
+    return {
+        "window": tr.to_dict(),
+        "anomalies": [_record(a) for a in anomalies],
+        "alerts": [_record(r) for r in alerts],
+    }
+
+
+def _text(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    rag = TimeSeriesRAGProvider(access)
+    text = rag.build_context(
+        list(c.equipment_ids),
+        [c.metric] if c.metric and c.equipment_ids else [],
+        c.equipment_type,
+        include_anomalies=False,
+        max_chars=700,
+    )
+    return {"text": text}
+
+
+_BINDERS: dict[str, Callable[[Candidate, Intent, TimeSeriesDataAccess], dict]] = {
+    "kpi": _kpi,
+    "gauge": _gauge,
+    "trend_line": _trend,
+    "comparison": _trend,
+    "bar_ranking": _ranking,
+    "alerts_list": _alerts,
+    "status_grid": _status_grid,
+    "table": _table,
+    "anomaly_timeline": _anomaly_timeline,
+    "text_summary": _text,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def bucket_for(span: timedelta) -> str:
+    """A bucket that gives a readable chart (roughly 12 to 150 points) for a window of ``span``."""
+    for limit, bucket in ((timedelta(hours=3), "5m"), (timedelta(days=2), "1h"), (timedelta(days=14), "6h")):
+        if span <= limit:
+            return bucket
+    return "1d"
+
+
+def _chart_window(intent: Intent) -> TimeRange:
+    """A chart of "now" shows the last 24 hours; otherwise the intent's window."""
+    tr = intent.time_range
+    if tr.label == "now":
+        return TimeRange(tr.end - timedelta(hours=24), tr.end, "last 24 hours")
+    return tr
+
+
+def _title(c: Candidate, access: TimeSeriesDataAccess) -> str:
+    if not c.equipment_ids and c.equipment_type is None:
+        return "Active alerts" if c.widget_type in ("kpi", "alerts_list") else "Plant summary"
+    names = [access.catalog.table(eq).display_name for eq in c.equipment_ids]
+    subject = ", ".join(names) if names else _fleet_name(c.equipment_type)
+    some_id = c.equipment_ids[0] if c.equipment_ids else access.catalog.ids_of_type(c.equipment_type)[0]
+    label = access.metric(some_id, c.metric).label if c.metric and c.widget_type != "alerts_list" else ""
+    kind = {
+        "trend_line": "trend",
+        "comparison": "comparison",
+        "bar_ranking": "ranking",
+        "alerts_list": "alerts",
+        "status_grid": "status",
+        "table": "readings",
+        "anomaly_timeline": "anomalies",
+        "text_summary": "summary",
+    }.get(c.widget_type, "")
+    return " ".join(p for p in (subject, label, kind) if p)
+
+
+def _fleet_name(equipment_type: str) -> str:
+    """The fleet as a title: "Air Compressors", but "AHUs" and "UPS units" as they are."""
+    name = plural(equipment_type)
+    return name if name != name.lower() else name.title()
+
+
+def _series(s: Series) -> dict:
+    return {
+        "equipment_id": s.equipment_id,
+        "metric": s.metric,
+        "unit": s.unit,
+        "points": [[_iso(ts), v] for ts, v in s.points],
+    }
+
+
+def _record(obj) -> dict:
+    """A result dataclass as JSON-ready data: datetimes as ISO-8601 UTC."""
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in asdict(obj).items()}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,365 @@
+"""The experience buffer every gunicorn worker shares: an append-only JSON Lines journal.
+
+Layout: one file, ``experiences.jsonl``, one JSON record a line:
+``{"op": "add", "experience": {...}}`` or ``{"op": "feedback", "query_id": ..., "feedback": {...}}``.
+
+* **Writes** (add, feedback) append one line under a ``filelock`` lock: O(1),
+  whatever the buffer's size. ``fsync`` per write is optional
+  (``EXPERIENCE_FSYNC``): a killed process never loses a write that
+  returned, since the bytes are in the OS already; fsync guards against
+  power loss at a cost of milliseconds a write.
+* **Reads**: each process keeps an index (query id -> offsets of its
+  records, plus the flags filters need) and, on every call, reads only the
+  bytes appended since its last offset. Records themselves stay on disk
+  and are read on demand, so memory is a few hundred bytes an experience.
+  Feedback written by another worker is therefore always found.
+* **Compaction**: when the journal holds far more lines than live
+  experiences, one writer rewrites it (one merged ``add`` line per
+  experience, the newest ``capacity`` only) to a temporary file, fsyncs
+  it and atomically renames it over the journal. Other processes notice
+  the new inode and re-index.
+* **Recovery**: a torn last line (a writer killed mid-line) is ignored by
+  readers and cut off by the next writer before it appends.
+
+Locks follow the ``filelock`` issues on fork and re-entry: the lock object
+is created lazily per process (re-created if the pid changed, i.e. after
+fork), a ``threading.Lock`` serialises threads within the process, and no
+method takes the file lock while holding it, so there is no same-thread
+re-entry. The journal is read with ``os.pread`` on an unbuffered handle: a
+child forked after the parent read inherits the descriptor and shares its
+file position (seek-then-read would race), and a read-ahead buffer could
+still hold the bytes of a torn line after a writer has cut and replaced it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock
+
+from rl.experiences.atomic_file import atomic_file
+from rl.experiences.records import Experience, Feedback
+
+logger = logging.getLogger(__name__)
+OPERATOR = "operator"  # a feedback's source when a person gave it; judges are "judge:<name>"
+
+
+class ExperienceNotFound(LookupError):
+    def __init__(self, query_id: str):
+        self.query_id = query_id
+        super().__init__(f"no experience with query_id {query_id!r}")
+
+
+@dataclass
+class _Entry:
+    """Where an experience's records are, and what list filters need to know without reading them."""
+
+    add_offset: int
+    feedback_offsets: list[int] = field(default_factory=list)
+    created_at: str = ""
+    has_feedback: bool = False
+    has_evaluation: bool = False
+    evaluated_by: str | None = None  # source of the newest record that carried the evaluation
+
+
+@dataclass(frozen=True)
+class BufferStats:
+    size: int
+    with_feedback: int
+    with_evaluation: int
+    journal_bytes: int
+    # Experiences with an evaluation by where it came from: {"judge:claude": 12, "operator": 1}. A judge's
+    # evaluation under an operator's thumb counts as the judge's until a compaction merges the two records.
+    evaluations_by_source: dict[str, int] = field(default_factory=dict)
+
+
+class ExperienceBuffer:
+    def __init__(self, path: Path, *, capacity: int = 200_000, fsync: bool = False, compact_factor: float = 2.0):
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.path = Path(path)
+        self.capacity = capacity
+        self.fsync = fsync
+        self.compact_factor = compact_factor
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread_lock = threading.Lock()
+        self._file_lock: FileLock | None = None
+        self._lock_pid = -1
+        self._index: OrderedDict[str, _Entry] = OrderedDict()
+        self._offset = 0
+        self._lines = 0
+        self._feedback_log: deque[str] = deque(maxlen=100_000)  # query ids of feedback lines, in order
+        self._feedback_seen = 0  # how many feedback lines this process has indexed, ever
+        # Reads go through a handle on the file we indexed: if another process compacts (renames a new
+        # file into place), this handle still reads the old one, whose offsets the index holds.
+        self._reader = None
+
+    # -- public API ------------------------------------------------------------
+
+    def add(self, experience: Experience) -> None:
+        self._append({"op": "add", "experience": experience.to_dict()})
+
+    def update_feedback(self, query_id: str, feedback: Feedback) -> Experience:
+        """Attach ``feedback`` to an experience (written by any process); returns the updated record."""
+        with self._thread_lock:
+            self._catch_up()
+            if query_id not in self._index:
+                raise ExperienceNotFound(query_id)
+        self._append({"op": "feedback", "query_id": query_id, "feedback": feedback.to_dict()})
+        return self.get(query_id)
+
+    def get(self, query_id: str) -> Experience:
+        with self._thread_lock:
+            self._catch_up()
+            entry = self._index.get(query_id)
+            if entry is None:
+                raise ExperienceNotFound(query_id)
+            return self._load(entry)
+
+    def __contains__(self, query_id: str) -> bool:
+        with self._thread_lock:
+            self._catch_up()
+            return query_id in self._index
+
+    def __len__(self) -> int:
+        with self._thread_lock:
+            self._catch_up()
+            return len(self._index)
+
+    def list(
+        self,
+        *,
+        has_feedback: bool | None = None,
+        has_evaluation: bool | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Experience]:
+        """Experiences oldest first (or newest first), filtered; at most ``limit``."""
+        with self._thread_lock:
+            self._catch_up()
+            chosen = []
+            entries = reversed(self._index.values()) if newest_first else self._index.values()
+            for entry in entries:
+                if has_feedback is not None and entry.has_feedback != has_feedback:
+                    continue
+                if has_evaluation is not None and entry.has_evaluation != has_evaluation:
+                    continue
+                if since is not None and datetime.fromisoformat(entry.created_at) < since:
+                    continue
+                if len(chosen) >= limit:
+                    break
+                chosen.append(entry)
+            return [self._load(e) for e in chosen]
+
+    def iter_all(self):
+        """Every experience, oldest first (reads each from disk; for training and replay)."""
+        with self._thread_lock:
+            self._catch_up()
+            entries, reader = list(self._index.values()), self._reader
+        for entry in entries:
+            with self._thread_lock:
+                experience = self._load(entry, reader)
+            yield experience  # not under the lock: the caller may use the buffer, other threads too
+
+    def stats(self) -> BufferStats:
+        with self._thread_lock:
+            self._catch_up()
+            return BufferStats(
+                size=len(self._index),
+                with_feedback=sum(e.has_feedback for e in self._index.values()),
+                with_evaluation=sum(e.has_evaluation for e in self._index.values()),
+                journal_bytes=self._offset,
+                evaluations_by_source=dict(
+                    sorted(Counter(e.evaluated_by for e in self._index.values() if e.has_evaluation).items())
+                ),
+            )
+
+    def feedback_cursor(self) -> int:
+        """A cursor just after every feedback seen so far (see :meth:`feedback_since`)."""
+        with self._thread_lock:
+            self._catch_up()
+            return self._feedback_seen
+
+    def feedback_since(self, cursor: int) -> tuple[list[str], int]:
+        """Query ids that got feedback after ``cursor`` (from any process), oldest first, and the new cursor.
+
+        The trainer tails the journal with this: a rating for an old
+        experience arrives here like any other.
+        """
+        with self._thread_lock:
+            self._catch_up()
+            fresh = min(self._feedback_seen - cursor, len(self._feedback_log))
+            return (list(self._feedback_log)[-fresh:] if fresh > 0 else []), self._feedback_seen
+
+    def compact(self) -> None:
+        """Rewrite the journal as one line per live experience (the newest ``capacity``)."""
+        with self._thread_lock, self._lock():
+            self._catch_up()
+            self._compact_locked()
+
+    # -- writing ---------------------------------------------------------------
+
+    def _lock(self) -> FileLock:
+        # One lock object per path per process, made after any fork (see the module docstring).
+        if self._file_lock is None or self._lock_pid != os.getpid():
+            # Waiters poll: filelock's default 50 ms sleep would put 50 ms on a contended write.
+            self._file_lock = FileLock(str(self.path) + ".lock", poll_interval=0.002)
+            self._lock_pid = os.getpid()
+        return self._file_lock
+
+    def _append(self, record: dict) -> None:
+        line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        with self._thread_lock, self._lock():
+            self._catch_up()
+            with open(self.path, "ab") as f:
+                self._cut_torn_tail(f)
+                f.write(line)
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+            self._catch_up()
+            if self._lines > self.compact_factor * max(len(self._index), 1) + 1000:
+                self._compact_locked()
+
+    def _cut_torn_tail(self, f) -> None:
+        """Drop a partial last line left by a writer that died mid-write (we hold the lock)."""
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        with open(self.path, "rb") as r:
+            r.seek(size - 1)
+            if r.read(1) == b"\n":
+                return
+        f.truncate(self._offset)
+        f.seek(self._offset)
+        logger.warning("experience journal: cut a torn last line (%d bytes)", size - self._offset)
+
+    def _compact_locked(self) -> None:
+        keep = list(self._index.items())[-self.capacity :]
+        with atomic_file(self.path) as out:
+            for _, entry in keep:
+                record = {"op": "add", "experience": self._load(entry).to_dict()}
+                out.write((json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode())
+        evicted = len(self._index) - len(keep)
+        logger.info("experience journal compacted: %d experiences kept, %d evicted", len(keep), evicted)
+        self._reset()
+        self._catch_up()
+
+    # -- reading ---------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._index.clear()
+        self._offset = 0
+        self._lines = 0
+        self._reader = None  # not closed: an iter_all in progress may still read it; GC closes it
+
+    def _catch_up(self) -> None:
+        """Index the complete lines appended since our last read (all of them after a compaction)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._reset()
+            return
+        if self._reader is not None and os.fstat(self._reader.fileno()).st_ino != stat.st_ino:
+            self._reset()  # another process compacted: the file is new
+        if self._reader is None:
+            self._reader = open(self.path, "rb", buffering=0)  # noqa: SIM115 - lives as long as the index it serves
+        size = os.fstat(self._reader.fileno()).st_size
+        if size <= self._offset:
+            return
+        chunk = os.pread(self._reader.fileno(), size - self._offset, self._offset)
+        end = chunk.rfind(b"\n") + 1  # a torn last line waits (or is cut by the next writer)
+        position = self._offset
+        for raw in chunk[:end].splitlines(keepends=True):
+            self._index_line(raw, position)
+            position += len(raw)
+        self._offset += end
+
+    def _index_line(self, raw: bytes, offset: int) -> None:
+        self._lines += 1
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError:
+            logger.warning("experience journal: unreadable line at byte %d skipped", offset)
+            return
+        if record.get("op") == "add":
+            exp = record["experience"]
+            feedback = Feedback.from_dict(exp["feedback"]) if exp.get("feedback") else None
+            rich = feedback is not None and feedback.is_rich
+            self._index[exp["query_id"]] = _Entry(
+                add_offset=offset,
+                created_at=exp["created_at"],
+                has_feedback=feedback is not None,
+                has_evaluation=rich,
+                evaluated_by=feedback.source if rich else None,
+            )
+            while len(self._index) > self.capacity:
+                self._index.popitem(last=False)
+        elif record.get("op") == "feedback":
+            self._feedback_log.append(record["query_id"])
+            self._feedback_seen += 1
+            entry = self._index.get(record["query_id"])
+            if entry is not None:
+                feedback = Feedback.from_dict(record["feedback"])
+                entry.feedback_offsets.append(offset)
+                entry.has_feedback = True
+                if feedback.is_rich:
+                    entry.has_evaluation, entry.evaluated_by = True, feedback.source
+
+    def _load(self, entry: _Entry, reader=None) -> Experience:
+        """The experience: its add record with every later feedback record folded in (read from disk)."""
+        fd = (reader or self._reader).fileno()
+        experience = Experience.from_dict(json.loads(_read_line(fd, entry.add_offset))["experience"])
+        feedback = experience.feedback
+        for offset in entry.feedback_offsets:
+            feedback = _merge(feedback, Feedback.from_dict(json.loads(_read_line(fd, offset))["feedback"]))
+        return replace(experience, feedback=feedback)
+
+
+def _read_line(fd: int, offset: int) -> bytes:
+    """The line starting at ``offset``, read with ``os.pread`` (see the module docstring)."""
+    parts, size = [], 8192
+    while True:
+        chunk = os.pread(fd, size, offset)
+        end = chunk.find(b"\n")
+        if end >= 0 or not chunk:
+            parts.append(chunk if end < 0 else chunk[: end + 1])
+            return b"".join(parts)
+        parts.append(chunk)
+        offset += len(chunk)
+        size *= 2
+
+
+def _merge(old: Feedback | None, new: Feedback) -> Feedback:
+    """Fold a later feedback into the earlier one.
+
+    The rich fields are the newest evaluation's: a rating alone does not erase
+    one (a thumb after the judge). The rating is the newest operator's: a
+    judge's rating stands only until an operator rates, and a judge's
+    evaluation posted after an operator's thumb adds its fields under that
+    thumb rather than overwriting it. ``source`` names who gave the rating.
+    """
+    if old is None:
+        return new
+    rater = old if old.source == OPERATOR and new.source != OPERATOR else new
+    evaluation = new if new.is_rich or not old.is_rich else old
+    return replace(evaluation, rating=rater.rating, source=rater.source, received_at=new.received_at)
+
+
+@functools.cache
+def get_experience_buffer() -> ExperienceBuffer:
+    """The process's buffer at the configured path (``$CC_STATE_DIR/experiences.jsonl`` by default)."""
+    from django.conf import settings
+
+    return ExperienceBuffer(
+        settings.EXPERIENCE_BUFFER_PATH, capacity=settings.EXPERIENCE_BUFFER_CAPACITY, fsync=settings.EXPERIENCE_FSYNC
+    )

@@ -1,0 +1,145 @@
+"""The experience record: one answered question and everything learned about it later.
+
+An :class:`Experience` is written when the orchestrator answers and then
+completed by feedback: an operator's thumbs (``rating``) and, from the LLM
+judge, the six rich evaluation fields. It is persisted as JSON with a
+schema version; ``to_dict``/``from_dict`` are the one place that does it
+and round-trip exactly.
+
+Schema versions: 1, the first; 2 adds ``user_role``, the asker's role. A
+version 1 record (an older journal) is read as version 2 with no role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+RATINGS = ("up", "down")
+
+
+@dataclass(frozen=True)
+class WidgetChoice:
+    """A widget the ranking step chose, the probability it had of being chosen, and its features."""
+
+    widget_type: str
+    size: str
+    title: str
+    equipment_ids: list[str]
+    metric: str | None
+    propensity: float
+    score: float
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """A candidate the ranking step could have chosen (type and size)."""
+
+    widget_type: str
+    size: str
+    metric: str | None
+    rule_score: float
+
+
+@dataclass(frozen=True)
+class WidgetFeedback:
+    widget_index: int
+    widget_type: str
+    appropriateness_score: float | None = None  # 0..1
+    size_appropriate: bool | None = None
+    issues: list[str] = field(default_factory=list)
+    strengths: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What arrives at /api/layer2/feedback/: a rating, optionally with a rich evaluation."""
+
+    rating: str
+    evaluation_confidence: float | None = None
+    evaluation_reasoning: str | None = None
+    query_understanding: str | None = None
+    per_widget_feedback: list[WidgetFeedback] = field(default_factory=list)
+    missing_widgets: list[str] = field(default_factory=list)
+    suggested_improvements: list[str] = field(default_factory=list)
+    source: str = "operator"  # operator | judge:<name>
+    received_at: datetime | None = None
+
+    @property
+    def is_rich(self) -> bool:
+        return self.evaluation_confidence is not None or bool(self.per_widget_feedback)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["received_at"] = _iso(self.received_at)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Feedback:
+        return cls(
+            **{
+                **data,
+                "per_widget_feedback": [WidgetFeedback(**w) for w in data.get("per_widget_feedback", [])],
+                "received_at": _parse(data.get("received_at")),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Experience:
+    query_id: str
+    transcript: str
+    intent: dict  # the Intent's ten fields, as the API returns them
+    widgets: list[WidgetChoice]
+    candidates: list[CandidateRecord]
+    voice_response: str
+    processing_time_ms: float
+    timings_ms: dict[str, float]
+    data_summary: dict[str, object]
+    planner: str  # rules | llm
+    ranker: str  # rules | tier1 | ...
+    created_at: datetime
+    feedback: Feedback | None = None
+    schema_version: int = SCHEMA_VERSION
+    user_role: str | None = None  # operator | engineer | manager (layer2/understanding/roles.py); None when unknown
+
+    @property
+    def rating(self) -> str | None:
+        return self.feedback.rating if self.feedback else None
+
+    @property
+    def has_evaluation(self) -> bool:
+        return self.feedback is not None and self.feedback.is_rich
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["widgets"] = [asdict(w) for w in self.widgets]
+        data["candidates"] = [asdict(c) for c in self.candidates]
+        data["created_at"] = _iso(self.created_at)
+        data["feedback"] = self.feedback.to_dict() if self.feedback else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Experience:
+        if data.get("schema_version") not in READABLE_VERSIONS:
+            raise ValueError(f"unsupported experience schema_version {data.get('schema_version')!r}")
+        return cls(
+            **{
+                **data,
+                "schema_version": SCHEMA_VERSION,  # version 1 differs only by lacking user_role (None)
+                "widgets": [WidgetChoice(**w) for w in data["widgets"]],
+                "candidates": [CandidateRecord(**c) for c in data["candidates"]],
+                "created_at": _parse(data["created_at"]),
+                "feedback": Feedback.from_dict(data["feedback"]) if data.get("feedback") else None,
+            }
+        )
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat()
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

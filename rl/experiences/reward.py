@@ -1,0 +1,102 @@
+"""Rewards from feedback: a plan-level reward and, where the judge scored widgets, per-widget rewards.
+
+**Basic reward** (a thumb alone): +1 for up, −1 for down.
+
+**Extended reward** (a rich evaluation), in [−1.1, 0.8]::
+
+    R = 0.2 · s · c                 evaluation confidence: the verdict's sign s (+1 up, −1 down),
+                                    scaled by how sure the judge is (c in 0..1)
+      + 0.4 · (2 · ā − 1)           per-widget appropriateness: ā the mean score (0..1) mapped to −1..1
+      − 0.3 · min(m, 3) / 3         missing-widget penalty: m widgets the judge wanted and did not get
+      + 0.2 · (2 · f − 1)           size appropriateness: f the share of widgets whose size was right
+
+A term whose inputs the evaluation lacks contributes 0 (no per-widget
+scores: no appropriateness or size term).
+
+**Per-widget reward** for widget i with per-widget feedback, in [−1, 1]::
+
+    r_i = 0.6 · (2 · a_i − 1) + 0.4 · (+1 if size right, −1 if wrong, 0 if unsaid)
+
+and without it r_i = the plan's reward (basic or extended). Tier 1 learns
+from one example per shown widget, plus a positive example (``MISSING_BONUS``)
+for each missing widget that was among the candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rl.experiences.records import Experience, Feedback
+
+CONFIDENCE_WEIGHT = 0.2
+APPROPRIATENESS_WEIGHT = 0.4
+MISSING_PENALTY = 0.3
+SIZE_WEIGHT = 0.2
+MISSING_CAP = 3
+WIDGET_SCORE_WEIGHT = 0.6
+WIDGET_SIZE_WEIGHT = 0.4
+MISSING_BONUS = 0.5
+
+
+@dataclass(frozen=True)
+class WidgetReward:
+    """One training example: a widget (type, size) for an experience's intent, and its reward."""
+
+    widget_type: str
+    size: str
+    metric: str | None
+    reward: float
+    propensity: float | None  # None for examples the policy did not choose (a missing widget)
+    rule_score: float
+
+
+def basic_reward(rating: str | None) -> float:
+    return {"up": 1.0, "down": -1.0}.get(rating or "", 0.0)
+
+
+def plan_reward(feedback: Feedback | None) -> float:
+    """The extended reward when the feedback is rich, else the basic one."""
+    if feedback is None:
+        return 0.0
+    if not feedback.is_rich:
+        return basic_reward(feedback.rating)
+    reward = 0.0
+    if feedback.evaluation_confidence is not None:
+        reward += CONFIDENCE_WEIGHT * basic_reward(feedback.rating) * feedback.evaluation_confidence
+    scores = [w.appropriateness_score for w in feedback.per_widget_feedback if w.appropriateness_score is not None]
+    if scores:
+        reward += APPROPRIATENESS_WEIGHT * (2 * sum(scores) / len(scores) - 1)
+    reward -= MISSING_PENALTY * min(len(feedback.missing_widgets), MISSING_CAP) / MISSING_CAP
+    sizes = [w.size_appropriate for w in feedback.per_widget_feedback if w.size_appropriate is not None]
+    if sizes:
+        reward += SIZE_WEIGHT * (2 * sum(sizes) / len(sizes) - 1)
+    return reward
+
+
+def widget_rewards(experience: Experience) -> list[WidgetReward]:
+    """Training examples from an experience's feedback (empty without feedback)."""
+    feedback = experience.feedback
+    if feedback is None:
+        return []
+    overall = plan_reward(feedback)
+    per_widget = {w.widget_index: w for w in feedback.per_widget_feedback}
+    rule_scores = {(c.widget_type, c.size, c.metric): c.rule_score for c in experience.candidates}
+    examples = []
+    for i, widget in enumerate(experience.widgets):
+        judged = per_widget.get(i)
+        reward = overall if judged is None else _judged_reward(judged.appropriateness_score, judged.size_appropriate)
+        rule = rule_scores.get((widget.widget_type, widget.size, widget.metric), 0.0)
+        examples.append(WidgetReward(widget.widget_type, widget.size, widget.metric, reward, widget.propensity, rule))
+    shown = {w.widget_type for w in experience.widgets}
+    for missing in dict.fromkeys(feedback.missing_widgets):
+        offered = [c for c in experience.candidates if c.widget_type == missing and missing not in shown]
+        if offered:
+            best = max(offered, key=lambda c: c.rule_score)
+            examples.append(WidgetReward(missing, best.size, best.metric, MISSING_BONUS, None, best.rule_score))
+    return examples
+
+
+def _judged_reward(score: float | None, size_right: bool | None) -> float:
+    appropriateness = 0.0 if score is None else WIDGET_SCORE_WEIGHT * (2 * score - 1)
+    size = 0.0 if size_right is None else WIDGET_SIZE_WEIGHT * (1.0 if size_right else -1.0)
+    return appropriateness + size

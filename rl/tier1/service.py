@@ -1,0 +1,268 @@
+"""Continuous Tier 1 learning across gunicorn workers.
+
+With ``ENABLE_CONTINUOUS_RL=true`` each worker starts one :class:`Tier1Service`
+after fork (gunicorn's ``post_fork`` hook calls :func:`start_service`; nothing
+starts at import). Every worker ranks with its own copy of the scorer.
+
+* **Learning at once.** Feedback a worker receives is learned by that
+  worker's scorer immediately (``feedback_received``), so its next answer
+  is already re-ranked.
+* **One trainer.** Workers compete for a file lock; the holder is the leader.
+  It tails the shared journal for feedback from every worker (including
+  rewards that arrive late for old experiences), learns each, replays a
+  reservoir of past examples between them, and saves a checkpoint every few
+  seconds. A leader that dies releases the lock with its process, and another
+  worker takes over within a second or two.
+* **Followers** reload the newest good checkpoint whenever one appears.
+* **Shutdown** (``stop_service``, from gunicorn's ``worker_exit``) stops the
+  thread, saves a last checkpoint if leading and releases the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from filelock import FileLock, Timeout
+
+from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
+from rl.experiences.records import Experience
+from rl.experiences.reward import widget_rewards
+
+if TYPE_CHECKING:  # torch is imported by the service, not by every module that reports feedback
+    from rl.tier1.scorer import Tier1Learner
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    poll_seconds: float = 0.5  # how often the thread looks for new feedback, checkpoints or the lock
+    checkpoint_seconds: float = 5.0  # the leader saves at most this often (and only after learning)
+    replay_per_poll: int = 4  # replayed minibatches between polls
+    replay_batch: int = 8  # past experiences per replayed step
+    reservoir: int = 5000  # past examples kept for replay
+
+    def __post_init__(self) -> None:
+        if self.poll_seconds <= 0 or self.checkpoint_seconds <= 0:
+            raise ValueError(f"poll and checkpoint intervals must be positive: {self}")
+
+
+class Tier1Service:
+    def __init__(
+        self, learner: Tier1Learner, buffer: ExperienceBuffer, state_dir: Path, config: ServiceConfig | None = None
+    ):
+        from rl.tier1.scorer import CheckpointStore
+
+        config = config or ServiceConfig()
+        self.learner = learner
+        self.buffer = buffer
+        self.config = config
+        self.store = CheckpointStore(Path(state_dir) / "tier1")
+        self.status_path = Path(state_dir) / "tier1" / "leader.json"
+        self._lock = FileLock(str(Path(state_dir) / "tier1" / "leader.lock"))
+        self.is_leader = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cursor = 0  # feedback events of the journal already learned (leader)
+        self._reservoir: deque = deque(maxlen=config.reservoir)
+        self._sampler = random.Random(learner.config.seed)  # replay draws repeat with the learner's seed
+        self._learned: OrderedDict[tuple, None] = OrderedDict()  # (query id, feedback time) already learned
+        self._loaded_checkpoint: Path | None = None
+        self._last_save = 0.0
+        self._dirty = False
+
+    # -- the feedback path -----------------------------------------------------
+
+    def observe(self, experience: Experience) -> float | None:
+        """Learn from one experience's feedback now, once; returns the loss (None if nothing new)."""
+        key = (experience.query_id, experience.feedback.received_at if experience.feedback else None)
+        if key in self._learned:
+            return None  # the leader meets, in the journal, feedback its own requests already taught it
+        self._learned[key] = None
+        if len(self._learned) > self.config.reservoir * 4:
+            self._learned.popitem(last=False)
+        examples = widget_rewards(experience)
+        if not examples:
+            return None
+        self._reservoir.append((experience.intent, experience.user_role, examples))
+        self._dirty = True
+        return self.learner.learn(experience.intent, examples, role=experience.user_role)
+
+    # -- the background thread -------------------------------------------------
+
+    def start(self) -> None:
+        self._restore()
+        self._thread = threading.Thread(target=self._run, name="tier1-trainer", daemon=True)
+        self._thread.start()
+        logger.info("tier1 service started in process %d", os.getpid())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        logger.info("tier1 service stopped in process %d", os.getpid())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # the trainer must outlive a bad record or a full disk; it says why
+                logger.exception("tier1: training step failed")
+            self._stop.wait(self.config.poll_seconds)
+        if self.is_leader:  # hand over: the lock is released by the thread that holds it (filelock is per thread)
+            self._save(force=True)
+            self._lock.release()
+            self.is_leader = False
+
+    def _tick(self) -> None:
+        if not self.is_leader:
+            self._try_lead()
+        if self.is_leader:
+            # Replay while learning is unsaved: after new feedback, until the next checkpoint; idle otherwise.
+            if self._learn_new_feedback() or self._dirty:
+                self._replay()
+            self._save()
+        else:
+            self._reload()
+
+    def _try_lead(self) -> None:
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return
+        self._restore()  # start from the newest weights the last leader saved
+        self._cursor = self.buffer.feedback_cursor()
+        for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
+            self._reservoir.appendleft((experience.intent, experience.user_role, widget_rewards(experience)))
+        self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
+        self.is_leader = True
+        logger.info("tier1: process %d is now the trainer", os.getpid())
+
+    def _learn_new_feedback(self) -> int:
+        """Learn the feedback appended to the journal since the last look; returns how many were new."""
+        query_ids, self._cursor = self.buffer.feedback_since(self._cursor)
+        learned = 0
+        for query_id in dict.fromkeys(query_ids):
+            try:
+                learned += self.observe(self.buffer.get(query_id)) is not None
+            except ExperienceNotFound:
+                continue  # evicted since: nothing to learn
+        return learned
+
+    def replay(self, batches: int = 1) -> None:
+        """Adam steps on random past experiences (each step: ``replay_batch`` of them at once)."""
+        if len(self._reservoir) < self.config.replay_batch:
+            return
+        for _ in range(batches):
+            self.learner.learn_many(self._sampler.sample(self._reservoir, self.config.replay_batch))
+        self._dirty = True
+
+    def _replay(self) -> None:
+        self.replay(self.config.replay_per_poll)
+
+    def _save(self, force: bool = False) -> None:
+        due = time.monotonic() - self._last_save >= self.config.checkpoint_seconds
+        if self._dirty and (due or force):
+            self._loaded_checkpoint = self.store.save(self.learner.state())
+            self._last_save = time.monotonic()
+            self._dirty = False
+
+    def _reload(self) -> None:
+        newest = self.store.paths()[:1]
+        if newest and newest[0] != self._loaded_checkpoint:
+            self._restore()
+
+    def _restore(self) -> None:
+        found = self.store.load_latest()
+        if found is None:
+            return
+        state, path = found
+        self._loaded_checkpoint = path  # tried once: a follower does not retry a misfit every poll
+        try:
+            self.learner.load_state(state)
+        except ValueError as error:  # another config or feature layout (an upgrade): relearn from the journal
+            logger.warning("tier1: checkpoint %s does not fit this scorer (%s); not loaded", path.name, error)
+
+    # -- reporting -------------------------------------------------------------
+
+    def status(self) -> dict:
+        from rl.tier1.scorer import parameter_count
+
+        leader = _read_json(self.status_path)
+        newest = self.store.paths()[:1]
+        return {
+            "available": True,
+            "process": os.getpid(),
+            "is_leader": self.is_leader,
+            "leader_pid": leader.get("pid"),
+            "steps": self.learner.step,
+            "loss": self.learner.loss_trend(),
+            "temperature": round(self.learner.temperature, 4),
+            "parameters": parameter_count(self.learner.model),
+            "checkpoint": newest[0].name if newest else None,
+            "checkpoint_age_s": round(time.time() - newest[0].stat().st_mtime, 1) if newest else None,
+        }
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+# --------------------------------------------------------------------------- the process's service
+
+_service: Tier1Service | None = None
+
+
+def current_service() -> Tier1Service | None:
+    return _service
+
+
+def install(service: Tier1Service | None) -> None:
+    """Make ``service`` the process's (the bench and tests install one without a thread)."""
+    global _service
+    _service = service
+
+
+def start_service() -> Tier1Service | None:
+    """Start this process's service if continuous RL is enabled; idempotent. Call after fork."""
+    from django.conf import settings
+
+    from rl.experiences.buffer import get_experience_buffer
+
+    global _service
+    if not settings.ENABLE_CONTINUOUS_RL or _service is not None:
+        return _service
+    import torch
+
+    from rl.tier1.scorer import Tier1Learner
+
+    torch.set_num_threads(1)  # several workers share the cores; a tiny model gains nothing from more
+    _service = Tier1Service(Tier1Learner(), get_experience_buffer(), settings.STATE_DIR)
+    _service.start()
+    return _service
+
+
+def stop_service() -> None:
+    global _service
+    if _service is not None:
+        _service.stop()
+        _service = None
+
+
+def feedback_received(experience: Experience) -> None:
+    """The feedback endpoint's hook: the local scorer learns from the new feedback at once."""
+    if _service is not None:
+        _service.observe(experience)

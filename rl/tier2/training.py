@@ -1,0 +1,181 @@
+"""One Tier 2 run, start to finish: data, LoRA training, evaluation against the serving adapter, the gate.
+
+Used by ``train_dpo``, ``train_from_live_feedback`` and the background
+trainer that ``approve-training`` starts (``run_now``: the run under the
+training lock, reporting to the status every worker reads). The run trains into a staging
+folder, evaluates the new adapter and the one serving now on the same
+held-out pairs, files the adapter as a new version with its metadata, and
+promotes it only if :func:`rl.tier2.dpo.beats` says so. Anything that fails
+before the last step leaves the serving adapter and the version list as
+they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+from filelock import Timeout
+
+from rl.experiences.buffer import get_experience_buffer
+from rl.tier2.adapters import AdapterRecord, AdapterRegistry, get_registry
+from rl.tier2.dpo import Tier2Config, beats, evaluate, train_adapter
+from rl.tier2.jobs import TrainingStatus, training_lock
+from rl.tier2.preference_data import PreferenceData, data_from_buffer, data_from_widget_ratings
+
+logger = logging.getLogger(__name__)
+
+
+class NotEnoughData(ValueError):
+    def __init__(self, pairs: int, needed: int):
+        super().__init__(f"{pairs} preference pairs, {needed} needed: collect more rated answers first")
+        self.pairs, self.needed = pairs, needed
+
+
+def run_training(
+    *,
+    data: PreferenceData,
+    registry: AdapterRegistry,
+    model_path: Path,
+    config: Tier2Config,
+    min_pairs: int = 0,
+    approved_by: str = "",
+    on_progress: Callable[[dict], None] | None = None,
+    progress_bar: bool = False,
+) -> AdapterRecord:
+    """Train, evaluate, file and (if it beats the serving adapter) promote; returns the new version's record."""
+    from layer2.planning.llm_planner import load_planner
+
+    if data.pairs < min_pairs:
+        raise NotEnoughData(data.pairs, min_pairs)
+    version = registry.next_version()
+    staging = registry.staging(version)
+    logger.info("Tier 2 %s: training on %s", version, data.counts())
+    result = train_adapter(model_path, data, staging, config, on_progress, progress_bar)
+    _notify(on_progress, {"phase": "evaluating"})
+    incumbent = registry.active()
+    candidate_metrics = evaluate(*load_planner(model_path, staging), data.held_out, config.beta)
+    incumbent_metrics = evaluate(*load_planner(model_path, registry.active_path()), data.held_out, config.beta)
+    promoted, decision = (
+        beats(candidate_metrics, incumbent_metrics)
+        if data.held_out
+        else (False, "kept, not promoted: no held-out pairs to judge it on")
+    )
+    record = AdapterRecord(
+        version=version,
+        created_at=timezone.now(),
+        method=result.method,
+        base_model=str(model_path),
+        data=data.counts(),
+        hyperparameters=asdict(config),
+        metrics={"candidate": asdict(candidate_metrics), "incumbent": asdict(incumbent_metrics)},
+        incumbent=incumbent,
+        promoted=promoted,
+        decision=decision,
+        training_seconds=result.seconds,
+        extra={
+            "approved_by": approved_by,
+            "steps": result.steps,
+            "final_loss": result.final_loss,
+            "tokens": result.tokens,
+        },
+    )
+    registry.add(staging, record)
+    if promoted:
+        registry.promote(version)
+    logger.info("Tier 2 %s: %s", version, decision)
+    return record
+
+
+def _notify(on_progress, update: dict) -> None:
+    if on_progress is not None:
+        on_progress(update)
+
+
+class TrainingBusy(RuntimeError):
+    """Another Tier 2 run holds the training lock (one run at a time, across processes)."""
+
+
+def run_now(
+    *,
+    source: str,
+    config: Tier2Config,
+    approved_by: str = "",
+    run_id: str | None = None,
+    min_pairs: int = 0,
+    progress_bar: bool = True,
+) -> AdapterRecord:
+    """One Tier 2 run in this process, holding the training lock, reporting to ``training.json``.
+
+    ``source`` is ``buffer`` (the experience journal) or ``ratings`` (the
+    ``WidgetRating`` rows: the live-feedback bridge). Returns the new
+    adapter's record; raises ``TrainingBusy`` if another run holds the lock
+    and ``NotEnoughData`` below ``min_pairs``.
+    """
+    root = Path(settings.PLANNER_DIR)
+    lock = training_lock(root)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise TrainingBusy("another Tier 2 training run holds the lock; wait for it to finish") from None
+    status = TrainingStatus(root)
+    run_id = run_id or uuid.uuid4().hex[:12]
+    try:
+        status.start(
+            state="training",
+            phase="collecting data",
+            run_id=run_id,
+            pid=os.getpid(),
+            method=config.method,
+            approved_by=approved_by,
+            started_at=timezone.now().isoformat(),
+        )
+        buffer = get_experience_buffer()
+        data = data_from_widget_ratings(buffer) if source == "ratings" else data_from_buffer(buffer)
+        status.write(phase="training", data=data.counts())
+        record = run_training(
+            data=data,
+            registry=get_registry(),
+            model_path=Path(settings.PLANNER_MODEL_PATH),
+            config=config,
+            min_pairs=min_pairs,
+            approved_by=approved_by,
+            on_progress=_throttled(status),
+            progress_bar=progress_bar,
+        )
+    except BaseException as error:
+        status.write(state="failed", error=f"{type(error).__name__}: {error}", finished_at=timezone.now().isoformat())
+        raise
+    finally:
+        lock.release()
+    status.write(
+        state="done",
+        phase="done",
+        version=record.version,
+        promoted=record.promoted,
+        decision=record.decision,
+        finished_at=timezone.now().isoformat(),
+    )
+    return record
+
+
+def _throttled(status: TrainingStatus, every_s: float = 1.0):
+    """Progress into ``training.json`` at most once a second (each write is an fsync)."""
+    last = [0.0]
+
+    def update(progress: dict) -> None:
+        now = time.monotonic()
+        if "phase" in progress:
+            status.write(state=progress["phase"], phase=progress["phase"])
+        elif now - last[0] >= every_s or progress.get("step") == progress.get("max_steps"):
+            last[0] = now
+            status.write(progress=progress)
+
+    return update

@@ -1,0 +1,84 @@
+"""Feedback arriving twice: a judge's evaluation never overwrites an operator's own thumb.
+
+The rich fields are always the newest evaluation's; the rating is the
+newest operator's, a judge's only while no operator has rated. Checked in the
+journal (across a second process's view and a compaction) and through the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from rl.experiences.buffer import ExperienceBuffer, get_experience_buffer
+from rl.experiences.records import Feedback
+from tests.rl.experiences.buffer_worker import CREATED, make_experience, rich_feedback
+from tests.rl.judges.messages_stand_in import evaluation_for
+
+
+def thumb(rating: str, source: str = "operator", days: int = 1) -> Feedback:
+    return Feedback(rating=rating, source=source, received_at=CREATED + timedelta(days=days))
+
+
+def test_a_judge_evaluation_after_an_operator_thumb_adds_its_fields_under_the_thumb(tmp_path):
+    path = tmp_path / "experiences.jsonl"
+    buffer = ExperienceBuffer(path)
+    buffer.add(make_experience("q-1", seq=1))
+    buffer.update_feedback("q-1", thumb("up"))
+    judge = rich_feedback("down", seq=1, source="judge:claude")
+
+    merged = replace(judge, rating="up", source="operator")
+    assert buffer.update_feedback("q-1", judge).feedback == merged
+    for view in (buffer, ExperienceBuffer(path)):  # this process, and a fresh one reading the journal
+        assert view.get("q-1").feedback == merged and view.get("q-1").has_evaluation
+        assert view.stats().evaluations_by_source == {"judge:claude": 1}
+    buffer.compact()
+    assert ExperienceBuffer(path).get("q-1").feedback == merged
+
+
+def test_a_judge_thumb_never_replaces_an_operator_thumb_but_an_operator_replaces_a_judge(tmp_path):
+    buffer = ExperienceBuffer(tmp_path / "experiences.jsonl")
+    buffer.add(make_experience("q-1", seq=1))
+    buffer.add(make_experience("q-2", seq=2))
+    buffer.update_feedback("q-1", thumb("down"))
+    assert buffer.update_feedback("q-1", thumb("up", source="judge:offline", days=2)).feedback.rating == "down"
+    assert buffer.update_feedback("q-1", thumb("up", days=3)).feedback == thumb("up", days=3)  # changed their mind
+    buffer.update_feedback("q-2", thumb("up", source="judge:offline"))
+    assert buffer.update_feedback("q-2", thumb("down", days=2)).feedback == thumb("down", days=2)
+
+
+def test_stats_count_evaluations_by_their_source(tmp_path):
+    buffer = ExperienceBuffer(tmp_path / "experiences.jsonl")
+    sources = ["judge:offline", "judge:offline", "judge:claude", "operator", None]
+    for seq, source in enumerate(sources):
+        buffer.add(make_experience(f"q-{seq}", seq=seq))
+        if source:
+            buffer.update_feedback(f"q-{seq}", rich_feedback("up", seq=seq, source=source))
+    buffer.update_feedback("q-4", thumb("up"))  # a thumb alone is no evaluation
+    stats = buffer.stats()
+    assert (stats.size, stats.with_feedback, stats.with_evaluation) == (5, 5, 4)
+    assert stats.evaluations_by_source == {"judge:claude": 1, "judge:offline": 2, "operator": 1}
+
+
+def test_through_the_api_the_operator_rating_stands_and_the_rich_fields_land(api_client, serving):
+    body = api_client.post("/api/layer2/orchestrate/", {"transcript": "Show chiller 1 power"}, format="json").json()
+    query_id = body["query_id"]
+    assert api_client.post("/api/layer2/feedback/", {"query_id": query_id, "rating": "up"}, format="json").json() == {
+        "query_id": query_id,
+        "rating": "up",
+        "has_evaluation": False,
+    }
+    evaluation = evaluation_for([w["type"] for w in body["widgets"]], rating="down")
+    response = api_client.post(
+        "/api/layer2/feedback/", {"query_id": query_id, "source": "judge:claude", **evaluation}, format="json"
+    )
+    assert response.json() == {"query_id": query_id, "rating": "up", "has_evaluation": True}
+
+    listed = api_client.get("/api/layer2/experiences/?has_evaluation=true").json()["experiences"]
+    [feedback] = [e["feedback"] for e in listed if e["query_id"] == query_id]
+    assert feedback["rating"] == "up" and feedback["source"] == "operator"
+    for name in ("evaluation_confidence", "evaluation_reasoning", "query_understanding", "per_widget_feedback"):
+        assert feedback[name] == evaluation[name]
+    assert get_experience_buffer().stats().evaluations_by_source == {"judge:claude": 1}
+    status = api_client.get("/api/layer2/rl-status/").json()["buffer"]
+    assert status["with_evaluation"] == 1 and status["evaluations_by_source"] == {"judge:claude": 1}
