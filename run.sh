@@ -52,6 +52,7 @@ tests() {
     setup
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    .venv/bin/lint-imports  # the import contracts in pyproject.toml
     .venv/bin/pytest "$@"
 }
 

@@ -80,7 +80,7 @@ class VWRanker:
 
     @staticmethod
     def _shared(intent: dict, role: str | None) -> str:
-        from rl.tier1.scorer import intent_features
+        from rl.tier1.features import intent_features
 
         hot = [f"f{i}" for i, v in enumerate(intent_features(intent, role)) if v]
         return "shared |q " + " ".join(hot)

@@ -21,6 +21,7 @@ from rest_framework import serializers
 
 from command_center.api_fields import AwareDateTimeField
 from industrial.errors import UnknownEquipment, UnknownEquipmentType, UnknownMetric
+from industrial.plant.spec import READING_INTERVAL
 from industrial.timeseries.access import AGGREGATIONS, BUCKETS, SEVERITIES
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -151,7 +152,7 @@ class TimeSeriesQuerySerializer(WindowQuerySerializer):
     def fill_window(self, attrs: dict) -> dict:
         if "end" not in attrs:
             reading = self.context["access"].latest(self.context["equipment_id"], [attrs["metric"]])
-            attrs["end"] = reading.timestamp + timedelta(minutes=1) if reading else timezone.now()
+            attrs["end"] = reading.timestamp + READING_INTERVAL if reading else timezone.now()
         attrs.setdefault("start", attrs["end"] - DEFAULT_WINDOW)
         return attrs
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
 from django.utils import timezone
 
+from industrial.plant.spec import READING_INTERVAL
 from industrial.timeseries.access import TimeSeriesDataAccess
 from layer2.answering import voice
 from layer2.answering.data_binding import BoundWidget, bind
@@ -27,8 +27,6 @@ from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary, pa
 from layer2.understanding.roles import ROLES
 from rl.experiences.buffer import ExperienceBuffer
 from rl.experiences.records import CandidateRecord, Experience, WidgetChoice
-
-READING_INTERVAL = timedelta(minutes=1)
 
 
 class PlanBackend(Protocol):
@@ -88,7 +86,7 @@ class Orchestrator:
         return self._vocabulary[1]
 
     def answer(self, transcript: str, role: str | None = None) -> Answer:
-        """Answer ``transcript`` for someone in ``role`` (``layer2/user_roles.ROLES``; None: unknown)."""
+        """Answer ``transcript`` for someone in ``role`` (``layer2.understanding.roles.ROLES``; None: unknown)."""
         if role is not None and role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)} or None, got {role!r}")
         started = time.perf_counter()

@@ -1,0 +1,1 @@
+"""The plant as data: the contract (types, ids, columns, limits), its generator and the seeder."""

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from industrial.plant.spec import EQUIPMENT_TYPES, EquipmentType, Limit, limit_for
+from industrial.plant.spec import EQUIPMENT_TYPES, READING_INTERVAL, EquipmentType, Limit, limit_for
 
 DAY = 86_400
+READING_SECONDS = int(READING_INTERVAL.total_seconds())  # the contract's row interval, in the unix seconds used here
 _TYPE_INDEX = {t.name: i for i, t in enumerate(EQUIPMENT_TYPES)}
 _KNOTS_PER_DAY = 48  # slow noise changes on a 30-minute scale
 
@@ -514,7 +515,7 @@ def generate_block(
     seed: int,
     start: int,
     end: int,
-    interval: int = 60,
+    interval: int = READING_SECONDS,
     state: CounterState = CounterState(),
     fault_rate: float = 0.05,
 ) -> Block:

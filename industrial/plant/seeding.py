@@ -21,7 +21,15 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from industrial.plant.generator import CARRIED_METRICS, DAY, Block, CounterState, RaisedAlert, generate_block
+from industrial.plant.generator import (
+    CARRIED_METRICS,
+    DAY,
+    READING_SECONDS,
+    Block,
+    CounterState,
+    RaisedAlert,
+    generate_block,
+)
 from industrial.plant.spec import DOUBLE_COLUMNS, EQUIPMENT_TYPES, TYPES_BY_NAME, EquipmentType
 
 logger = logging.getLogger(__name__)
@@ -68,7 +76,7 @@ class SeedPlan:
 
     days: float = 30.0
     counts: dict[str, int | None] = field(default_factory=lambda: {t.name: None for t in EQUIPMENT_TYPES})
-    interval: int = 60
+    interval: int = READING_SECONDS  # seconds between rows
     seed: int = 42
     end: datetime | None = None  # None: now, floored to the interval
     fault_rate: float = 0.05

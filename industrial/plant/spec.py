@@ -10,6 +10,10 @@ of the same shape works), only for domain knowledge such as alarm limits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+READING_INTERVAL = timedelta(minutes=1)
+"""One row a minute in every equipment table: the generator's grid, and how far "now" sits past the newest reading."""
 
 DOUBLE_COLUMNS = frozenset({"energy_kwh", "run_hours"})
 """Cumulative counters need double precision; every other metric is ``real``."""

@@ -1,0 +1,1 @@
+"""Reading the plant's time series: the introspected catalog, the access layer, text context, health."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ BUCKETS: dict[str, timedelta | None] = {
 AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
 SEVERITIES = ("critical", "high", "medium", "low")
 MAX_POINTS = 20_000  # a range query never returns more rows than this
+Z_THRESHOLD = 3.5  # a robust z-score beyond this is anomalous (Iglewicz & Hoaglin)
 BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # where date_bin buckets start
 _STATUS_METRICS = frozenset({"running_status"})
 _ALERT_WHERE = """
@@ -421,7 +423,7 @@ class TimeSeriesDataAccess:
         *,
         baseline: timedelta = timedelta(days=7),
         recent: timedelta = timedelta(minutes=15),
-        z_threshold: float = 3.5,
+        z_threshold: float = Z_THRESHOLD,
     ) -> list[Anomaly]:
         """Anomalies of one equipment now (see the module docstring for the method)."""
         table = self._table(equipment_id)
@@ -434,7 +436,7 @@ class TimeSeriesDataAccess:
         *,
         baseline: timedelta = timedelta(days=7),
         recent: timedelta = timedelta(minutes=15),
-        z_threshold: float = 3.5,
+        z_threshold: float = Z_THRESHOLD,
     ) -> list[Anomaly]:
         """Anomalies across every equipment of ``equipment_type``, most severe first."""
         tables = [self.catalog.table(eq) for eq in self.catalog.ids_of_type(equipment_type)]
@@ -528,12 +530,18 @@ class TimeSeriesDataAccess:
     # -- fleet --------------------------------------------------------------
 
     def fleet_latest(
-        self, equipment_type: str, metric: str, *, descending: bool = True, limit: int | None = None
+        self,
+        equipment_type: str,
+        metric: str,
+        *,
+        descending: bool = True,
+        limit: int | None = None,
+        z_threshold: float = Z_THRESHOLD,
     ) -> list[FleetValue]:
         """The latest ``metric`` of every equipment of a type, ranked, each flagged if abnormal.
 
         Abnormal means its alarm limit is broken, or it sits far from its
-        running peers (robust z-score > 3.5 against the fleet's median/MAD).
+        running peers (robust z-score beyond ``z_threshold`` against the fleet's median/MAD).
         """
         ids = self.catalog.ids_of_type(equipment_type)
         columns = [self.metric(eq_id, metric) for eq_id in ids]
@@ -554,7 +562,7 @@ class TimeSeriesDataAccess:
 
         with self._pool.connection() as conn:
             rows = conn.execute(self._fleet_statement(conn, ("fleet", tuple(ids), metric), build)).fetchall()
-        values = _rank_fleet(self.catalog, equipment_type, metric, columns[0].unit, rows)
+        values = _rank_fleet(self.catalog, equipment_type, metric, columns[0].unit, rows, z_threshold)
         values.sort(key=lambda v: v.value, reverse=descending)
         return values[:limit] if limit else values
 
@@ -694,16 +702,23 @@ def _judge(
         return None
     if recent_rows >= 10 and recent_range == 0 and mad > 0:
         return "stuck", latest, None, None, "medium"
-    # A floor on MAD keeps near-constant signals (a standby unit at 0 kW) from flagging noise.
-    z = 0.6745 * (recent_mean - median) / max(mad, 0.01 * abs(median), 1e-6)
+    z = robust_z(recent_mean, median=median, mad=mad)
     if abs(z) > z_threshold:
         return "deviation", recent_mean, z, None, "high" if abs(z) > 2 * z_threshold else "medium"
     return None
 
 
-def _rank_fleet(catalog: Catalog, equipment_type: str, metric: str, unit: str, rows: list[tuple]) -> list[FleetValue]:
-    import statistics
+def robust_z(value: float, *, median: float, mad: float) -> float:
+    """The robust z-score ``0.6745 · (value − median) / MAD`` (Iglewicz & Hoaglin).
 
+    A floor on MAD keeps near-constant signals (a standby unit at 0 kW) from flagging noise.
+    """
+    return 0.6745 * (value - median) / max(mad, 0.01 * abs(median), 1e-6)
+
+
+def _rank_fleet(
+    catalog: Catalog, equipment_type: str, metric: str, unit: str, rows: list[tuple], z_threshold: float
+) -> list[FleetValue]:
     limit = limit_for(equipment_type, metric)
     running_values = [r[2] for r in rows if r[2] is not None and (r[3] is None or r[3] >= 0.5)]
     median = statistics.median(running_values) if running_values else None
@@ -720,8 +735,8 @@ def _rank_fleet(catalog: Catalog, equipment_type: str, metric: str, unit: str, r
                 f"{limit.high if limit.high is not None and value > limit.high else limit.low})"
             )
         elif running is not False and median is not None and len(running_values) >= 4:
-            z = 0.6745 * (value - median) / max(mad, 0.01 * abs(median), 1e-6)
-            if abs(z) > 3.5:
+            z = robust_z(value, median=median, mad=mad)
+            if abs(z) > z_threshold:
                 reason = f"far from fleet median {median:.1f} (robust z {z:.1f})"
         values.append(
             FleetValue(

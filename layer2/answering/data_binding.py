@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from industrial.plant.spec import limit_for
 from industrial.timeseries.access import Series, TimeSeriesDataAccess
 from industrial.timeseries.rag import TimeSeriesRAGProvider
+from industrial.timestamps import iso_timestamp
 from layer2.planning.planner import Candidate
 from layer2.understanding.intent import Intent, TimeRange
 from layer2.understanding.vocabulary import plural
@@ -85,9 +86,9 @@ def aggregate_value(equipment_id: str, metric: str, intent: Intent, access: Time
             **base,
             "aggregation": "latest",
             "value": value,
-            "timestamp": _iso(reading.timestamp if reading else None),
+            "timestamp": iso_timestamp(reading.timestamp if reading else None, utc="Z"),
         }
-    window = {"start": _iso(tr.start), "end": _iso(tr.end)}
+    window = {"start": iso_timestamp(tr.start, utc="Z"), "end": iso_timestamp(tr.end, utc="Z")}
     if intent.aggregation == "delta":
         return {**base, **window, "value": access.counter_increase(equipment_id, metric, tr.start, tr.end)}
     stats = access.stats(equipment_id, metric, tr.start, tr.end)
@@ -111,8 +112,8 @@ def fleet_increase(equipment_type: str, metric: str, intent: Intent, access: Tim
         "label": f"total {access.metric(ids[0], metric).label}",
         "aggregation": "delta",
         "equipment": len(ids),
-        "start": _iso(tr.start),
-        "end": _iso(tr.end),
+        "start": iso_timestamp(tr.start, utc="Z"),
+        "end": iso_timestamp(tr.end, utc="Z"),
     }
 
 
@@ -134,7 +135,7 @@ def _gauge(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     return {
         "value": reading.values[c.metric] if reading else None,
         "unit": reading.units[c.metric] if reading else "",
-        "timestamp": _iso(reading.timestamp if reading else None),
+        "timestamp": iso_timestamp(reading.timestamp if reading else None, utc="Z"),
         "min": 0.0,
         "max": scale_max,
         "limits": {"low": low, "high": high},
@@ -216,7 +217,7 @@ def _table(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
         return {
             "columns": ["metric", "value", "unit"],
             "rows": rows,
-            "timestamp": _iso(reading.timestamp if reading else None),
+            "timestamp": iso_timestamp(reading.timestamp if reading else None, utc="Z"),
         }
     ranked = _ranking(c, intent, access)
     rows = [{k: i[k] for k in ("equipment_id", "display_name", "value", "unit")} for i in ranked["items"]]
@@ -321,14 +322,10 @@ def _series(s: Series) -> dict:
         "equipment_id": s.equipment_id,
         "metric": s.metric,
         "unit": s.unit,
-        "points": [[_iso(ts), v] for ts, v in s.points],
+        "points": [[iso_timestamp(ts, utc="Z"), v] for ts, v in s.points],
     }
 
 
 def _record(obj) -> dict:
     """A result dataclass as JSON-ready data: datetimes as ISO-8601 UTC."""
-    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in asdict(obj).items()}
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+    return {k: iso_timestamp(v, utc="Z") if isinstance(v, datetime) else v for k, v in asdict(obj).items()}

@@ -37,6 +37,7 @@ UNIT_WORDS = {
 }
 _VERB = {"avg": "averaged", "max": "peaked at", "min": "was as low as", "sum": "totalled"}
 MAX_SPOKEN = 3  # equipment named in one answer
+MAX_SPOKEN_METRICS = 2  # metrics spoken per equipment
 
 
 def spoken(metric: str, value: float | None, unit: str) -> str:
@@ -72,7 +73,7 @@ def _values(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocab
         return "I could not tell which equipment you mean. Try naming one, like chiller 1."
     parts = []
     for eq_id in ids:
-        metrics = [m for m in intent.metrics if m in access.catalog.table(eq_id).metrics][:2]
+        metrics = [m for m in intent.metrics if m in access.catalog.table(eq_id).metrics][:MAX_SPOKEN_METRICS]
         if not metrics:
             parts.append(_equipment_state(eq_id, access))
             continue

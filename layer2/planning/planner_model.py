@@ -10,7 +10,7 @@ loads. ``bootstrap_planner`` then teaches it to write plans.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
@@ -20,20 +20,23 @@ SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>",
 class PlannerModelConfig:
     """Size of a planner model built from scratch (defaults: ~0.4 M parameters, trains on a CPU in minutes)."""
 
-    vocab_size: int = 1024  # the tokenizer's target vocabulary
-    hidden_size: int = 64  # width of the residual stream
-    intermediate_size: int = 192  # width of the MLP
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    max_position_embeddings: int = 512  # prompt + plan tokens
+    vocab_size: int = field(default=1024, metadata={"help": "The tokenizer's target vocabulary."})
+    hidden_size: int = field(default=64, metadata={"help": "Width of the residual stream."})
+    intermediate_size: int = field(default=192, metadata={"help": "Width of the MLP."})
+    num_hidden_layers: int = field(default=2, metadata={"help": "Transformer layers."})
+    num_attention_heads: int = field(default=4, metadata={"help": "Attention heads (they divide hidden_size)."})
+    max_position_embeddings: int = field(default=512, metadata={"help": "Longest prompt + plan, in tokens."})
 
     def __post_init__(self) -> None:
+        if self.num_attention_heads < 1:
+            raise ValueError(f"num_attention_heads must be at least 1, got {self.num_attention_heads!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size {self.hidden_size} must divide by num_attention_heads {self.num_attention_heads}"
+                f"hidden_size must divide by num_attention_heads ({self.num_attention_heads!r}), "
+                f"got {self.hidden_size!r}"
             )
         if self.vocab_size < 300:
-            raise ValueError(f"vocab_size must be at least 300 (256 bytes + merges), got {self.vocab_size}")
+            raise ValueError(f"vocab_size must be at least 300 (256 bytes + merges), got {self.vocab_size!r}")
 
 
 def build_tokenizer(corpus: Iterable[str], vocab_size: int, words: Iterable[str] = ()):

@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 
 from text_to_num import alpha2digit
 
+from industrial.timeseries.access import SEVERITIES
 from industrial.timeseries.catalog import Catalog
+from industrial.timestamps import iso_timestamp
 from layer2.understanding.vocabulary import COMPILED_METRIC_PHRASES, TYPE_ALIASES, resolve_metric
 
 INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy")
 AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count")
-SEVERITY_WORDS = ("critical", "high", "medium", "low")
 DEFAULT_TOP_K = 5
 
 
@@ -43,7 +44,11 @@ class TimeRange:
     label: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"start": _iso(self.start), "end": _iso(self.end), "label": self.label}
+        return {
+            "start": iso_timestamp(self.start, utc="Z"),
+            "end": iso_timestamp(self.end, utc="Z"),
+            "label": self.label,
+        }
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,7 @@ def _aggregation(text: str, intent_type: str, timed: bool, metrics: list[str]) -
 def _filters(text: str, intent_type: str) -> dict[str, object]:
     filters: dict[str, object] = {}
     if intent_type == "alerts":
-        severities = [s for s in SEVERITY_WORDS if re.search(rf"\b{s}\b", text)]
+        severities = [s for s in SEVERITIES if re.search(rf"\b{s}\b", text)]  # said by name
         if severities:
             filters["severity"] = severities
         filters["active_only"] = not re.search(r"\b(all|cleared|resolved|past|history|historical)\b", text)
@@ -380,7 +385,3 @@ def _confidence(ids, types, metrics, unresolved, intent_type, text) -> float:
     score += 0.15 if len(text.split()) >= 3 else 0.05
     score -= 0.3 if unresolved else 0.0
     return round(max(0.05, min(score, 1.0)), 2)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
+from industrial.timestamps import iso_timestamp
+
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 RATINGS = ("up", "down")
@@ -73,7 +75,7 @@ class Feedback:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data["received_at"] = _iso(self.received_at)
+        data["received_at"] = iso_timestamp(self.received_at, utc="+00:00")  # the journal's form
         return data
 
     @classmethod
@@ -117,7 +119,7 @@ class Experience:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["widgets"] = [asdict(w) for w in self.widgets]
         data["candidates"] = [asdict(c) for c in self.candidates]
-        data["created_at"] = _iso(self.created_at)
+        data["created_at"] = iso_timestamp(self.created_at, utc="+00:00")  # the journal's form
         data["feedback"] = self.feedback.to_dict() if self.feedback else None
         return data
 
@@ -135,10 +137,6 @@ class Experience:
                 "feedback": Feedback.from_dict(data["feedback"]) if data.get("feedback") else None,
             }
         )
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat()
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from industrial.errors import UnknownName
 from industrial.timeseries.access import TimeSeriesDataAccess
+from layer2.answering.voice import MAX_SPOKEN, MAX_SPOKEN_METRICS  # the answer speaks of no more than these
 from layer2.planning.planner import primary_metric
 from rl.experiences.records import Experience
 
@@ -33,8 +34,6 @@ NOT_VALUES = ("top", "bottom", "last", "the", "of")  # "top 3", "the last 12 hou
 LATEST_BEFORE = timedelta(minutes=2)  # a latest reading may be this much older than the window's end
 LATEST_AFTER = timedelta(minutes=1)  # or this much newer (a reading written while the answer was made)
 VALUE_INTENTS = ("status", "trend", "comparison", "energy", "summary")
-SPOKEN_EQUIPMENT = 3  # voice.MAX_SPOKEN
-SPOKEN_METRICS = 2  # metrics spoken per equipment
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class AnswerFacts:
         """The values the spoken numbers may be, or None when this kind of answer is not checked."""
         intent, catalog = experience.intent, self.access.catalog
         start, end = (datetime.fromisoformat(intent["time_range"][k].replace("Z", "+00:00")) for k in ("start", "end"))
-        ids = [i for i in intent["equipment_ids"] if i in catalog.equipment][:SPOKEN_EQUIPMENT]
+        ids = [i for i in intent["equipment_ids"] if i in catalog.equipment][:MAX_SPOKEN]
         eq_type, metrics = intent.get("equipment_type"), intent["metrics"]
         try:
             if ids and intent["intent_type"] in VALUE_INTENTS:
@@ -132,7 +131,7 @@ class AnswerFacts:
 
     def _equipment_facts(self, eq: str, metrics: list[str], intent: dict, start: datetime, end: datetime):
         table = self.access.catalog.table(eq)
-        spoken = [m for m in metrics if m in table.metrics][:SPOKEN_METRICS]
+        spoken = [m for m in metrics if m in table.metrics][:MAX_SPOKEN_METRICS]
         facts = []
         for metric in spoken or [primary_metric(list(table.metrics))]:
             facts += self._latest(eq, metric, end)

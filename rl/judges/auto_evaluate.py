@@ -57,18 +57,24 @@ class ApiError(RuntimeError):
 class RunConfig:
     """One run of the evaluator."""
 
-    api_url: str = "http://127.0.0.1:8000"  # the Command Center server
-    token: str = ""  # an API token (python manage.py create_api_user NAME --quiet)
-    limit: int = 100  # experiences judged at most
-    since: datetime | None = None  # only experiences created at or after this (timezone-aware)
-    dry_run: bool = False  # judge, but post nothing
-    concurrency: int = 4  # judge calls at a time
-    max_tokens: int | None = None  # stop starting calls once this many tokens (in + out) are spent
-    max_cost_usd: float | None = None  # or once the estimated cost reaches this
-    lock_path: Path | None = None  # None: no lock
-    progress: bool = True  # a tqdm bar on stderr
-    http_timeout: float = 30.0  # seconds per request to the server
-    page_size: int = 200  # experiences fetched a request
+    api_url: str = field(default="http://127.0.0.1:8000", metadata={"help": "The Command Center server."})
+    token: str = field(default="", metadata={"help": "An API token (python manage.py create_api_user NAME --quiet)."})
+    limit: int = field(default=100, metadata={"help": "Experiences judged at most."})
+    since: datetime | None = field(
+        default=None, metadata={"help": "Only experiences created at or after this (timezone-aware)."}
+    )
+    dry_run: bool = field(default=False, metadata={"help": "Judge, but post nothing."})
+    concurrency: int = field(default=4, metadata={"help": "Judge calls at a time."})
+    max_tokens: int | None = field(
+        default=None, metadata={"help": "Stop starting calls once this many tokens (in + out) are spent."}
+    )
+    max_cost_usd: float | None = field(
+        default=None, metadata={"help": "Stop starting calls once the estimated cost reaches this."}
+    )
+    lock_path: Path | None = field(default=None, metadata={"help": "Lock held by a run; None: no lock."})
+    progress: bool = field(default=True, metadata={"help": "A tqdm bar on stderr."})
+    http_timeout: float = field(default=30.0, metadata={"help": "Seconds per request to the server."})
+    page_size: int = field(default=200, metadata={"help": "Experiences fetched a request."})
 
     def __post_init__(self):
         if not self.api_url.startswith(("http://", "https://")):

@@ -27,7 +27,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anthropic
 
@@ -61,18 +61,32 @@ BILLING_WORDS = ("credit balance", "spend limit", "usage limit", "billing")
 class ClaudeJudgeConfig:
     """How the Claude judge calls the Messages API."""
 
-    api_key: str  # ANTHROPIC_API_KEY
-    model: str = DEFAULT_MODEL
-    base_url: str | None = None  # ANTHROPIC_BASE_URL; None: the SDK's default
-    max_output_tokens: int = 2048  # per call
-    max_attempts: int = 2  # calls per experience when evaluations are rejected (1: no second chance)
-    max_retries: int = 4  # retries of one call after 408/409/429/5xx/529 or a network error
-    retry_base_delay: float = 1.0  # seconds; doubles each retry (with up to 25% jitter off)
-    retry_max_delay: float = 30.0
-    max_retry_after: float = 120.0  # a retry-after longer than this gives the experience up
-    timeout: float = 120.0  # seconds per HTTP call
-    input_price_per_mtok: float | None = None  # None: from PRICES_PER_MTOK by model
-    output_price_per_mtok: float | None = None
+    api_key: str = field(metadata={"help": "The Messages API key (ANTHROPIC_API_KEY)."})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "Claude model id."})
+    base_url: str | None = field(
+        default=None, metadata={"help": "Messages API endpoint (ANTHROPIC_BASE_URL); None: the SDK's default."}
+    )
+    max_output_tokens: int = field(default=2048, metadata={"help": "Most output tokens per call."})
+    max_attempts: int = field(
+        default=2, metadata={"help": "Calls per experience when evaluations are rejected (1: no second chance)."}
+    )
+    max_retries: int = field(
+        default=4, metadata={"help": "Retries of one call after 408/409/429/5xx/529 or a network error."}
+    )
+    retry_base_delay: float = field(
+        default=1.0, metadata={"help": "First retry delay in seconds; doubles each retry (with up to 25% jitter off)."}
+    )
+    retry_max_delay: float = field(default=30.0, metadata={"help": "Longest retry delay, in seconds."})
+    max_retry_after: float = field(
+        default=120.0, metadata={"help": "A retry-after longer than this (seconds) gives the experience up."}
+    )
+    timeout: float = field(default=120.0, metadata={"help": "Seconds per HTTP call."})
+    input_price_per_mtok: float | None = field(
+        default=None, metadata={"help": "USD per million input tokens; None: from PRICES_PER_MTOK by model."}
+    )
+    output_price_per_mtok: float | None = field(
+        default=None, metadata={"help": "USD per million output tokens; None: from PRICES_PER_MTOK by model."}
+    )
 
     def __post_init__(self):
         if not self.api_key:

@@ -1,0 +1,1 @@
+"""Imitations of the plant's people and situations, for measuring and testing the learners."""

@@ -35,20 +35,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 from psycopg import sql
 
-from industrial.plant.spec import limit_for
+from industrial.plant.spec import READING_INTERVAL, limit_for
 from industrial.timeseries.access import BUCKET_ORIGIN, BUCKETS, SEVERITIES, TimeSeriesDataAccess
 from industrial.timeseries.catalog import EquipmentTable
 
 logger = logging.getLogger(__name__)
 
 STATUS_METRIC = "running_status"
-ROW_INTERVAL = timedelta(minutes=1)  # the data contract: one row a minute
 _JUST_AFTER = timedelta(microseconds=1)  # turns an inclusive last timestamp into an exclusive end
 _STATISTICS_STREAM = 1  # statistics() draws from (seed, this): its own generator
 
@@ -146,22 +145,32 @@ class DatasetStatistics:
 class ProviderConfig:
     """How hard the provider tries, and what counts as a changed trend."""
 
-    draw_rounds: int = 20  # rounds of rejection sampling before an anomalous or normal draw gives up
-    situation_attempts: int = 60  # failed draws in a row before a situation kind is given up
-    statistics_sample: int = 200  # random states drawn for the anomalous share in statistics()
-    trend_change: float = 0.15  # a window "changed" when p95 − p05 reaches this fraction of its level
-    trend_hours: tuple[int, ...] = (6, 12, 24)  # windows the trend questions ask about
+    draw_rounds: int = field(
+        default=20, metadata={"help": "Rounds of rejection sampling before an anomalous or normal draw gives up."}
+    )
+    situation_attempts: int = field(
+        default=60, metadata={"help": "Failed draws in a row before a situation kind is given up."}
+    )
+    statistics_sample: int = field(
+        default=200, metadata={"help": "Random states drawn for the anomalous share in statistics()."}
+    )
+    trend_change: float = field(
+        default=0.15, metadata={"help": 'A window "changed" when p95 − p05 reaches this fraction of its level.'}
+    )
+    trend_hours: tuple[int, ...] = field(
+        default=(6, 12, 24), metadata={"help": "Windows the trend questions ask about, in hours."}
+    )
 
     def __post_init__(self) -> None:
         for name in ("draw_rounds", "situation_attempts"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.statistics_sample < 0:
-            raise ValueError(f"statistics_sample must not be negative, got {self.statistics_sample}")
+            raise ValueError(f"statistics_sample must not be negative, got {self.statistics_sample!r}")
         if not self.trend_change > 0:  # also refuses NaN
-            raise ValueError(f"trend_change must be positive, got {self.trend_change}")
+            raise ValueError(f"trend_change must be positive, got {self.trend_change!r}")
         if not self.trend_hours or any(h <= 0 for h in self.trend_hours):
-            raise ValueError(f"trend_hours must be positive hours, got {self.trend_hours}")
+            raise ValueError(f"trend_hours must be positive hours, got {self.trend_hours!r}")
 
 
 # --------------------------------------------------------------------------- provider
@@ -310,7 +319,7 @@ class RLTimeSeriesDataProvider:
         if step not in BUCKETS:
             raise ValueError(f"step must be one of {', '.join(BUCKETS)}, got {step!r}")
         _check_count("metrics", metrics, minimum=1)
-        width = BUCKETS[step] or ROW_INTERVAL
+        width = BUCKETS[step] or READING_INTERVAL
         ids = self._ids(equipment_type, longer_than=window + width)
         chosen = []
         for _ in range(n):
@@ -356,7 +365,7 @@ class RLTimeSeriesDataProvider:
         with self.access.connection() as conn:
             rows = _row_counts(conn, sorted(spans), exact_rows)
             alerts = conn.execute("SELECT equipment_id, severity, raised_at, cleared_at FROM alerts").fetchall()
-        days = sum((last - first + ROW_INTERVAL) / timedelta(days=1) for first, last in spans.values())
+        days = sum((last - first + READING_INTERVAL) / timedelta(days=1) for first, last in spans.values())
         type_of = {eq: table.equipment_type for eq, table in catalog.equipment.items()}
         alerts_of = Counter(type_of.get(a[0]) for a in alerts)
         active_of = Counter(type_of.get(a[0]) for a in alerts if a[3] is None)
@@ -468,7 +477,7 @@ def _row_counts(conn, tables: list[str], exact: bool) -> dict[str, int]:
         if missing
         else []
     )
-    estimates.update({eq: span // ROW_INTERVAL + 1 for eq, span in spans})
+    estimates.update({eq: span // READING_INTERVAL + 1 for eq, span in spans})
     return {eq: int(estimates[eq]) for eq in tables}
 
 
@@ -495,10 +504,10 @@ def _alarm_time_share(alerts: list[tuple], spans: dict[str, tuple[datetime, date
     for eq, _, raised, cleared in alerts:
         if eq in spans:
             first, last = spans[eq]
-            start, end = max(raised, first), min(cleared or last + ROW_INTERVAL, last + ROW_INTERVAL)
+            start, end = max(raised, first), min(cleared or last + READING_INTERVAL, last + READING_INTERVAL)
             if start < end:
                 intervals.setdefault(eq, []).append((start, end))
-    total = sum((last - first + ROW_INTERVAL for first, last in spans.values()), timedelta(0))
+    total = sum((last - first + READING_INTERVAL for first, last in spans.values()), timedelta(0))
     covered = sum((_union_length(parts) for parts in intervals.values()), timedelta(0))
     return covered / total if total else 0.0
 

@@ -9,7 +9,7 @@ them as PASS/FAIL lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from industrial.management.checks import Check
@@ -26,26 +26,36 @@ _AT_ONCE = timedelta(microseconds=1)  # [ts, ts + this) holds exactly the row at
 class ProviderCheckOptions:
     """What the checks draw; the command's options."""
 
-    seed: int = 0
-    states: int = 50  # random states drawn and read back
-    trajectories: int = 5
-    window_hours: float = 6.0  # each trajectory's window
-    step: str = "5m"  # each trajectory's bucket (a bucket name of the access layer)
-    batch_size: int = 40
-    anomaly_share: float = 0.25  # share of the batch drawn from states in alarm
-    pairs: int = 10  # situation pairs drawn
-    exact_rows: bool = False  # count every table's rows (minutes on a full-scale plant) instead of estimating
+    seed: int = field(default=0, metadata={"help": "Seed of the provider's draws."})
+    states: int = field(default=50, metadata={"help": "Random states to draw and read back."})
+    trajectories: int = field(default=5, metadata={"help": "Trajectories to draw."})
+    window_hours: float = field(default=6.0, metadata={"help": "Length of each trajectory's window, in hours."})
+    step: str = field(
+        default="5m", metadata={"help": f"Each trajectory's bucket, one of {', '.join(BUCKETS)} (the access layer's)."}
+    )
+    batch_size: int = field(default=40, metadata={"help": "States in the training batch."})
+    anomaly_share: float = field(
+        default=0.25, metadata={"help": "Share of the batch drawn from states in alarm, 0 to 1."}
+    )
+    pairs: int = field(default=10, metadata={"help": "Situation preference pairs to draw."})
+    exact_rows: bool = field(
+        default=False,
+        metadata={
+            "help": "Count every table's rows for the statistics instead of PostgreSQL's estimates "
+            "(minutes on a full-scale plant)."
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("states", "trajectories", "batch_size", "pairs"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if not self.window_hours > 0:
-            raise ValueError(f"window_hours must be positive, got {self.window_hours}")
+            raise ValueError(f"window_hours must be positive, got {self.window_hours!r}")
         if self.step not in BUCKETS:
             raise ValueError(f"step must be one of {', '.join(BUCKETS)}, got {self.step!r}")
         if not 0.0 <= self.anomaly_share <= 1.0:
-            raise ValueError(f"anomaly_share must be between 0 and 1, got {self.anomaly_share}")
+            raise ValueError(f"anomaly_share must be between 0 and 1, got {self.anomaly_share!r}")
 
 
 def provider_checks(access: TimeSeriesDataAccess, options: ProviderCheckOptions) -> list[Check]:

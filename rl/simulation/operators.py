@@ -1,12 +1,12 @@
 """A simulated operator population with hidden widget preferences, for measuring learning.
 
 Each simulated person has a role (operator, engineer, manager;
-``layer2/user_roles.ROLES``) and asks questions drawn from templates over
+``layer2.understanding.roles.ROLES``) and asks questions drawn from templates over
 the plant's catalog. The role is known to the system, as a logged-in user's
 profile makes it (``Question.role``, passed to the orchestrator). What they find
 useful is a hidden utility per widget type and size, by intent type, role
 and equipment type, that deliberately disagrees with the rule priors
-(``layer2/planner.PRIORS``): operators want gauges and alert lists,
+(``layer2.planning.planner.PRIORS``): operators want gauges and alert lists,
 engineers want trends and tables in large sizes, managers want KPIs and
 summaries, small. Their feedback is noisy: a thumb that follows the plan's
 quality through logistic noise, and (most of the time) a rich evaluation

@@ -8,7 +8,7 @@
 about 7,000 parameters. It predicts the reward a widget will earn for an
 intent asked by someone in a role (regression on rewards from
 ``rl/experiences/reward.py``). The context is the intent's one-hot description plus the
-asker's role (operator, engineer, manager or unknown): the same question
+asker's role (operator, engineer, manager or unknown; the layout is ``rl/tier1/features.py``): the same question
 deserves a gauge for one and a table for another. The towers start near
 zero, α = 1 and β = −MIN_SCORE, so an untrained scorer chooses exactly what
 the rules choose, whatever the role.
@@ -43,7 +43,7 @@ import logging
 import math
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,115 +51,48 @@ import torch
 from torch import nn
 
 from layer2.planning.planner import MIN_SCORE, Candidate, Choice, plan_length
-from layer2.planning.widgets import CATALOG, SIZES
-from layer2.understanding.roles import ROLES
 from rl.experiences.atomic_file import atomic_file
 from rl.experiences.reward import WidgetReward
+from rl.tier1.features import INTENT_FEATURES, WIDGET_FEATURES, intent_features, widget_features
 
 logger = logging.getLogger(__name__)
-
-INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy")
-EQUIPMENT_TYPES = ("chiller", "cooling_tower", "pump", "air_compressor", "ahu", "boiler", "transformer",
-                   "diesel_generator", "ups", "energy_meter", "motor")  # fmt: skip
-AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count")
-METRIC_FAMILIES = ("power", "temp", "pressure", "flow", "percent", "electrical", "other")
-WIDGET_TYPES = tuple(sorted(CATALOG))
-INTENT_FEATURES = (len(INTENT_TYPES) + len(EQUIPMENT_TYPES) + 1 + len(AGGREGATIONS) + 4 + len(METRIC_FAMILIES) + 1 + 4
-                   + len(ROLES) + 1)  # fmt: skip
-WIDGET_FEATURES = len(WIDGET_TYPES) + len(SIZES) + 2 + 2
 
 
 @dataclass(frozen=True)
 class Tier1Config:
-    rank: int = 8  # width of the dot product between the towers
-    intent_hidden: int = 96  # hidden units of the intent tower
-    widget_hidden: int = 64  # hidden units of the widget tower
-    learning_rate: float = 0.005  # Adam, at the start: a few ratings already re-rank
-    min_learning_rate: float = 0.001  # floor it anneals to (with τ): later steps average a noisy judge's ratings
-    temperature: float = 0.15  # softmax temperature at the start (scores are rewards, about −1..1)
-    min_temperature: float = 0.03  # floor it anneals to
-    anneal_feedback: int = 100  # feedback received over which τ and the learning rate fall to 1/√2 of their start
-    seed: int = 0  # initial weights and the exploration generator
+    rank: int = field(default=8, metadata={"help": "Width of the dot product between the towers."})
+    intent_hidden: int = field(default=96, metadata={"help": "Hidden units of the intent tower."})
+    widget_hidden: int = field(default=64, metadata={"help": "Hidden units of the widget tower."})
+    learning_rate: float = field(
+        default=0.005, metadata={"help": "Adam's step size at the start: a few ratings already re-rank."}
+    )
+    min_learning_rate: float = field(
+        default=0.001,
+        metadata={"help": "Floor the learning rate anneals to (with τ): later steps average a noisy judge's ratings."},
+    )
+    temperature: float = field(
+        default=0.15, metadata={"help": "Softmax temperature τ at the start (scores are rewards, about −1..1)."}
+    )
+    min_temperature: float = field(default=0.03, metadata={"help": "Floor the temperature anneals to."})
+    anneal_feedback: int = field(
+        default=100,
+        metadata={"help": "Feedback received over which τ and the learning rate fall to 1/√2 of their start."},
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of the initial weights and the exploration generator."})
 
     def __post_init__(self) -> None:
         if self.rank < 1:
-            raise ValueError(f"rank must be at least 1, got {self.rank}")
+            raise ValueError(f"rank must be at least 1, got {self.rank!r}")
         if not 0 < self.min_temperature <= self.temperature:
             raise ValueError(
-                f"need 0 < min_temperature <= temperature, got {self.min_temperature} and {self.temperature}"
+                f"min_temperature must be more than 0 and at most temperature ({self.temperature!r}), "
+                f"got {self.min_temperature!r}"
             )
         if not 0 < self.min_learning_rate <= self.learning_rate:
             raise ValueError(
-                f"need 0 < min_learning_rate <= learning_rate, got {self.min_learning_rate} and {self.learning_rate}"
+                f"min_learning_rate must be more than 0 and at most learning_rate ({self.learning_rate!r}), "
+                f"got {self.min_learning_rate!r}"
             )
-
-
-# --------------------------------------------------------------------------- features
-
-
-def _index(values: tuple[str, ...]) -> dict[str, int]:
-    return {v: i for i, v in enumerate(values)}
-
-
-_INTENT_TYPE, _EQ_TYPE, _AGG = _index(INTENT_TYPES), _index(EQUIPMENT_TYPES), _index(AGGREGATIONS)
-_WIDGET, _SIZE, _FAMILY, _ROLE = _index(WIDGET_TYPES), _index(SIZES), _index(METRIC_FAMILIES), _index(ROLES)
-
-
-def metric_family(metric: str | None) -> str:
-    if metric is None:
-        return "other"
-    for family, suffixes in (("power", ("_kw", "_kva")), ("temp", ("_temp_c",)), ("pressure", ("_bar", "_pa")),
-                             ("flow", ("_m3h", "_kg_h")), ("percent", ("_percent",)),
-                             ("electrical", ("_v", "_a", "_hz", "power_factor", "_kwh"))):  # fmt: skip
-        if metric.endswith(suffixes):
-            return family
-    return "other"
-
-
-def intent_features(intent: dict, role: str | None = None) -> np.ndarray:
-    """(INTENT_FEATURES,) one-hot description of an intent (the API's dict form) and of the asker's role."""
-    x = np.zeros(INTENT_FEATURES, dtype=np.float32)
-    offset = 0
-
-    def hot(table: dict[str, int], value, size: int) -> None:
-        nonlocal offset
-        if value in table:
-            x[offset + table[value]] = 1.0
-        offset += size
-
-    hot(_INTENT_TYPE, intent["intent_type"], len(INTENT_TYPES))
-    hot(_EQ_TYPE, intent.get("equipment_type"), len(EQUIPMENT_TYPES))
-    x[offset] = 1.0 if intent.get("equipment_type") is None else 0.0
-    offset += 1
-    hot(_AGG, intent.get("aggregation"), len(AGGREGATIONS))
-    x[offset + min(len(intent.get("equipment_ids", [])), 3)] = 1.0
-    offset += 4
-    metrics = intent.get("metrics") or []
-    hot(_FAMILY, metric_family(metrics[0]) if metrics else None, len(METRIC_FAMILIES))
-    x[offset] = 1.0 if metrics else 0.0
-    offset += 1
-    label = intent.get("time_range", {}).get("label", "now")
-    window = 0 if label == "now" else 1 if "hour" in label or label == "today" else 2 if "24" in label else 3
-    x[offset + window] = 1.0
-    offset += 4
-    hot(_ROLE, role, len(ROLES))
-    x[offset] = 1.0 if role is None else 0.0
-    return x
-
-
-def widget_features(widget_type: str, size: str, rule_score: float, metric_matches: bool) -> np.ndarray:
-    """(WIDGET_FEATURES,) one-hot widget type and size, whether the size is the widget's smallest and its
-    largest, its rule score, whether it shows the asked metric."""
-    x = np.zeros(WIDGET_FEATURES, dtype=np.float32)
-    x[_WIDGET[widget_type]] = 1.0
-    x[len(WIDGET_TYPES) + _SIZE[size]] = 1.0
-    # "Larger" means a different size for a KPI than for a table: these say it across widgets.
-    sizes = CATALOG[widget_type].sizes
-    x[-4] = 1.0 if size == sizes[0] else 0.0
-    x[-3] = 1.0 if size == sizes[-1] else 0.0
-    x[-2] = rule_score
-    x[-1] = 1.0 if metric_matches else 0.0
-    return x
 
 
 # --------------------------------------------------------------------------- model

@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,15 +45,20 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    poll_seconds: float = 0.5  # how often the thread looks for new feedback, checkpoints or the lock
-    checkpoint_seconds: float = 5.0  # the leader saves at most this often (and only after learning)
-    replay_per_poll: int = 4  # replayed minibatches between polls
-    replay_batch: int = 8  # past experiences per replayed step
-    reservoir: int = 5000  # past examples kept for replay
+    poll_seconds: float = field(
+        default=0.5, metadata={"help": "How often the thread looks for new feedback, checkpoints or the lock."}
+    )
+    checkpoint_seconds: float = field(
+        default=5.0, metadata={"help": "The leader saves at most this often (and only after learning)."}
+    )
+    replay_per_poll: int = field(default=4, metadata={"help": "Replayed minibatches between polls."})
+    replay_batch: int = field(default=8, metadata={"help": "Past experiences per replayed step."})
+    reservoir: int = field(default=5000, metadata={"help": "Past examples kept for replay."})
 
     def __post_init__(self) -> None:
-        if self.poll_seconds <= 0 or self.checkpoint_seconds <= 0:
-            raise ValueError(f"poll and checkpoint intervals must be positive: {self}")
+        for name in ("poll_seconds", "checkpoint_seconds"):
+            if not getattr(self, name) > 0:  # also refuses NaN
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
 
 class Tier1Service:

@@ -32,26 +32,41 @@ QUESTION_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # windows only shape th
 # what the intent allows, so without these the model could plan from the intent alone and never read the
 # WIDGETS line; preference training then moves it to widgets it was not offered.
 RESTRICTED_SHARE = 0.4
+DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when torch sees it
 
 
 @dataclass(frozen=True)
 class BootstrapConfig:
     """How the planner model is built and taught (defaults: a few minutes on a laptop CPU)."""
 
-    examples: int = 6000  # generated (question, rule plan) pairs (a share offering a subset of widgets)
-    epochs: float = 3.0  # passes over them (the rule plans are learned exactly by then)
-    learning_rate: float = 3e-3
-    batch_size: int = 32
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    model: PlannerModelConfig = field(default_factory=PlannerModelConfig)
+    examples: int = field(
+        default=6000,
+        metadata={
+            "help": "Generated (question, rule plan) pairs to learn from (a share offering a subset of widgets)."
+        },
+    )
+    epochs: float = field(
+        default=3.0, metadata={"help": "Passes over the examples (the rule plans are learned exactly by then)."}
+    )
+    learning_rate: float = field(default=3e-3, metadata={"help": "Learning rate."})
+    batch_size: int = field(default=32, metadata={"help": "Examples per step."})
+    seed: int = field(default=0, metadata={"help": "Seed of the generated questions and the initial weights."})
+    device: str = field(
+        default="auto", metadata={"help": "Where to train: auto (CUDA when present), cpu or cuda.", "choices": DEVICES}
+    )
+    model: PlannerModelConfig = field(
+        default_factory=PlannerModelConfig, metadata={"help": "Size of the model built from scratch."}
+    )
 
     def __post_init__(self) -> None:
         if self.examples < 10:
-            raise ValueError(f"examples must be at least 10, got {self.examples}")
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1:
-            raise ValueError(f"epochs, learning_rate and batch_size must be positive, got {self}")
-        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"examples must be at least 10, got {self.examples!r}")
+        for name in ("epochs", "learning_rate"):
+            if not getattr(self, name) > 0:  # also refuses NaN
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size!r}")
+        if self.device not in DEVICES:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
 

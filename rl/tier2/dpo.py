@@ -32,6 +32,7 @@ from transformers import TrainerCallback
 
 from layer2.planning.plan_prompt import PlanItem, parse_plan, plan_json
 from layer2.planning.widgets import CATALOG
+from rl.tier2.bootstrap import DEVICES, resolve_device, trainer_arguments
 from rl.tier2.preference_data import PreferenceData, PreferencePair
 
 logger = logging.getLogger(__name__)
@@ -43,30 +44,43 @@ METHODS = ("auto", "dpo", "kto")
 class Tier2Config:
     """Hyper-parameters of one Tier 2 run (defaults suit the bootstrapped planner on a CPU)."""
 
-    method: str = "auto"  # auto | dpo | kto: auto takes KTO when unpaired thumbs outnumber paired answers 4:1
-    epochs: float = 4.0
-    learning_rate: float = 3e-3
-    batch_size: int = 16
-    beta: float = 0.3  # DPO/KTO strength of the pull towards the reference model
-    sft_weight: float = 1.0  # DPO only: weight of an SFT term on the chosen plans (RPO), which keeps JSON valid
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    max_length: int = 256  # prompt + plan tokens
-    device: str = "auto"  # auto | cpu | cuda
-    seed: int = 0
+    method: str = field(
+        default="auto",
+        metadata={
+            "help": "Training method: auto takes KTO when unpaired thumbs outnumber paired answers 4:1, else DPO.",
+            "choices": METHODS,
+        },
+    )
+    epochs: float = field(default=4.0, metadata={"help": "Passes over the training data."})
+    learning_rate: float = field(default=3e-3, metadata={"help": "LoRA learning rate."})
+    batch_size: int = field(default=16, metadata={"help": "Pairs (KTO: rated answers) per step."})
+    beta: float = field(default=0.3, metadata={"help": "DPO/KTO strength of the pull towards the reference model."})
+    sft_weight: float = field(
+        default=1.0,
+        metadata={"help": "DPO only: weight of an SFT term on the chosen plans (RPO), which keeps JSON valid."},
+    )
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha: the update is scaled by lora_alpha / lora_r."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA layers' input."})
+    max_length: int = field(default=256, metadata={"help": "Longest prompt + plan, in tokens."})
+    device: str = field(
+        default="auto", metadata={"help": "Where to train: auto (CUDA when present), cpu or cuda.", "choices": DEVICES}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed handed to the trainer, and of the format negatives DPO adds."})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
+        if self.device not in DEVICES:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.lora_r < 1:
-            raise ValueError(f"epochs, learning_rate, batch_size and lora_r must be positive, got {self}")
-        if self.beta <= 0:
-            raise ValueError(f"beta must be positive, got {self.beta}")
+        for name in ("epochs", "learning_rate", "beta"):
+            if not getattr(self, name) > 0:  # also refuses NaN
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("batch_size", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.sft_weight < 0:
-            raise ValueError(f"sft_weight must be zero or more, got {self.sft_weight}")
+            raise ValueError(f"sft_weight must be zero or more, got {self.sft_weight!r}")
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,6 @@ def train_adapter(
 ) -> TrainResult:
     """Train a LoRA adapter on ``data`` over the model at ``model_path``; save the adapter alone at ``out``."""
     from layer2.planning.llm_planner import load_planner
-    from rl.tier2.bootstrap import resolve_device
 
     started = time.perf_counter()
     method = choose_method(config, data)
@@ -128,8 +141,6 @@ def train_adapter(
 def _trainer(method, model, tokenizer, rows: list[dict], out, config: Tier2Config, device: str, progress_bar: bool):
     from datasets import Dataset
     from peft import LoraConfig
-
-    from rl.tier2.bootstrap import trainer_arguments
 
     lora = LoraConfig(
         r=config.lora_r,

@@ -179,10 +179,20 @@ def test_authentication_and_permissions(api_client, api_user, serving):
     assert status["buffer"]["size"] == 0 and status["tier1"]["available"] is False
 
 
-def test_throttling_is_on_by_default(settings):
-    from rest_framework.settings import api_settings
+def test_requests_past_the_user_rate_are_refused_with_429(api_client, monkeypatch):
+    """DRF's own throttle, as configured, with the user rate lowered so that four requests cross it."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
 
-    assert api_settings.DEFAULT_THROTTLE_CLASSES and settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"]
+    # The rates are bound when rest_framework.throttling is imported (override_settings would not reach them);
+    # the dict is the settings' own, so setitem changes it for this test and monkeypatch puts it back.
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "3/minute")
+    cache.clear()  # the throttle counts requests in the default cache, which earlier tests' requests share
+    try:
+        codes = [api_client.post(FEEDBACK, {}, format="json").status_code for _ in range(4)]  # 400: no rating
+    finally:
+        cache.clear()
+    assert codes == [400, 400, 400, 429]
 
 
 def test_openapi_schema_is_served(api_client):

@@ -54,7 +54,12 @@ class Command(BaseCommand):
             "'chiller=2,pump'. Default: all 11 types.",
         )
         parser.add_argument("--count", type=int, help="How many of each type (default: the contract's full count).")
-        parser.add_argument("--interval", type=int, default=60, help="Seconds between rows (default 60).")
+        parser.add_argument(
+            "--interval",
+            type=int,
+            default=SeedPlan.interval,
+            help=f"Seconds between rows (default {SeedPlan.interval}).",
+        )
         parser.add_argument("--seed", type=int, default=42, help="Random seed; same seed, same data (default 42).")
         parser.add_argument("--end", help="Last timestamp, ISO-8601 (default: now, so 'latest' is current).")
         parser.add_argument(

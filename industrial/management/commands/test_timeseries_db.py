@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from industrial.errors import UnknownEquipment
 from industrial.management.checks import run_checks
+from industrial.plant.spec import READING_INTERVAL
 from industrial.timeseries.access import TimeSeriesDataAccess, get_timeseries_access
 
 
@@ -57,7 +58,7 @@ def timeseries_checks(access: TimeSeriesDataAccess, equipment_id: str) -> list[t
 
     def alerts():
         access.alerts(active_only=True)
-        access.alerts(start=found["end"] - timedelta(days=7), end=found["end"] + timedelta(minutes=1))
+        access.alerts(start=found["end"] - timedelta(days=7), end=found["end"] + READING_INTERVAL)
 
     def unknown_equipment_refused():
         try:

@@ -3,52 +3,21 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from rl.tier2.dpo import METHODS, Tier2Config
+from command_center.config_options import add_config_options, config_from_options
+from rl.tier2.dpo import Tier2Config
 from rl.tier2.training import NotEnoughData, TrainingBusy, run_now
 
 
 class Command(BaseCommand):
     help = (
         "Build preference pairs from rated answers, train a LoRA adapter (TRL DPO, or KTO when unpaired thumbs "
-        "dominate), evaluate it against the serving adapter on held-out pairs and promote it only if it is better."
+        "dominate), evaluate it against the serving adapter on held-out pairs and promote it only if it is better. "
+        "Every Tier2Config field is an option; --device defaults to TIER2_DEVICE."
     )
     source = "buffer"  # where rated answers come from; train_from_live_feedback reads WidgetRating rows
 
     def add_arguments(self, parser):
-        defaults = Tier2Config()
-        parser.add_argument(
-            "--method",
-            choices=METHODS,
-            default="auto",
-            help="auto picks KTO when unpaired thumbs outnumber paired answers 4:1, else DPO (default auto).",
-        )
-        parser.add_argument(
-            "--epochs", type=float, default=defaults.epochs, help=f"Passes over the pairs (default {defaults.epochs})."
-        )
-        parser.add_argument(
-            "--learning-rate",
-            type=float,
-            default=defaults.learning_rate,
-            help=f"LoRA learning rate (default {defaults.learning_rate}).",
-        )
-        parser.add_argument(
-            "--beta", type=float, default=defaults.beta, help=f"DPO/KTO beta (default {defaults.beta})."
-        )
-        parser.add_argument(
-            "--lora-r", type=int, default=defaults.lora_r, help=f"LoRA rank (default {defaults.lora_r})."
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            default=defaults.batch_size,
-            help=f"Pairs per step (default {defaults.batch_size}).",
-        )
-        parser.add_argument(
-            "--device",
-            choices=["auto", "cpu", "cuda"],
-            default=settings.TIER2_DEVICE,
-            help="Where to train (default TIER2_DEVICE, 'auto': CUDA when present).",
-        )
+        add_config_options(parser, Tier2Config, defaults={"device": settings.TIER2_DEVICE})
         parser.add_argument(
             "--min-pairs",
             type=int,
@@ -59,17 +28,13 @@ class Command(BaseCommand):
         parser.add_argument("--run-id", default=None, help="Run id (set by the background trainer).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (for logs).")
 
+    def tier2_config(self, options: dict) -> Tier2Config:
+        """The run's config from the parsed command line (raises ``ValueError`` naming a bad field)."""
+        return config_from_options(Tier2Config, options)
+
     def handle(self, *args, **options):
         try:
-            config = Tier2Config(
-                method=options["method"],
-                epochs=options["epochs"],
-                learning_rate=options["learning_rate"],
-                beta=options["beta"],
-                lora_r=options["lora_r"],
-                batch_size=options["batch_size"],
-                device=options["device"],
-            )
+            config = self.tier2_config(options)
             record = run_now(
                 source=self.source,
                 config=config,

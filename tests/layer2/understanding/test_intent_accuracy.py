@@ -12,7 +12,7 @@ import pytest
 
 from layer2.understanding.intent import parse_intent
 
-LABELS = [json.loads(line) for line in (Path(__file__).parent.parent / "data" / "operator_queries.jsonl").open()]
+LABELS = [json.loads(line) for line in (Path(__file__).parents[2] / "data" / "operator_queries.jsonl").open()]
 NOW = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
 
 

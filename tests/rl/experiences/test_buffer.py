@@ -34,7 +34,7 @@ from tests.rl.experiences.buffer_worker import (
     write_while_compacting,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def journal_records(path: Path) -> list[dict]:

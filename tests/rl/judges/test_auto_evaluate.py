@@ -26,7 +26,7 @@ from rl.judges.claude import ClaudeJudge, ClaudeJudgeConfig
 from rl.judges.evaluation import Verdict
 from tests.rl.judges.messages_stand_in import SPEND_LIMIT, MessagesStandIn, evaluation_for, tool_reply
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RICH = ("evaluation_confidence", "evaluation_reasoning", "query_understanding", "per_widget_feedback")
 QUESTIONS = [
     "Show chiller 1 power",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, load_command_class
 from psycopg import sql
 
+from command_center.config_options import config_from_options
 from industrial.errors import UnknownEquipmentType
 from industrial.plant.spec import limit_for
 from industrial.timeseries.access import BUCKET_ORIGIN, TimeSeriesDataAccess
@@ -22,6 +24,7 @@ from rl.simulation.data_provider import (
     StateSample,
     _row_statement,
 )
+from rl.simulation.diagnostics import ProviderCheckOptions
 from rl.simulation.situation_pairs import SITUATIONS, contrast_plans, situation_pairs
 from tests.conftest import TEST_DATABASE
 
@@ -403,3 +406,15 @@ def test_command_refuses_bad_options(configured_plant):
         run_command("--anomaly-share", "1.5")
     with pytest.raises(CommandError, match="step must be one of"):
         run_command("--step", "7m")
+
+
+def test_command_options_are_the_check_options_fields():
+    """Every ``ProviderCheckOptions`` field is an option with its help, and parses back into the options."""
+    parser = load_command_class("rl", "test_rl_data_provider").create_parser("manage.py", "test_rl_data_provider")
+    text = " ".join(parser.format_help().split())
+    for f in dataclasses.fields(ProviderCheckOptions):
+        assert f"--{f.name.replace('_', '-')} " in text and f"{f.metadata['help']} (default: {f.default})" in text
+    parsed = vars(parser.parse_args(["--exact-rows", "--window-hours", "2", "--step", "1h", "--seed", "4"]))
+    expected = ProviderCheckOptions(seed=4, window_hours=2.0, step="1h", exact_rows=True)
+    assert config_from_options(ProviderCheckOptions, parsed) == expected
+    assert not config_from_options(ProviderCheckOptions, vars(parser.parse_args(["--no-exact-rows"]))).exact_rows

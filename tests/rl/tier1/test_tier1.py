@@ -285,13 +285,21 @@ def test_live_workers_have_exactly_one_trainer(gunicorn_server):
     status, body, _ = server.request("POST", "/api/layer2/orchestrate/", {"transcript": "show pump 1 vibration"})
     assert status == 200
     assert server.request("POST", "/api/layer2/feedback/", {"query_id": body["query_id"], "rating": "up"})[0] == 200
-    time.sleep(2)  # leader election and a training tick
 
-    with ThreadPoolExecutor(6) as pool:
-        reports = list(pool.map(lambda _: server.request("GET", "/api/layer2/rl-status/"), range(30)))
-    tier1 = {worker: body["tier1"] for _, body, worker in reports}
-    assert len(tier1) >= 2, "status should come from several workers"
-    leaders = {t["leader_pid"] for t in tier1.values()}
-    assert len(leaders) == 1
-    assert [pid for pid, t in tier1.items() if t["is_leader"]] in ([], [str(leaders.pop())])
+    tier1: dict[str, dict] = {}  # worker pid -> its report, from one round of requests
+
+    def round_heard_the_trainer() -> bool:
+        """Ask 30 times, 6 at once (so several workers answer); True once the round heard the trainer itself."""
+        with ThreadPoolExecutor(6) as pool:
+            reports = list(pool.map(lambda _: server.request("GET", "/api/layer2/rl-status/"), range(30)))
+        tier1.clear()
+        tier1.update({worker: body["tier1"] for _, body, worker in reports})
+        return len(tier1) >= 2 and any(t["is_leader"] for t in tier1.values())
+
+    _wait(round_heard_the_trainer, timeout=30)  # until a leader is elected and answers beside another worker
+    trainers = [worker for worker, t in tier1.items() if t["is_leader"]]
+    assert len(trainers) == 1, f"workers {trainers} each train"
+    leader_pid = tier1[trainers[0]]["leader_pid"]
+    assert isinstance(leader_pid, int) and str(leader_pid) == trainers[0] == str(tier1[trainers[0]]["process"])
+    assert {t["leader_pid"] for t in tier1.values()} == {leader_pid}, "every worker names the same trainer"
     assert all(t["available"] and t["parameters"] > 6000 for t in tier1.values())

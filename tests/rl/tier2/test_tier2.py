@@ -34,7 +34,7 @@ from rl.tier2.preference_data import PreferenceData, SizeVerdicts, build_prefere
 from rl.tier2.training import run_training
 from tests.conftest import TEST_DATABASE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TINY = Tier2Config(epochs=1, batch_size=8, learning_rate=5e-3, device="cpu")
 
 
