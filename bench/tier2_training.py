@@ -3,6 +3,7 @@
     python bench/tier2_training.py                    # CPU: bootstrap, 2,500 simulated answers, DPO, before/after
     python bench/tier2_training.py --quick            # a smaller run (a minute or two)
     python bench/tier2_training.py --device cuda --planner-size large --scale-pairs 340,7546   # on a GPU
+    python bench/tier2_training.py --situation-pairs 300   # add 300 pairs from situations in the plant's data
 
 Steps, all through the project's own code: seed a scratch plant; build and
 teach a planner model (``bootstrap_planner``'s service function); answer
@@ -14,7 +15,12 @@ tokens/s, held-out preference accuracy and reward margin before and after,
 and the valid-JSON rate and simulated-operator reward of plans the planner
 model writes for fresh questions before and after. ``--scale-pairs`` times
 DPO alone on that many pairs (sampled with replacement from the simulated
-ones). The last line is one JSON object.
+ones). ``--situation-pairs N`` adds N pairs drawn from situations in the
+scratch plant's data (``rl/simulation/situation_pairs.py``) as a third
+source, ``situation``, split by the same prompt rule, with the asker's role
+drawn into each prompt as the bench serves (``--situation-roles-unknown``:
+``ROLE: -``); it also reports how many of them the simulated operators'
+hidden utility agrees with. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +82,37 @@ def planner_on_fresh_questions(access, vocabulary, planner, count: int, seed: in
     }
 
 
+def situation_figures(pairs, vocabulary) -> dict:
+    """Situation pairs by kind, and the share the simulated askers' hidden utility agrees with.
+
+    A pair agrees for a role when that role's plan quality (``SimulatedOperators.quality``) is higher for the
+    chosen plan than for the rejected one; a pair with no role is counted once for each role.
+    """
+    from types import SimpleNamespace
+
+    from industrial.plant.spec import READING_INTERVAL
+    from layer2.planning.plan_prompt import parse_plan
+    from layer2.understanding.intent import parse_intent
+    from layer2.understanding.roles import ROLES
+    from rl.simulation.operators import Question, SimulatedOperators
+
+    people, agree, judged = SimulatedOperators(0), Counter(), Counter()
+    for p in pairs:
+        intent = parse_intent(p.transcript, vocabulary, p.at + READING_INTERVAL).intent
+        plans = [SimpleNamespace(intent=intent, widgets=parse_plan(plan, p.offered)) for plan in (p.chosen, p.rejected)]
+        for role in (p.role,) if p.role else ROLES:
+            chosen, rejected = (people.quality(Question(p.transcript, role), plan) for plan in plans)
+            judged[p.situation] += 1
+            agree[p.situation] += chosen > rejected
+    return {
+        "drawn": len(pairs),
+        "by_kind": dict(sorted(Counter(p.situation for p in pairs).items())),
+        "roles_in_prompts": sorted({p.role or "-" for p in pairs}),
+        "hidden_utility_agrees": round(sum(agree.values()) / max(sum(judged.values()), 1), 4),
+        "hidden_utility_agrees_by_kind": {k: round(agree[k] / judged[k], 4) for k in sorted(judged)},
+    }
+
+
 def scale_timings(model_path, data, config, counts: list[int]) -> dict:
     """DPO wall time and tokens/s on ``counts`` pairs (drawn with replacement from ``data``)."""
     import random
@@ -107,8 +145,15 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="Training device.")
     parser.add_argument("--planner-size", default="small", choices=sorted(PLANNER_SIZES), help="Planner config.")
     parser.add_argument("--epochs", type=float, default=None, help="DPO epochs (default: Tier2Config's).")
+    parser.add_argument("--seed", type=int, default=0, help="Training seed (Tier2Config.seed; default 0).")
     parser.add_argument("--scale-pairs", default="", help="Comma-separated pair counts to time DPO on, e.g. 340,7546.")
     parser.add_argument("--quick", action="store_true", help="600 answers, 150 fresh questions, 3,000 examples.")
+    parser.add_argument(
+        "--situation-pairs", type=int, default=0, help="Pairs from situations in the plant's data to add (default 0)."
+    )
+    parser.add_argument(
+        "--situation-roles-unknown", action="store_true", help="Situation prompts say ROLE: - (default: a role)."
+    )
     args = parser.parse_args()
     if args.quick:
         args.interactions, args.fresh = 600, 150
@@ -123,12 +168,15 @@ def main() -> None:
     from layer2.planning.llm_planner import LLMPlanner
     from layer2.planning.planner_model import PlannerModelConfig
     from layer2.understanding.intent import PlantVocabulary
+    from layer2.understanding.roles import ROLES
     from rl.experiences.buffer import ExperienceBuffer
+    from rl.simulation.data_provider import RLTimeSeriesDataProvider
+    from rl.simulation.situation_pairs import situation_pairs
     from rl.tier1.scorer import Tier1Learner, Tier1Ranker
     from rl.tier2.adapters import AdapterRegistry
     from rl.tier2.bootstrap import BootstrapConfig, bootstrap_planner
     from rl.tier2.dpo import Tier2Config
-    from rl.tier2.preference_data import data_from_buffer
+    from rl.tier2.preference_data import data_from_buffer, situation_preference_pairs, with_pairs
     from rl.tier2.training import run_training
 
     call_command("migrate", verbosity=0)
@@ -165,10 +213,20 @@ def main() -> None:
         history = Orchestrator(access, buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
         simulate(history, vocabulary, args.interactions, seed=1, people_seed=1)
         data = data_from_buffer(buffer)
+        if args.situation_pairs:
+            drawn = situation_pairs(
+                provider=RLTimeSeriesDataProvider(access, seed=1),
+                n=args.situation_pairs,
+                roles=None if args.situation_roles_unknown else ROLES,
+            )
+            data = with_pairs(data, situation_preference_pairs(drawn))
+            figures["situation"] = situation_figures(drawn, vocabulary)
+            print(f"situation pairs: {figures['situation']}", file=sys.stderr, flush=True)
         figures["data"] = data.counts()
+        figures["held_out_by_source"] = dict(sorted(Counter(p.source for p in data.held_out).items()))
         print(f"history: {args.interactions} rated answers -> {data.counts()}", file=sys.stderr, flush=True)
 
-        config = Tier2Config(device=args.device, **({"epochs": args.epochs} if args.epochs else {}))
+        config = Tier2Config(device=args.device, seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
         before = planner_on_fresh_questions(access, vocabulary, LLMPlanner(base.path), args.fresh, seed=99)
         registry = AdapterRegistry(_TMP / "planner")
         record = run_training(data=data, registry=registry, model_path=base.path, config=config)
@@ -198,7 +256,9 @@ def main() -> None:
 
 def _print(f: dict) -> None:
     print()
-    print(f"  pairs by source: {f['data']}")
+    print(f"  pairs by source: {f['data']}; held out: {f['held_out_by_source']}")
+    if "situation" in f:
+        print(f"  situation pairs: {f['situation']}")
     t = f["training"]
     print(f"  {t['method'].upper()} training: {t['seconds']:.1f} s, {t['steps']} steps, {t['tokens_per_s']:,} tokens/s")
     for when in ("before", "after"):

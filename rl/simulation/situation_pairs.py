@@ -1,4 +1,14 @@
-"""Planner preference pairs from situations in the plant's data, for Tier 2 training.
+"""Planner preference pairs from situations in the plant's data: a diagnostic, not Tier 2 training data.
+
+No trainer reads them. ``manage.py test_rl_data_provider`` draws them to
+check the data provider against a plant, and ``bench/tier2_training.py
+--situation-pairs N`` adds them to Tier 2's preference data as a third source,
+``situation`` (``rl.tier2.preference_data.situation_preference_pairs``), to
+measure whether they help. Measured there (docs/benchmarks.md, 2026-12-01,
+two training seeds) they did not: the held-out accuracy on rating and
+judge-repair pairs and the simulated reward on fresh questions moved within
+the seed-to-seed spread, one way or the other. So the production Tier 2
+data path (``data_from_buffer``, ``data_from_widget_ratings``) leaves them out.
 
 A situation is a moment in the data that makes one plan better than another
 for a question about it:
@@ -21,8 +31,11 @@ templates, with the equipment named the ways operators say it ("ch 2",
 "genset 1"). It is parsed by ``layer2.understanding.intent.parse_intent`` at the
 situation's minute and kept only if it parses to the equipment, fleet and
 metric meant. The prompt is exactly the one the planner is served
-(``layer2.planning.plan_prompt.candidate_prompt``: question, intent, offered
-widgets), which carries no readings. So the situation must show in the
+(``layer2.planning.plan_prompt.candidate_prompt``: question, intent, asker's
+role, offered widgets), which carries no readings. There is no asker, so the
+role is unknown (``ROLE: -``, as served to a user without a profile) unless
+``roles`` are given: one of them is then drawn for each pair, as when a
+logged-in operator, engineer or manager asks. So the situation must show in the
 question: pairs whose preference hinged on data the prompt does not carry
 (a healthy pump asked "how is pump 1 doing" preferring no alert list, the
 same words about an alarming one preferring it) would teach the model to
@@ -43,17 +56,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from industrial.plant.spec import limit_for
+from industrial.plant.spec import READING_INTERVAL, limit_for
 from layer2.planning.plan_prompt import PlanItem, candidate_prompt, offered_slots, plan_json
 from layer2.planning.planner import Candidate, candidates, plan_length
 from layer2.understanding.intent import Intent, PlantVocabulary, parse_intent
+from layer2.understanding.roles import ROLES
 from layer2.understanding.vocabulary import TYPE_ALIASES, plural
 from rl.simulation.data_provider import InsufficientData, RLTimeSeriesDataProvider, StateSample
 
 logger = logging.getLogger(__name__)
 
 SITUATIONS = ("alert", "anomaly", "fleet_alert", "fleet_anomaly", "trend_change")
-READING_INTERVAL = timedelta(minutes=1)  # "now" is just after the situation's reading, as when serving
 
 ALERT_QUESTIONS = (
     "any alarms on {eq}",
@@ -90,6 +103,7 @@ class SituationPair:
     at: datetime  # the reading the situation is read from; the question is asked a minute later
     metric: str | None
     offered: frozenset[tuple[str, str]]  # the (widget, size) pairs both plans were chosen from
+    role: str | None = None  # the asker's role written into the prompt (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -107,14 +121,20 @@ class _Draw:
 
 
 def situation_pairs(
-    *, provider: RLTimeSeriesDataProvider, n: int, kinds: tuple[str, ...] | None = None
+    *,
+    provider: RLTimeSeriesDataProvider,
+    n: int,
+    kinds: tuple[str, ...] | None = None,
+    roles: tuple[str, ...] | None = None,
 ) -> list[SituationPair]:
     """Up to ``n`` pairs, kinds (default: all) taken in turn; a kind that fails ``situation_attempts`` draws in a
-    row is dropped."""
+    row is dropped. Each prompt names a role drawn from ``roles`` (default: none, ``ROLE: -``)."""
     kinds = SITUATIONS if kinds is None else kinds
     unknown = [k for k in kinds if k not in SITUATIONS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be among {', '.join(SITUATIONS)}, got {kinds!r}")
+    if roles is not None and (not roles or any(r not in ROLES for r in roles)):
+        raise ValueError(f"roles must be among {', '.join(ROLES)}, got {roles!r}")
     vocabulary = PlantVocabulary.from_catalog(provider.access.catalog)
     pairs: list[SituationPair] = []
     seen: set[str] = set()
@@ -127,7 +147,7 @@ def situation_pairs(
             logger.info("no %s situations: %s", kind, exc)
             available.remove(kind)
             continue
-        pair = _pair(draw, vocabulary) if draw else None
+        pair = _pair(draw, vocabulary, _pick(provider, roles) if roles else None) if draw else None
         if pair is None or pair.prompt in seen:
             misses[kind] += 1
             if misses[kind] >= provider.config.situation_attempts:
@@ -227,9 +247,10 @@ _DRAWS: dict[str, Callable[[RLTimeSeriesDataProvider], _Draw | None]] = {
 # --------------------------------------------------------------------------- pairs
 
 
-def _pair(draw: _Draw, vocabulary: PlantVocabulary) -> SituationPair | None:
+def _pair(draw: _Draw, vocabulary: PlantVocabulary, role: str | None = None) -> SituationPair | None:
     """The pair for ``draw``, or None when its question does not parse as meant or its widgets are not offered."""
     transcript, _ = draw.question
+    # "now" is just after the situation's reading, as when serving (layer2.orchestrator).
     parsed = parse_intent(transcript, vocabulary, draw.state.timestamp + READING_INTERVAL)
     if not _parsed_as_meant(parsed.intent, draw) or parsed.unresolved:
         return None
@@ -240,7 +261,7 @@ def _pair(draw: _Draw, vocabulary: PlantVocabulary) -> SituationPair | None:
     shown, alternative = plans
     swapped = next(a.widget_type for s, a in zip(shown, alternative, strict=True) if s != a)
     return SituationPair(
-        prompt=candidate_prompt(transcript, parsed.intent, proposed),
+        prompt=candidate_prompt(transcript, parsed.intent, proposed, role),
         chosen=plan_json(shown),
         rejected=plan_json(alternative),
         reason=f"{draw.reason}; the rejected plan has {swapped} in its place",
@@ -250,6 +271,7 @@ def _pair(draw: _Draw, vocabulary: PlantVocabulary) -> SituationPair | None:
         at=draw.state.timestamp,
         metric=draw.metric,
         offered=offered_slots(proposed),
+        role=role,
     )
 
 

@@ -19,6 +19,12 @@ Sources:
   asker's role and widget type (:class:`SizeVerdicts`).
 - ``unpaired``: every rated answer as a (prompt, plan, up/down) example for
   KTO, which needs no pairs.
+- ``situation``: pairs built from situations in the plant's data
+  (``rl/simulation/situation_pairs.py``), converted by
+  :func:`situation_preference_pairs` and added by :func:`with_pairs`. Only
+  ``bench/tier2_training.py --situation-pairs`` adds them: measured there
+  they did not help (docs/benchmarks.md), so ``data_from_buffer`` and
+  ``data_from_widget_ratings`` leave them out.
 
 Pairs are de-duplicated, and the held-out split is by prompt key, so a
 held-out prompt was never trained on.
@@ -31,11 +37,15 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from layer2.planning.plan_prompt import PlanItem, build_prompt, offered_slots, plan_json
 from layer2.planning.planner import MAX_WIDGETS
 from rl.experiences.records import Experience, Feedback, WidgetFeedback
 from rl.experiences.reward import plan_reward
+
+if TYPE_CHECKING:
+    from rl.simulation.situation_pairs import SituationPair
 
 POOR_WIDGET = 0.5  # a judged widget scoring below this is dropped by the repair
 PAIRS_PER_PROMPT = 3  # at most this many rating pairs from one prompt, so one busy question cannot dominate
@@ -49,7 +59,7 @@ class PreferencePair:
     prompt: str
     chosen: str  # plan JSON
     rejected: str
-    source: str  # ratings | judge_repair
+    source: str  # ratings | judge_repair | situation
     offered: frozenset[tuple[str, str]]  # what a valid plan for this prompt may use
     query_ids: tuple[str, ...]
 
@@ -98,6 +108,23 @@ def build_preference_data(experiences: Iterable[Experience], held_out_share: flo
         held = _held_out(example.prompt, held_out_share)
         (data.unpaired_held_out if held else data.unpaired_train).append(example)
     return data
+
+
+def situation_preference_pairs(pairs: Iterable[SituationPair]) -> list[PreferencePair]:
+    """Situation pairs as preference pairs of source ``situation``: prompt, plans and offered slots kept as drawn."""
+    return [PreferencePair(p.prompt, p.chosen, p.rejected, "situation", p.offered, ()) for p in pairs]
+
+
+def with_pairs(
+    data: PreferenceData, pairs: Iterable[PreferencePair], held_out_share: float = HELD_OUT_SHARE
+) -> PreferenceData:
+    """``data`` with ``pairs`` added, split by the same prompt rule (pairs already there are not added twice)."""
+    train, held_out = list(data.train), list(data.held_out)
+    seen = {(p.prompt, p.chosen, p.rejected) for p in itertools.chain(train, held_out)}
+    for pair in _dedupe(pairs):
+        if (pair.prompt, pair.chosen, pair.rejected) not in seen:
+            (held_out if _held_out(pair.prompt, held_out_share) else train).append(pair)
+    return replace(data, train=train, held_out=held_out)
 
 
 def data_from_buffer(buffer) -> PreferenceData:
