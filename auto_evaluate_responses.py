@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     api = CommandCenterApi(config.api_url, config.token, config.http_timeout)
     try:
         with logging_redirect_tqdm():
-            summary = run_evaluation(config, judge, api)
+            summary = run_evaluation(config=config, judge=judge, api=api)
     except RunBusy as busy:
         print(f"auto_evaluate_responses: {busy}")
         return 0

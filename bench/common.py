@@ -32,7 +32,7 @@ def percentiles(samples: list[float], *quantiles: float) -> dict[str, float]:
     }
 
 
-def seed_scratch_plant(name: str, days: float, counts: dict, seed: int, end: datetime) -> dict:
+def seed_scratch_plant(*, name: str, days: float, counts: dict, seed: int, end: datetime) -> dict:
     """Create database ``name`` afresh on the configured server and seed it; returns conninfo and figures."""
     import psycopg
     from tqdm import tqdm
@@ -43,7 +43,7 @@ def seed_scratch_plant(name: str, days: float, counts: dict, seed: int, end: dat
     conninfo = recreate_database(name)
     plan = SeedPlan(days=days, counts=counts, seed=seed, end=end)
     with tqdm(total=len(plan.equipment()), unit="table", desc=f"seed {name}", file=sys.stderr) as bar:
-        report = seed_plant(conninfo, plan, on_table=lambda _: bar.update(1))
+        report = seed_plant(conninfo=conninfo, plan=plan, on_table=lambda _: bar.update(1))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # what autovacuum would do soon after a bulk load
     return {"conninfo": conninfo, "rows": report.rows, "seconds": round(report.seconds, 2),

@@ -74,9 +74,11 @@ def main() -> None:
 
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     name = "plant_bench_orchestrate"
-    seeded = seed_scratch_plant(name, args.days, {t.name: None for t in EQUIPMENT_TYPES}, args.seed, end)
+    seeded = seed_scratch_plant(
+        name=name, days=args.days, counts={t.name: None for t in EQUIPMENT_TYPES}, seed=args.seed, end=end
+    )
     state = Path(tempfile.mkdtemp(prefix="cc-bench-"))
-    server = start_local_server(seeded["conninfo"], state, workers=args.workers)
+    server = start_local_server(timeseries_url=seeded["conninfo"], state_dir=state, workers=args.workers)
     transcripts = questions(args.seed)
     try:
         load(server, transcripts, args.warmup, 4)

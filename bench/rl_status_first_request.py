@@ -34,7 +34,7 @@ def rss_mib(pid: str) -> float:
 def one_run(conninfo: str, state_dir: Path) -> dict:
     from command_center.local_server import start_local_server
 
-    server = start_local_server(conninfo, state_dir, workers=1)
+    server = start_local_server(timeseries_url=conninfo, state_dir=state_dir, workers=1)
     try:
         _, _, worker = server.request("GET", "/api/health/")
         before = rss_mib(worker)
@@ -65,7 +65,7 @@ def main() -> None:
 
     name = "bench_rl_status"
     end = datetime(2026, 3, 2, tzinfo=UTC)
-    plant = seed_scratch_plant(name, 0.1, {t.name: 1 for t in EQUIPMENT_TYPES}, seed=1, end=end)
+    plant = seed_scratch_plant(name=name, days=0.1, counts={t.name: 1 for t in EQUIPMENT_TYPES}, seed=1, end=end)
     runs = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

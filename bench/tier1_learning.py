@@ -157,7 +157,9 @@ def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role
     rewards, quality = [], []
     for _ in range(interactions):
         question = bank.draw()
-        answer, feedback, experience = ask_and_rate(orchestrator, people, question, role_known=not hide_role)
+        answer, feedback, experience = ask_and_rate(
+            orchestrator=orchestrator, people=people, question=question, role_known=not hide_role
+        )
         if policy == "vw":
             ranker.learn(experience)
         if service is not None:
@@ -182,8 +184,8 @@ def scorer_timings(vocabulary) -> dict:
     torch.set_num_threads(1)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     learner = Tier1Learner()
-    parsed = parse_intent("how are the pumps doing", vocabulary, datetime.now(UTC))
-    offered = candidates(parsed.intent, vocabulary)
+    parsed = parse_intent(transcript="how are the pumps doing", vocabulary=vocabulary, now=datetime.now(UTC))
+    offered = candidates(intent=parsed.intent, vocabulary=vocabulary)
     offered = (offered * 3)[:20]
     intent = parsed.intent.to_dict()
     examples = [WidgetReward(c.widget_type, c.size, c.metric, 0.5, 0.5, c.rule_score) for c in offered[:4]]
@@ -260,7 +262,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     name = "plant_bench_tier1"
     end = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
-    seeded = seed_scratch_plant(name, 2, {t.name: 3 for t in EQUIPMENT_TYPES}, 7, end)
+    seeded = seed_scratch_plant(name=name, days=2, counts={t.name: 3 for t in EQUIPMENT_TYPES}, seed=7, end=end)
     access = TimeSeriesDataAccess(seeded["conninfo"], max_size=2)
     vocabulary = PlantVocabulary.from_catalog(access.catalog)
     policies = args.policies.split(",")

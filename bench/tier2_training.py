@@ -62,7 +62,7 @@ def simulate(orchestrator, vocabulary, count: int, seed: int, people_seed: int) 
 
     bank, people, rewards = QuestionBank(vocabulary, seed), SimulatedOperators(people_seed), []
     for _ in range(count):
-        _, feedback, _ = ask_and_rate(orchestrator, people, bank.draw())
+        _, feedback, _ = ask_and_rate(orchestrator=orchestrator, people=people, question=bank.draw())
         rewards.append(plan_reward(feedback))
     return rewards
 
@@ -98,7 +98,7 @@ def situation_figures(pairs, vocabulary) -> dict:
 
     people, agree, judged = SimulatedOperators(0), Counter(), Counter()
     for p in pairs:
-        intent = parse_intent(p.transcript, vocabulary, p.at + READING_INTERVAL).intent
+        intent = parse_intent(transcript=p.transcript, vocabulary=vocabulary, now=p.at + READING_INTERVAL).intent
         plans = [SimpleNamespace(intent=intent, widgets=parse_plan(plan, p.offered)) for plan in (p.chosen, p.rejected)]
         for role in (p.role,) if p.role else ROLES:
             chosen, rejected = (people.quality(Question(p.transcript, role), plan) for plan in plans)
@@ -124,7 +124,9 @@ def scale_timings(model_path, data, config, counts: list[int]) -> dict:
     for n in counts:
         pairs = [rng.choice(data.train) for _ in range(n)]
         out = Path(tempfile.mkdtemp(dir=_TMP))
-        result = train_adapter(model_path, PreferenceData(train=pairs), out, replace(config, method="dpo"))
+        result = train_adapter(
+            model_path=model_path, data=PreferenceData(train=pairs), out=out, config=replace(config, method="dpo")
+        )
         figures[str(n)] = {
             "seconds": result.seconds,
             "steps": result.steps,
@@ -182,7 +184,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     name = "plant_bench_tier2"
     seeded = seed_scratch_plant(
-        name, 2, {t.name: 3 for t in EQUIPMENT_TYPES}, 7, datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
+        name=name,
+        days=2,
+        counts={t.name: 3 for t in EQUIPMENT_TYPES},
+        seed=7,
+        end=datetime(2026, 3, 4, 14, 30, tzinfo=UTC),
     )
     access = TimeSeriesDataAccess(seeded["conninfo"], max_size=2)
     figures: dict[str, object] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat()}
@@ -194,7 +200,9 @@ def main() -> None:
             device=args.device,
             model=PlannerModelConfig(**PLANNER_SIZES[args.planner_size]),
         )
-        base = bootstrap_planner(vocabulary, _TMP / "planner" / "base", boot_config, progress=False)
+        base = bootstrap_planner(
+            vocabulary=vocabulary, out=_TMP / "planner" / "base", config=boot_config, progress=False
+        )
         figures["bootstrap"] = {
             "seconds": base.seconds,
             "parameters": base.parameters,

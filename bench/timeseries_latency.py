@@ -92,7 +92,7 @@ def main() -> None:
     plants = [args.days] + ([args.compare_days] if args.compare_days else [])
     for days in plants:
         name = f"plant_bench_{days:g}d".replace(".", "_")
-        seeded = seed_scratch_plant(name, days, counts, args.seed, end)
+        seeded = seed_scratch_plant(name=name, days=days, counts=counts, seed=args.seed, end=end)
         results = measure(seeded["conninfo"], args.calls, rng)
         figures[f"{days:g}d"] = {
             "rows": seeded["rows"],

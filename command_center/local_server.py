@@ -61,7 +61,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_local_server(timeseries_url: str, state_dir: Path, workers: int = 2, **env: str) -> LocalServer:
+def start_local_server(*, timeseries_url: str, state_dir: Path, workers: int = 2, **env: str) -> LocalServer:
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     environment = {

@@ -96,14 +96,18 @@ class Orchestrator:
         newest = self.access.newest_reading()
         # Windows are [start, end): "now" is just after the newest reading, so windows include it.
         now = newest + READING_INTERVAL if newest else timezone.now()
-        parsed = parse_intent(transcript, vocabulary, now)
+        parsed = parse_intent(transcript=transcript, vocabulary=vocabulary, now=now)
         timings["parse_ms"] = _since(started)
-        proposed = candidates(parsed.intent, vocabulary) if parsed.intent.equipment_ids or not parsed.unresolved else []
+        proposed = (
+            candidates(intent=parsed.intent, vocabulary=vocabulary)
+            if parsed.intent.equipment_ids or not parsed.unresolved
+            else []
+        )
         choices, planner = self._choose(parsed, proposed, role)
         timings["plan_ms"] = _since(started) - sum(timings.values())
-        widgets = [bind(c.candidate, parsed.intent, access) for c in choices]
+        widgets = [bind(candidate=c.candidate, intent=parsed.intent, access=access) for c in choices]
         timings["bind_ms"] = _since(started) - sum(timings.values())
-        spoken = voice.compose(parsed, access, vocabulary)
+        spoken = voice.compose(parsed=parsed, access=access, vocabulary=vocabulary)
         timings["voice_ms"] = _since(started) - sum(timings.values())
         answer = Answer(
             uuid.uuid4().hex, transcript, parsed.intent, widgets, spoken, round(_since(started), 2), planner

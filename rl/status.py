@@ -37,7 +37,7 @@ def _tier1(buffer) -> dict:
     from rl.tier1.off_policy import estimate  # torch: loaded only where Tier 1 runs
 
     rated = buffer.list(has_feedback=True, limit=OPE_SAMPLE, newest_first=True)
-    return {**service.status(), "off_policy": asdict(estimate(service.learner, rated))}
+    return {**service.status(), "off_policy": asdict(estimate(learner=service.learner, experiences=rated))}
 
 
 def _tier2(buffer) -> dict:

@@ -46,7 +46,7 @@ def plant_conninfo(django_db_blocker) -> str:
     with django_db_blocker.unblock():
         drop_abandoned_test_databases()
         conninfo = recreate_database(TEST_DATABASE)
-        seed_plant(conninfo, SMALL_PLAN)
+        seed_plant(conninfo=conninfo, plan=SMALL_PLAN)
     yield conninfo
     drop_database(TEST_DATABASE)
 
@@ -133,7 +133,9 @@ def gunicorn_server(plant_conninfo, tmp_path):
     servers = []
 
     def start(workers: int = 2, **env: str):
-        server = start_local_server(plant_conninfo, tmp_path / f"state-{len(servers)}", workers, **env)
+        server = start_local_server(
+            timeseries_url=plant_conninfo, state_dir=tmp_path / f"state-{len(servers)}", workers=workers, **env
+        )
         servers.append(server)
         return server
 
@@ -149,7 +151,7 @@ def full_plant_vocabulary(django_db_blocker) -> PlantVocabulary:
     with django_db_blocker.unblock():
         conninfo = recreate_database(name)
         plan = SeedPlan(days=0.01, counts={t.name: None for t in EQUIPMENT_TYPES}, seed=1, end=PLANT_END)
-        seed_plant(conninfo, plan)
+        seed_plant(conninfo=conninfo, plan=plan)
         access = TimeSeriesDataAccess(conninfo, max_size=1)
         vocabulary = PlantVocabulary.from_catalog(access.catalog)
         access.close()

@@ -138,7 +138,7 @@ class SeedReport:
         self.created += result.created
 
 
-def seed_plant(conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult], None] | None = None) -> SeedReport:
+def seed_plant(*, conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult], None] | None = None) -> SeedReport:
     """Create or top up every table of ``plan``; returns what was written."""
     started = time.perf_counter()
     end = plan.end_ts()
@@ -172,13 +172,13 @@ def seed_plant(conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult], 
 
 
 def follow(
-    conninfo: str, plan: SeedPlan, should_stop: Callable[[], bool], sleep: Callable[[float], None] = time.sleep
+    *, conninfo: str, plan: SeedPlan, should_stop: Callable[[], bool], sleep: Callable[[float], None] = time.sleep
 ) -> Iterator[SeedReport]:
     """Keep every table live: each interval, append the rows up to now. Yields one report per pass."""
     live = SeedPlan(**{**plan.__dict__, "end": None, "replace": False})
     while not should_stop():
         try:
-            yield seed_plant(conninfo, live)
+            yield seed_plant(conninfo=conninfo, plan=live)
         except psycopg.OperationalError:
             # The server restarting or a network blip must not end a demo: try again next interval.
             logger.exception("follow: this pass failed; retrying at the next interval")

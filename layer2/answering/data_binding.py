@@ -44,7 +44,7 @@ class BoundWidget:
         }
 
 
-def bind(candidate: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> BoundWidget:
+def bind(*, candidate: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> BoundWidget:
     data = _BINDERS[candidate.widget_type](candidate, intent, access)
     ids = list(candidate.equipment_ids)
     return BoundWidget(candidate.widget_type, candidate.size, _title(candidate, access), ids, candidate.metric, data)

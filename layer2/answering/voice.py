@@ -47,7 +47,7 @@ def spoken(metric: str, value: float | None, unit: str) -> str:
     return f"{format_number(metric, value)} {UNIT_WORDS.get(unit, unit)}".strip()
 
 
-def compose(parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
+def compose(*, parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
     intent = parsed.intent
     sentences = [_unresolved(parsed, access)] if parsed.unresolved else []
     if parsed.unresolved and not intent.equipment_ids:

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_NEW_TOKENS = 80  # a four-widget plan is about 40 tokens with the bootstrapped tokenizer
 
 
-def load_planner(model_path: str | Path, adapter_path: str | Path | None = None, device: str = "cpu"):
+def load_planner(*, model_path: str | Path, adapter_path: str | Path | None = None, device: str = "cpu"):
     """(model, tokenizer) from local folders, in eval mode, tokenizer padding on the left for generation."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -45,7 +45,7 @@ def load_planner(model_path: str | Path, adapter_path: str | Path | None = None,
     return model.to(device).eval(), tokenizer
 
 
-def generate_plans(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 32):
+def generate_plans(*, model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 32):
     """Greedy continuations of ``prompts`` (the text after each prompt), in batches."""
     import torch
 
@@ -89,7 +89,7 @@ class LLMPlanner:
     def _model(self):
         adapter = self._wanted_adapter()
         if self._loaded is None or self._loaded[0] != adapter:
-            model, tokenizer = load_planner(self.model_path, adapter)
+            model, tokenizer = load_planner(model_path=self.model_path, adapter_path=adapter)
             self._loaded = (adapter, model, tokenizer)
             logger.info("planner model %s serving with adapter %s", self.model_path, adapter or "none")
         return self._loaded[1], self._loaded[2]
@@ -107,7 +107,9 @@ class LLMPlanner:
     def generate(self, prompt: str) -> str:
         with self._lock:
             model, tokenizer = self._model()
-            return generate_plans(model, tokenizer, [prompt], self.max_new_tokens)[0]
+            return generate_plans(
+                model=model, tokenizer=tokenizer, prompts=[prompt], max_new_tokens=self.max_new_tokens
+            )[0]
 
     def choose(self, parsed: ParsedQuery, candidates: list[Candidate], role: str | None = None) -> list[Choice] | None:
         text = self.generate(candidate_prompt(parsed.transcript, parsed.intent, candidates, role))

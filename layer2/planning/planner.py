@@ -183,7 +183,7 @@ def primary_metric(available: list[str]) -> str | None:
     return chosen[0] if chosen else next((m for m in available if m != "running_status"), None)
 
 
-def candidates(intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate]:
+def candidates(*, intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate]:
     """Every widget, in every allowed size, that ``intent`` can supply data for."""
     priors = PRIORS[intent.intent_type]
     ids = tuple(intent.equipment_ids)

@@ -307,7 +307,7 @@ def _top_k(text: str, intent_type: str) -> int | None:
 # --------------------------------------------------------------------------- parse
 
 
-def parse_intent(transcript: str, vocabulary: PlantVocabulary, now: datetime) -> ParsedQuery:
+def parse_intent(*, transcript: str, vocabulary: PlantVocabulary, now: datetime) -> ParsedQuery:
     """Parse ``transcript`` into an :class:`Intent` over the plant ``vocabulary`` at time ``now``."""
     text = normalise(transcript)
     spans = _spans(text)

@@ -214,7 +214,7 @@ class _Outcome:
     skipped: str | None = None
 
 
-def run_evaluation(config: RunConfig, judge: Judge, api: CommandCenterApi) -> RunSummary:
+def run_evaluation(*, config: RunConfig, judge: Judge, api: CommandCenterApi) -> RunSummary:
     """Judge the unevaluated experiences and post the evaluations. Raises ``RunBusy`` or ``ApiError``."""
     lock = FileLock(str(config.lock_path), timeout=0) if config.lock_path else nullcontext()
     try:

@@ -58,7 +58,7 @@ class ProviderCheckOptions:
             raise ValueError(f"anomaly_share must be between 0 and 1, got {self.anomaly_share!r}")
 
 
-def provider_checks(access: TimeSeriesDataAccess, options: ProviderCheckOptions) -> list[Check]:
+def provider_checks(*, access: TimeSeriesDataAccess, options: ProviderCheckOptions) -> list[Check]:
     """The checks, in order; each raises to fail."""
     provider = RLTimeSeriesDataProvider(access, options.seed)
     window = timedelta(hours=options.window_hours)

@@ -171,7 +171,7 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def ask_and_rate(orchestrator, people: SimulatedOperators, question: Question, role_known: bool = True):
+def ask_and_rate(*, orchestrator, people: SimulatedOperators, question: Question, role_known: bool = True):
     """One simulated interaction through the real path: (answer, feedback, experience with it recorded).
 
     The orchestrator answers (told the role unless ``role_known`` is off),

@@ -251,10 +251,10 @@ def _pair(draw: _Draw, vocabulary: PlantVocabulary, role: str | None = None) -> 
     """The pair for ``draw``, or None when its question does not parse as meant or its widgets are not offered."""
     transcript, _ = draw.question
     # "now" is just after the situation's reading, as when serving (layer2.orchestrator).
-    parsed = parse_intent(transcript, vocabulary, draw.state.timestamp + READING_INTERVAL)
+    parsed = parse_intent(transcript=transcript, vocabulary=vocabulary, now=draw.state.timestamp + READING_INTERVAL)
     if not _parsed_as_meant(parsed.intent, draw) or parsed.unresolved:
         return None
-    proposed = candidates(parsed.intent, vocabulary)
+    proposed = candidates(intent=parsed.intent, vocabulary=vocabulary)
     plans = contrast_plans(proposed, draw.shows, draw.instead)
     if plans is None:
         return None

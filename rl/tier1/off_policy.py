@@ -38,7 +38,7 @@ class PolicyEstimate:
     doubly_robust: float | None
 
 
-def estimate(learner: Tier1Learner, experiences: list[Experience]) -> PolicyEstimate:
+def estimate(*, learner: Tier1Learner, experiences: list[Experience]) -> PolicyEstimate:
     logged, ips, dr = [], [], []
     for experience in experiences:
         decision = _first_decision(experience)

@@ -90,7 +90,7 @@ class PlanExample:
 
 
 def rule_examples(
-    vocabulary: PlantVocabulary, count: int, seed: int, restricted_share: float = RESTRICTED_SHARE
+    *, vocabulary: PlantVocabulary, count: int, seed: int, restricted_share: float = RESTRICTED_SHARE
 ) -> list[PlanExample]:
     """``count`` generated questions, each with its prompt and the rule ranking's plan.
 
@@ -101,8 +101,8 @@ def rule_examples(
     while len(examples) < count:
         question = bank.draw()
         transcript = question.transcript
-        parsed = parse_intent(transcript, vocabulary, QUESTION_TIME)
-        offered = candidates(parsed.intent, vocabulary)
+        parsed = parse_intent(transcript=transcript, vocabulary=vocabulary, now=QUESTION_TIME)
+        offered = candidates(intent=parsed.intent, vocabulary=vocabulary)
         if not offered:
             continue
         if rng.random() < restricted_share:
@@ -148,15 +148,17 @@ def trainer_arguments(output_dir: Path, device: str, seed: int, progress: bool) 
     )
 
 
-def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapConfig, progress=True):
+def bootstrap_planner(*, vocabulary: PlantVocabulary, out: Path, config: BootstrapConfig, progress=True):
     """Build, teach and save a planner model at ``out``; returns a :class:`BootstrapReport`."""
     import torch
     from trl import SFTConfig, SFTTrainer
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    rows = rule_examples(vocabulary, config.examples, config.seed)
-    held_out = rule_examples(vocabulary, 100, config.seed + 10_000, restricted_share=0.0)  # as served
+    rows = rule_examples(vocabulary=vocabulary, count=config.examples, seed=config.seed)
+    held_out = rule_examples(
+        vocabulary=vocabulary, count=100, seed=config.seed + 10_000, restricted_share=0.0
+    )  # as served
     words = [*CATALOG, *SIZES]  # one token each, the same in the prompt and in the plan
     tokenizer = build_tokenizer((e.prompt + e.completion for e in rows), config.model.vocab_size, words)
     model = build_model(tokenizer, config.model)
@@ -176,7 +178,11 @@ def bootstrap_planner(vocabulary: PlantVocabulary, out: Path, config: BootstrapC
     model = trainer.model.to("cpu").eval()
     save_planner(model, tokenizer, Path(out), config.model)
     valid, agree = _check(model, tokenizer, held_out)
-    restricted_valid, _ = _check(model, tokenizer, rule_examples(vocabulary, 100, config.seed + 20_000, 1.0))
+    restricted_valid, _ = _check(
+        model,
+        tokenizer,
+        rule_examples(vocabulary=vocabulary, count=100, seed=config.seed + 20_000, restricted_share=1.0),
+    )
     return BootstrapReport(
         Path(out),
         len(rows),
@@ -195,7 +201,11 @@ def _check(model, tokenizer, examples: list[PlanExample]) -> tuple[float, float]
 
     plans = [
         parse_plan(text, e.offered)
-        for text, e in zip(generate_plans(model, tokenizer, [e.prompt for e in examples]), examples, strict=True)
+        for text, e in zip(
+            generate_plans(model=model, tokenizer=tokenizer, prompts=[e.prompt for e in examples]),
+            examples,
+            strict=True,
+        )
     ]
     valid = sum(p is not None for p in plans)
     agree = sum(p is not None and plan_json(p) == e.completion for p, e in zip(plans, examples, strict=True))

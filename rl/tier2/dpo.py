@@ -111,6 +111,7 @@ def choose_method(config: Tier2Config, data: PreferenceData) -> str:
 
 
 def train_adapter(
+    *,
     model_path: Path,
     data: PreferenceData,
     out: Path,
@@ -124,7 +125,7 @@ def train_adapter(
     started = time.perf_counter()
     method = choose_method(config, data)
     device = resolve_device(config.device)
-    model, tokenizer = load_planner(model_path)
+    model, tokenizer = load_planner(model_path=model_path)
     tokenizer.padding_side = "left"
     rows = _training_rows(method, data, config.seed)
     trainer = _trainer(method, model, tokenizer, rows, out, config, device, progress_bar)
@@ -259,7 +260,7 @@ class _ProgressCallback(TrainerCallback):
 # --------------------------------------------------------------------------- evaluation
 
 
-def evaluate(model, tokenizer, pairs: list[PreferencePair], beta: float, generate_prompts: int = 200) -> EvalMetrics:
+def evaluate(*, model, tokenizer, pairs: list[PreferencePair], beta: float, generate_prompts: int = 200) -> EvalMetrics:
     """Held-out figures for ``model`` (a PeftModel is compared with its own base for the reward margin)."""
     from layer2.planning.llm_planner import generate_plans
 
@@ -276,7 +277,7 @@ def evaluate(model, tokenizer, pairs: list[PreferencePair], beta: float, generat
         base_chosen, base_rejected = chosen, rejected
     margins = beta * ((chosen - base_chosen) - (rejected - base_rejected))
     unique = list({p.prompt: p for p in pairs}.values())[:generate_prompts]
-    texts = generate_plans(model, tokenizer, [p.prompt for p in unique])
+    texts = generate_plans(model=model, tokenizer=tokenizer, prompts=[p.prompt for p in unique])
     valid = sum(parse_plan(t, p.offered) is not None for t, p in zip(texts, unique, strict=True))
     return EvalMetrics(
         preference_accuracy=_accuracy(margins),
@@ -324,7 +325,7 @@ def completion_logps(model, tokenizer, prompts: list[str], completions: list[str
     return torch.cat(out)
 
 
-def beats(candidate: EvalMetrics, incumbent: EvalMetrics) -> tuple[bool, str]:
+def beats(*, candidate: EvalMetrics, incumbent: EvalMetrics) -> tuple[bool, str]:
     """The gate: preference accuracy no lower, reward margin higher, valid-JSON rate no lower."""
     checks = [
         (candidate.preference_accuracy >= incumbent.preference_accuracy, "preference accuracy"),

@@ -11,7 +11,7 @@ from rl.tier2.adapters import AdapterRegistry
 
 def export_merged(*, registry: AdapterRegistry, version: str, base_model: Path, out: Path) -> Path:
     """The base model with adapter ``version`` merged into its weights, saved (safetensors) at ``out``."""
-    model, tokenizer = load_planner(base_model, registry.path(version))
+    model, tokenizer = load_planner(model_path=base_model, adapter_path=registry.path(version))
     merged = model.merge_and_unload()
     out = Path(out)
     merged.save_pretrained(out, safe_serialization=True)

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 from filelock import Timeout
 
+from layer2.planning.llm_planner import load_planner
 from rl.experiences.buffer import get_experience_buffer
 from rl.tier2.adapters import AdapterRecord, AdapterRegistry, get_registry
 from rl.tier2.dpo import Tier2Config, beats, evaluate, train_adapter
@@ -51,20 +52,20 @@ def run_training(
     progress_bar: bool = False,
 ) -> AdapterRecord:
     """Train, evaluate, file and (if it beats the serving adapter) promote; returns the new version's record."""
-    from layer2.planning.llm_planner import load_planner
-
     if data.pairs < min_pairs:
         raise NotEnoughData(data.pairs, min_pairs)
     version = registry.next_version()
     staging = registry.staging(version)
     logger.info("Tier 2 %s: training on %s", version, data.counts())
-    result = train_adapter(model_path, data, staging, config, on_progress, progress_bar)
+    result = train_adapter(
+        model_path=model_path, data=data, out=staging, config=config, on_progress=on_progress, progress_bar=progress_bar
+    )
     _notify(on_progress, {"phase": "evaluating"})
     incumbent = registry.active()
-    candidate_metrics = evaluate(*load_planner(model_path, staging), data.held_out, config.beta)
-    incumbent_metrics = evaluate(*load_planner(model_path, registry.active_path()), data.held_out, config.beta)
+    candidate_metrics = _evaluate(model_path=model_path, adapter=staging, data=data, config=config)
+    incumbent_metrics = _evaluate(model_path=model_path, adapter=registry.active_path(), data=data, config=config)
     promoted, decision = (
-        beats(candidate_metrics, incumbent_metrics)
+        beats(candidate=candidate_metrics, incumbent=incumbent_metrics)
         if data.held_out
         else (False, "kept, not promoted: no held-out pairs to judge it on")
     )
@@ -92,6 +93,12 @@ def run_training(
         registry.promote(version)
     logger.info("Tier 2 %s: %s", version, decision)
     return record
+
+
+def _evaluate(*, model_path: Path, adapter: Path | None, data: PreferenceData, config: Tier2Config):
+    """Held-out figures of the base model with ``adapter`` (None: the base model alone)."""
+    model, tokenizer = load_planner(model_path=model_path, adapter_path=adapter)
+    return evaluate(model=model, tokenizer=tokenizer, pairs=data.held_out, beta=config.beta)
 
 
 def _notify(on_progress, update: dict) -> None:

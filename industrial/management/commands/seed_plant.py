@@ -89,7 +89,7 @@ class Command(BaseCommand):
             f"Seeding {tables} equipment tables, {plan.days:g} days at {plan.interval} s (seed {plan.seed})"
         )
         with tqdm(total=tables, unit="table", file=self.stderr, disable=None) as bar:
-            report = seed_plant(conninfo, plan, on_table=lambda result: bar.update(1))
+            report = seed_plant(conninfo=conninfo, plan=plan, on_table=lambda result: bar.update(1))
         self.stdout.write(
             f"Wrote {report.rows:,} rows and {report.alerts} alerts to {report.tables} tables "
             f"({report.created} new) in {report.seconds:.1f} s: {report.rows_per_second:,.0f} rows/s"
@@ -102,7 +102,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         self.stdout.write(f"Following: appending a row every {plan.interval} s per table (Ctrl-C to stop)")
         try:
-            for report in follow(conninfo, plan, should_stop=stop.is_set, sleep=stop.wait):
+            for report in follow(conninfo=conninfo, plan=plan, should_stop=stop.is_set, sleep=stop.wait):
                 self.stdout.write(f"{datetime.now(UTC):%H:%M:%S} appended {report.rows} rows, {report.alerts} alerts")
         except KeyboardInterrupt:
             pass

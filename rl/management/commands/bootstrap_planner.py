@@ -56,7 +56,9 @@ class Command(BaseCommand):
         # Built beside the target and renamed into place: a crash never leaves a half model where serving looks.
         staging = out.with_name(out.name + ".building")
         shutil.rmtree(staging, ignore_errors=True)
-        report = bootstrap_planner(vocabulary, staging, config, progress=not options["no_progress"])
+        report = bootstrap_planner(
+            vocabulary=vocabulary, out=staging, config=config, progress=not options["no_progress"]
+        )
         shutil.rmtree(staging / ".sft-checkpoints", ignore_errors=True)
         (staging / "bootstrap_report.json").write_text(json.dumps({**asdict(report), "path": str(out)}, indent=2))
         if out.exists():

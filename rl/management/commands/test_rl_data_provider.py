@@ -24,7 +24,7 @@ class Command(BaseCommand):
             check_options = config_from_options(ProviderCheckOptions, options)
         except ValueError as exc:
             raise CommandError(f"invalid option: {exc}") from exc
-        checks = provider_checks(get_timeseries_access(), check_options)
+        checks = provider_checks(access=get_timeseries_access(), options=check_options)
         failures = run_checks(checks, self.stdout)
         self.stdout.write(f"{len(checks) - failures} of {len(checks)} checks passed")
         if failures:

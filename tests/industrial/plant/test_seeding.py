@@ -95,28 +95,28 @@ def test_copy_stores_exactly_what_the_generator_produced(plant_conninfo):
 def test_same_seed_gives_identical_databases(scratch_database):
     plan = replace(SMALL_PLAN, counts=SMALL_TYPES, days=0.5)
     a, b = scratch_database("det_a"), scratch_database("det_b")
-    seed_plant(a, plan)
-    seed_plant(b, plan)
+    seed_plant(conninfo=a, plan=plan)
+    seed_plant(conninfo=b, plan=plan)
     for eq_id in ("chiller_001", "pump_002", "energy_meter_001"):
         np.testing.assert_array_equal(rows(a, eq_id), rows(b, eq_id))
     other = scratch_database("det_c")
-    seed_plant(other, replace(plan, seed=plan.seed + 1))
+    seed_plant(conninfo=other, plan=replace(plan, seed=plan.seed + 1))
     assert not np.array_equal(rows(a, "chiller_001"), rows(other, "chiller_001"))
 
 
 def test_rerun_writes_nothing_and_resume_appends_only_new_rows(scratch_database):
     plan = replace(SMALL_PLAN, counts=SMALL_TYPES, days=1)
     resumed, one_shot = scratch_database("resume"), scratch_database("oneshot")
-    first = seed_plant(resumed, plan)
+    first = seed_plant(conninfo=resumed, plan=plan)
     assert first.rows == 5 * 1440 and first.created == 5
-    again = seed_plant(resumed, plan)
+    again = seed_plant(conninfo=resumed, plan=plan)
     assert again.rows == 0 and again.created == 0
     later = replace(plan, end=PLANT_END + timedelta(hours=2))
-    topped = seed_plant(resumed, later)
+    topped = seed_plant(conninfo=resumed, plan=later)
     assert topped.rows == 5 * 120
     assert table_counts(resumed)["pump_001"] == 1440 + 120
     # Resumed data equals data seeded in one go over the same span (float32 state rounding aside).
-    seed_plant(one_shot, replace(later, days=1 + 2 / 24))
+    seed_plant(conninfo=one_shot, plan=replace(later, days=1 + 2 / 24))
     for eq_id in ("chiller_001", "pump_002", "energy_meter_001", "diesel_generator_001"):
         np.testing.assert_allclose(rows(resumed, eq_id), rows(one_shot, eq_id), rtol=1e-6)
     with psycopg.connect(resumed) as r, psycopg.connect(one_shot) as o:
@@ -127,8 +127,8 @@ def test_rerun_writes_nothing_and_resume_appends_only_new_rows(scratch_database)
 def test_replace_rebuilds_instead_of_appending(scratch_database):
     conninfo = scratch_database("replace")
     plan = replace(SMALL_PLAN, counts={"motor": 2}, days=0.25)
-    seed_plant(conninfo, plan)
-    report = seed_plant(conninfo, replace(plan, replace=True))
+    seed_plant(conninfo=conninfo, plan=plan)
+    report = seed_plant(conninfo=conninfo, plan=replace(plan, replace=True))
     assert report.created == 2 and report.rows == 2 * 360
     assert table_counts(conninfo)["motor_001"] == 360
 
@@ -137,7 +137,7 @@ def test_follow_keeps_latest_current(scratch_database):
     conninfo = scratch_database("follow")
     plan = SeedPlan(days=0.05, counts={"ups": 1}, seed=1)
     passes = []
-    reports = follow(conninfo, plan, should_stop=lambda: len(passes) >= 2, sleep=lambda _: None)
+    reports = follow(conninfo=conninfo, plan=plan, should_stop=lambda: len(passes) >= 2, sleep=lambda _: None)
     for report in reports:
         passes.append(report)
     assert passes[0].rows == 72
@@ -190,7 +190,7 @@ def test_concurrent_seeders_never_duplicate_rows(scratch_database):
     conninfo = scratch_database("concurrent")
     plan = replace(SMALL_PLAN, counts={"pump": 3, "ups": 2}, days=1)
     with ThreadPoolExecutor(4) as pool:
-        reports = list(pool.map(lambda _: seed_plant(conninfo, plan), range(4)))
+        reports = list(pool.map(lambda _: seed_plant(conninfo=conninfo, plan=plan), range(4)))
     assert sum(r.rows for r in reports) == 5 * 1440
     assert sum(r.created for r in reports) == 5
     assert all(count == 1440 for name, count in table_counts(conninfo).items() if name not in ("equipment", "alerts"))
@@ -203,7 +203,7 @@ def test_long_histories_stream_in_chunks_identical_to_one_block(scratch_database
     conninfo = scratch_database("chunks")
     days = CHUNK_DAYS * 2 + 5
     plan = SeedPlan(days=days, counts={"energy_meter": 1}, interval=3600, seed=4, end=PLANT_END, fault_rate=0.3)
-    report = seed_plant(conninfo, plan)
+    report = seed_plant(conninfo=conninfo, plan=plan)
     end = int(PLANT_END.timestamp())
     block = generate_block(
         TYPES_BY_NAME["energy_meter"], 1, seed=4, start=end - days * 86400, end=end, interval=3600, fault_rate=0.3

@@ -147,7 +147,7 @@ def test_fleet_latest_ranks_every_unit(access, plant_db):
 def pumps(scratch_database):
     """Four fault-free pumps over four days, and a connection to plant anomalies in them."""
     conninfo = scratch_database("anomaly")
-    seed_plant(conninfo, SeedPlan(days=4, counts={"pump": 4}, seed=5, end=PLANT_END, fault_rate=0))
+    seed_plant(conninfo=conninfo, plan=SeedPlan(days=4, counts={"pump": 4}, seed=5, end=PLANT_END, fault_rate=0))
     ts = TimeSeriesDataAccess(conninfo, max_size=2)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         running = conn.execute(f"SELECT min(running_status) FROM pump_001 WHERE {recent(60)}").fetchone()[0]
@@ -297,7 +297,7 @@ def test_alert_counts_match_sql(access, plant_db):
 def test_a_stopped_chiller_is_idle_not_anomalous(pumps, scratch_database):
     """Warm chilled water in a stopped chiller is idle; the same reading while running is a breach."""
     conninfo = scratch_database("idle")
-    seed_plant(conninfo, SeedPlan(days=2, counts={"chiller": 1}, seed=5, end=PLANT_END, fault_rate=0))
+    seed_plant(conninfo=conninfo, plan=SeedPlan(days=2, counts={"chiller": 1}, seed=5, end=PLANT_END, fault_rate=0))
     ts = TimeSeriesDataAccess(conninfo, max_size=1)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"UPDATE chiller_001 SET running_status = 0, chw_supply_temp_c = 12 WHERE {recent(1)}")

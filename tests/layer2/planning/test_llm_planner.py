@@ -22,8 +22,8 @@ def tiny_model_path(tmp_path_factory):
 
 @pytest.fixture
 def offered(full_plant_vocabulary):
-    parsed = parse_intent("show chiller 1 power", full_plant_vocabulary, PLANT_NOW)
-    return parsed, candidates(parsed.intent, full_plant_vocabulary)
+    parsed = parse_intent(transcript="show chiller 1 power", vocabulary=full_plant_vocabulary, now=PLANT_NOW)
+    return parsed, candidates(intent=parsed.intent, vocabulary=full_plant_vocabulary)
 
 
 def test_a_valid_plan_parses_to_its_items(offered):
@@ -72,5 +72,5 @@ def test_a_random_model_falls_back_to_the_rule_plan(tiny_model_path, serving):
 
 
 def test_model_config_validation_shows_the_bad_value():
-    with pytest.raises(ValueError, match="hidden_size 30"):
+    with pytest.raises(ValueError, match=r"hidden_size must divide by num_attention_heads \(4\), got 30"):
         PlannerModelConfig(hidden_size=30, num_attention_heads=4)

@@ -18,7 +18,10 @@ NOW = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def parsed(full_plant_vocabulary):
-    return [(label, parse_intent(label["transcript"], full_plant_vocabulary, NOW)) for label in LABELS]
+    return [
+        (label, parse_intent(transcript=label["transcript"], vocabulary=full_plant_vocabulary, now=NOW))
+        for label in LABELS
+    ]
 
 
 def accuracy(parsed, same) -> tuple[float, list[str]]:
@@ -63,17 +66,20 @@ def test_intent_type_time_window_and_unknown_equipment(parsed):
 
 
 def test_unknown_equipment_names_the_closest_real_ones(full_plant_vocabulary):
-    result = parse_intent("show chiller 15 power", full_plant_vocabulary, NOW)
+    result = parse_intent(transcript="show chiller 15 power", vocabulary=full_plant_vocabulary, now=NOW)
     assert result.intent.equipment_ids == []
     [unknown] = result.unresolved
     assert unknown.mentioned == "chiller 15" and unknown.suggestions == ["chiller_012", "chiller_011", "chiller_010"]
     assert (
-        result.intent.confidence < parse_intent("show chiller 12 power", full_plant_vocabulary, NOW).intent.confidence
+        result.intent.confidence
+        < parse_intent(transcript="show chiller 12 power", vocabulary=full_plant_vocabulary, now=NOW).intent.confidence
     )
 
 
 def test_intent_has_exactly_the_ten_documented_fields(full_plant_vocabulary):
-    intent = parse_intent("top 5 pumps by vibration", full_plant_vocabulary, NOW).intent.to_dict()
+    intent = parse_intent(
+        transcript="top 5 pumps by vibration", vocabulary=full_plant_vocabulary, now=NOW
+    ).intent.to_dict()
     assert list(intent) == [
         "intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation", "comparison",
         "filters", "top_k", "confidence",

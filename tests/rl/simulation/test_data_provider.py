@@ -218,8 +218,8 @@ def test_situation_pairs_are_valid_distinct_and_grounded_in_the_data(provider, a
     assert {p.situation for p in pairs} == set(SITUATIONS)
     assert len({p.prompt for p in pairs}) == 25, "a prompt repeats"
     for p in pairs:
-        intent = parse_intent(p.transcript, vocabulary, p.at + MINUTE).intent
-        proposed = candidates(intent, vocabulary)
+        intent = parse_intent(transcript=p.transcript, vocabulary=vocabulary, now=p.at + MINUTE).intent
+        proposed = candidates(intent=intent, vocabulary=vocabulary)
         assert p.prompt == candidate_prompt(p.transcript, intent, proposed), "not the prompt the planner is served"
         assert p.offered == offered_slots(proposed)
         chosen, rejected = widget_types(p.chosen, p.offered), widget_types(p.rejected, p.offered)
@@ -276,12 +276,14 @@ def test_a_quiet_plant_gives_no_alarm_pairs(access):
 
 def test_contrast_plans_swap_one_slot_and_keep_the_rule_order(access):
     vocabulary = PlantVocabulary.from_catalog(access.catalog)
-    intent = parse_intent("show the alerts for pump 1", vocabulary, BUCKET_ORIGIN).intent
-    shown, alternative = contrast_plans(candidates(intent, vocabulary), "alerts_list")
+    intent = parse_intent(transcript="show the alerts for pump 1", vocabulary=vocabulary, now=BUCKET_ORIGIN).intent
+    shown, alternative = contrast_plans(candidates(intent=intent, vocabulary=vocabulary), "alerts_list")
     assert [i.widget_type for i in shown] == ["alerts_list", "kpi", "anomaly_timeline", "table"]
     assert [i.widget_type for i in alternative] == ["text_summary", "kpi", "anomaly_timeline", "table"]
     assert shown[0].size == "full"  # the best-scoring size for an alerts question
-    assert contrast_plans(candidates(intent, vocabulary), "status_grid") is None  # not offered for one pump
+    assert (
+        contrast_plans(candidates(intent=intent, vocabulary=vocabulary), "status_grid") is None
+    )  # not offered for one pump
 
 
 # --------------------------------------------------------------------------- statistics

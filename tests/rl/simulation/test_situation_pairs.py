@@ -36,8 +36,10 @@ def test_a_drawn_role_is_written_into_the_served_prompt(access, drawn):
     vocabulary = PlantVocabulary.from_catalog(access.catalog)
     assert {p.role for p in drawn} <= set(ROLES) and len({p.role for p in drawn}) > 1
     for p in drawn:
-        intent = parse_intent(p.transcript, vocabulary, p.at + READING_INTERVAL).intent
-        assert p.prompt == candidate_prompt(p.transcript, intent, candidates(intent, vocabulary), p.role)
+        intent = parse_intent(transcript=p.transcript, vocabulary=vocabulary, now=p.at + READING_INTERVAL).intent
+        assert p.prompt == candidate_prompt(
+            p.transcript, intent, candidates(intent=intent, vocabulary=vocabulary), p.role
+        )
         assert f"\nROLE: {p.role}\n" in p.prompt
     unknown = situation_pairs(provider=RLTimeSeriesDataProvider(access, seed=11), n=3)
     assert all(p.role is None and "\nROLE: -\n" in p.prompt for p in unknown)

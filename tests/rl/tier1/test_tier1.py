@@ -71,8 +71,8 @@ def test_per_widget_rewards_and_missing_widget_examples():
 
 @pytest.fixture
 def status_offer(full_plant_vocabulary):
-    parsed = parse_intent("show pump 1 vibration", full_plant_vocabulary, NOW)
-    return parsed.intent, candidates(parsed.intent, full_plant_vocabulary)
+    parsed = parse_intent(transcript="show pump 1 vibration", vocabulary=full_plant_vocabulary, now=NOW)
+    return parsed.intent, candidates(intent=parsed.intent, vocabulary=full_plant_vocabulary)
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])
@@ -81,8 +81,8 @@ def test_an_untrained_scorer_ranks_like_the_rules(full_plant_vocabulary, role):
     assert 6000 <= parameter_count(learner.model) <= 8000
     for question in ("show pump 1 vibration", "top 5 pumps by vibration", "compare chillers 1 and 2 power",
                      "which compressors have abnormal temperatures", "show critical alerts"):  # fmt: skip
-        intent = parse_intent(question, full_plant_vocabulary, NOW).intent
-        offered = candidates(intent, full_plant_vocabulary)
+        intent = parse_intent(transcript=question, vocabulary=full_plant_vocabulary, now=NOW).intent
+        offered = candidates(intent=intent, vocabulary=full_plant_vocabulary)
         greedy = Tier1Ranker(learner, explore=False).choose(intent, offered, 4, role=role)
         rules = RuleRanker().choose(intent, offered, 4, role=role)
         assert [c.candidate for c in greedy] == [c.candidate for c in rules], question
@@ -129,7 +129,7 @@ def test_tier1_learns_a_planted_preference_through_the_feedback_path(db, serving
                 "up", 0.9, per_widget_feedback=judged, received_at=NOW, source="judge:test"))  # fmt: skip
         assert learner.observed == 60
         parsed = serving.answer("show pump 1 vibration").intent
-        offered = candidates(parsed, serving.vocabulary())
+        offered = candidates(intent=parsed, vocabulary=serving.vocabulary())
         top = before.choose(parsed, offered, 4)
         assert top[0].candidate.widget_type == "table"
         assert "kpi" not in [c.candidate.widget_type for c in top[:2]]
@@ -154,8 +154,8 @@ def teach_role_preferences(orchestrator: Orchestrator, buffer: ExperienceBuffer,
 
 
 def top_widget_by_role(learner: Tier1Learner, serving) -> dict[str | None, str]:
-    parsed = parse_intent("show pump 1 vibration", serving.vocabulary(), NOW).intent
-    offered = candidates(parsed, serving.vocabulary())
+    parsed = parse_intent(transcript="show pump 1 vibration", vocabulary=serving.vocabulary(), now=NOW).intent
+    offered = candidates(intent=parsed, vocabulary=serving.vocabulary())
     ranker = Tier1Ranker(learner, explore=False)
     return {role: ranker.choose(parsed, offered, 4, role=role)[0].candidate.widget_type for role in ROLE_FAVOURITE}
 
@@ -239,7 +239,7 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_reward(stat
             [CandidateRecord(o.widget_type, o.size, o.metric, o.rule_score) for o in offered],
             "", 1.0, {}, {}, "rules", "tier1", NOW, feedback,
         ))  # fmt: skip
-    result = estimate(learner, logged)
+    result = estimate(learner=learner, experiences=logged)
     assert result.samples == 400
     assert result.ips == pytest.approx(result.logged_reward, abs=0.1)
     assert result.doubly_robust == pytest.approx(result.logged_reward, abs=0.1)

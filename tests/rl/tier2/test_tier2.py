@@ -84,7 +84,7 @@ def rated(serving, db):
     orchestrator = Orchestrator(serving.access, serving.buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
     bank, people = QuestionBank(vocabulary, seed=3), SimulatedOperators(seed=3)
     for _ in range(160):
-        ask_and_rate(orchestrator, people, bank.draw())
+        ask_and_rate(orchestrator=orchestrator, people=people, question=bank.draw())
     return serving.buffer.list(has_feedback=True, limit=1000)
 
 
@@ -203,7 +203,7 @@ def _lora_b_norm(adapter: Path) -> float:
 def test_dpo_and_kto_train_the_adapter(planner_model, rated, tmp_path, method):
     """LoRA's B matrices start at zero: any non-zero weight there was learned."""
     data = build_preference_data(rated)
-    result = train_adapter(planner_model, data, tmp_path, replace(TINY, method=method))
+    result = train_adapter(model_path=planner_model, data=data, out=tmp_path, config=replace(TINY, method=method))
     assert result.method == method and result.steps >= 2
     assert (tmp_path / "adapter_config.json").is_file()
     assert _lora_b_norm(tmp_path) > 0
