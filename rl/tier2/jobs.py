@@ -8,8 +8,12 @@ line:
 
 - approval happens under ``approve.lock``; a run whose status says it is
   starting or training, from a live process, means 409;
-- the trainer process holds ``training.lock`` for the whole run, so a
-  ``train_dpo`` typed by hand waits its turn or is refused.
+- the trainer process holds ``training.lock`` for the whole run
+  (``rl/tier2/training.py`` ``run_now``), so a ``train_dpo`` typed by hand
+  is refused while one runs.
+
+This module is what web workers read and write (approval, status); it
+imports no training library. The run itself is ``rl/tier2/training.py``.
 
 The run's progress (step, loss, ETA) goes to ``training.json``, replaced
 atomically, which every worker reads for ``rl-status``. A trainer that died
