@@ -7,9 +7,10 @@ For each seed and policy, a fresh experience journal and the same simulated
 people, questions and noise (``rl/simulation/operators.py``): the orchestrator answers
 (in-process, over a seeded plant) for the asker's role, as it would for a
 logged-in user with that role on their profile (``--hide-role``: role-blind,
-as before the role was known), the person's feedback goes through
-``layer2.feedback.record_feedback`` (journal, ``WidgetRating`` row, the
-learner's hook), and the reward is the one ``rl/experiences/reward.py`` computes from it.
+as before the role was known), the person's feedback goes the endpoint's way
+(``ask_and_rate``: ``record_feedback``, journal and ``WidgetRating`` row, then
+Tier 1's ``feedback_received``, as ``layer2.services.submit_feedback`` does),
+and the reward is the one ``rl/experiences/reward.py`` computes from it.
 Policies: random widgets, the rule ranking, Tier 1, and Vowpal Wabbit's
 ``--cb_explore_adf`` fed the same features (the role included) and rewards.
 Reported: mean reward over the last 500 interactions (averaged over seeds),
