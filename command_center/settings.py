@@ -77,6 +77,9 @@ TEMPLATES = [
 # `default` holds Django's own tables; `timeseries` is the plant's PostgreSQL
 # store (one table per equipment). command_center/db_router.py keeps them apart.
 TIMESERIES_DATABASE_URL = os.environ.get("TIMESERIES_DATABASE_URL", "")
+# The plant's clock (an IANA name): "today", "since 7 am" and "last weekend" are read in it, and spoken
+# clock times are given in it. Stored timestamps stay UTC.
+PLANT_TIME_ZONE = os.environ.get("PLANT_TIME_ZONE", "UTC")
 TIMESERIES_DATABASE_NAME = os.environ.get("TIMESERIES_DATABASE_NAME", "plant")
 
 if os.environ.get("DATABASE_URL"):

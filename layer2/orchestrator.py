@@ -10,11 +10,14 @@ recorded with the experience.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
 from industrial.plant.spec import READING_INTERVAL
@@ -96,13 +99,10 @@ class Orchestrator:
         newest = self.access.newest_reading()
         # Windows are [start, end): "now" is just after the newest reading, so windows include it.
         now = newest + READING_INTERVAL if newest else timezone.now()
-        parsed = parse_intent(transcript=transcript, vocabulary=vocabulary, now=now)
+        parsed = parse_intent(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone())
         timings["parse_ms"] = _since(started)
-        proposed = (
-            candidates(intent=parsed.intent, vocabulary=vocabulary)
-            if parsed.intent.equipment_ids or not parsed.unresolved
-            else []
-        )
+        answerable = (parsed.intent.equipment_ids or not parsed.unresolved) and not voice.blocked(parsed)
+        proposed = candidates(intent=parsed.intent, vocabulary=vocabulary) if answerable else []
         choices, planner = self._choose(parsed, proposed, role)
         timings["plan_ms"] = _since(started) - sum(timings.values())
         widgets = [bind(candidate=c.candidate, intent=parsed.intent, access=access) for c in choices]
@@ -170,6 +170,16 @@ def _data_summary(widgets: list[BoundWidget]) -> dict:
                 "anomalies": len(data.get("anomalies", [])),
             }
     return summary
+
+
+def plant_zone() -> ZoneInfo:
+    """The plant's clock (``PLANT_TIME_ZONE``), in which every calendar word is read."""
+    return _zone(settings.PLANT_TIME_ZONE)
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _since(started: float) -> float:

@@ -66,6 +66,7 @@ _ALERT_WHERE = """
     AND (%(type)s::text IS NULL OR e.equipment_type = %(type)s)
     AND (%(start)s::timestamptz IS NULL OR a.raised_at >= %(start)s)
     AND (%(end)s::timestamptz IS NULL OR a.raised_at < %(end)s)
+    AND (%(acknowledged)s::boolean IS NULL OR a.acknowledged = %(acknowledged)s)
 """
 
 _AGG_SQL = {
@@ -385,6 +386,14 @@ class TimeSeriesDataAccess:
             query = self._fleet_statement(conn, ("increase", tuple(equipment_ids), metric), build)
             return {eq: value for eq, value in conn.execute(query, {"start": start, "end": end})}
 
+    def first_reading(self, equipment_id: str) -> datetime | None:
+        """When ``equipment_id``'s data starts (its oldest row), or None for an empty table."""
+        query = sql.SQL('SELECT min("timestamp") FROM {}').format(
+            sql.Identifier(self._table(equipment_id).equipment_id)
+        )
+        with self._pool.connection() as conn:
+            return conn.execute(query).fetchone()[0]
+
     def newest_reading(self, max_age: float = 5.0) -> datetime | None:
         """The newest timestamp in the plant (the first table of each type), cached for ``max_age`` seconds.
 
@@ -469,12 +478,14 @@ class TimeSeriesDataAccess:
         equipment_type: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        acknowledged: bool | None = None,
         limit: int = 100,
     ) -> list[AlertRow]:
-        """Alerts, newest first: active only, by severity, equipment or type, raised in ``[start, end)``."""
+        """Alerts, newest first: active only, by severity, equipment or type, raised in ``[start, end)``,
+        acknowledged or not (None: either)."""
         if not 1 <= limit <= 10_000:
             raise InvalidQuery("limit", f"must be between 1 and 10000, got {limit}")
-        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end)
+        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end, acknowledged)
         query = f"""
             SELECT a.id, a.equipment_id, coalesce(e.equipment_type, ''), coalesce(e.display_name, a.equipment_id),
                    a.severity, a.metric, a.value, a.threshold, a.message, a.raised_at, a.cleared_at, a.acknowledged
@@ -495,9 +506,10 @@ class TimeSeriesDataAccess:
         equipment_type: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        acknowledged: bool | None = None,
     ) -> dict[str, int]:
         """How many alerts match (the filters of :meth:`alerts`), by severity, every severity present."""
-        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end)
+        params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end, acknowledged)
         query = f"""
             SELECT a.severity, count(*) FROM alerts a LEFT JOIN equipment e USING (equipment_id)
             WHERE {_ALERT_WHERE} GROUP BY a.severity
@@ -506,7 +518,9 @@ class TimeSeriesDataAccess:
             counts = dict(conn.execute(query, params).fetchall())
         return {s: counts.get(s, 0) for s in SEVERITIES}
 
-    def _alert_filter(self, active_only, severity, equipment_id, equipment_type, start, end) -> dict[str, object]:
+    def _alert_filter(
+        self, active_only, severity, equipment_id, equipment_type, start, end, acknowledged=None
+    ) -> dict[str, object]:
         """Validated bind parameters for ``_ALERT_WHERE``."""
         severities = [severity] if isinstance(severity, str) else list(severity or [])
         for s in severities:
@@ -525,6 +539,7 @@ class TimeSeriesDataAccess:
             "type": equipment_type,
             "start": start,
             "end": end,
+            "acknowledged": acknowledged,
         }
 
     # -- fleet --------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from industrial.plant.spec import limit_for
+from industrial.plant.spec import READING_INTERVAL, limit_for
 from industrial.timeseries.access import Series, TimeSeriesDataAccess
 from industrial.timeseries.rag import TimeSeriesRAGProvider
 from industrial.timestamps import iso_timestamp
@@ -22,6 +22,8 @@ from layer2.understanding.intent import Intent, TimeRange
 from layer2.understanding.vocabulary import plural
 
 ALERT_ROWS = 20
+INTEGRATED_UNITS = {"kW": "kWh", "kVA": "kVAh", "m³/h": "m³", "kg/h": "kg"}
+"""What a rate's total over a window is measured in."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,23 @@ def _kpi(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     return aggregate_value(c.equipment_ids[0], c.metric, intent, access)
 
 
-def aggregate_value(equipment_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:
-    """The KPI number: the latest reading, or the intent's aggregate over its window."""
+def aggregate_value(
+    equipment_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess, aggregation: str | None = None
+) -> dict:
+    """The KPI number: the latest reading, the reading at a minute, or an aggregate over the intent's window.
+
+    ``sum`` of a rate (kW, m³/h, kg/h) is its integral over the window (kWh, m³, kg); of anything else,
+    which a total does not fit (a temperature), the average. ``runtime`` is the hours ``running_status``
+    was on.
+    """
+    aggregation = aggregation or intent.aggregation
     column = access.metric(equipment_id, metric)
-    base = {"unit": column.unit, "label": column.label, "aggregation": intent.aggregation}
+    base = {"unit": column.unit, "label": column.label, "aggregation": aggregation}
     tr = intent.time_range
-    if intent.aggregation in ("latest", "count") or tr.label == "now":
+    if tr.point:
+        stats = access.stats(equipment_id, metric, tr.start, tr.end)
+        return {**base, "aggregation": "latest", "value": stats.last, "timestamp": iso_timestamp(tr.start, utc="Z")}
+    if aggregation in ("latest", "count") or tr.label == "now":
         reading = access.latest(equipment_id, [metric])
         value = None if reading is None else reading.values[metric]
         return {
@@ -89,16 +102,48 @@ def aggregate_value(equipment_id: str, metric: str, intent: Intent, access: Time
             "timestamp": iso_timestamp(reading.timestamp if reading else None, utc="Z"),
         }
     window = {"start": iso_timestamp(tr.start, utc="Z"), "end": iso_timestamp(tr.end, utc="Z")}
-    if intent.aggregation == "delta":
+    if aggregation == "delta":
         return {**base, **window, "value": access.counter_increase(equipment_id, metric, tr.start, tr.end)}
     stats = access.stats(equipment_id, metric, tr.start, tr.end)
-    value = {
-        "avg": stats.mean,
-        "min": stats.min,
-        "max": stats.max,
-        "sum": None if stats.mean is None else stats.mean * stats.count,
-    }[intent.aggregation]
-    return {**base, **window, "value": value, "count": stats.count}
+    hours = stats.count * READING_INTERVAL / timedelta(hours=1)
+    if aggregation == "runtime":
+        value = None if stats.mean is None else stats.mean * hours
+        return {**base, **window, "value": value, "unit": "h", "label": "running time", "count": stats.count}
+    if aggregation == "sum" and column.unit in INTEGRATED_UNITS:
+        value = None if stats.mean is None else stats.mean * hours
+        return {**base, **window, "value": value, "unit": INTEGRATED_UNITS[column.unit], "count": stats.count}
+    aggregation = "avg" if aggregation == "sum" else aggregation
+    value = {"avg": stats.mean, "min": stats.min, "max": stats.max}[aggregation]
+    return {**base, **window, "aggregation": aggregation, "value": value, "count": stats.count}
+
+
+def ranked_values(equipment_type: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> list[dict]:
+    """Every equipment of a type with its value (latest, or aggregated over the window), in the order asked,
+    only those past the threshold if one was said."""
+    descending = intent.filters.get("order", "desc") != "asc"
+    if intent.time_range.label == "now" or intent.aggregation == "latest":
+        items = [_record(v) for v in access.fleet_latest(equipment_type, metric, descending=descending)]
+    else:
+        items = [_windowed(eq, metric, intent, access) for eq in access.catalog.ids_of_type(equipment_type)]
+        items = sorted((i for i in items if i["value"] is not None), key=lambda i: i["value"], reverse=descending)
+    threshold = intent.filters.get("threshold")
+    if threshold:
+        above = threshold["op"] == ">"
+        items = [i for i in items if (i["value"] > threshold["value"]) == above and i["value"] != threshold["value"]]
+    return items
+
+
+def _windowed(equipment_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:
+    fact = aggregate_value(equipment_id, metric, intent, access)
+    table = access.catalog.table(equipment_id)
+    return {
+        "equipment_id": equipment_id,
+        "display_name": table.display_name,
+        "value": fact["value"],
+        "unit": fact["unit"],
+        "abnormal": False,
+        "reason": None,
+    }
 
 
 def fleet_increase(equipment_type: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:
@@ -174,25 +219,32 @@ def _ranking(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict
         ]
         items.sort(key=lambda i: i["value"], reverse=descending)
     else:
-        fleet = access.fleet_latest(c.equipment_type, c.metric, descending=descending)
-        items = [_record(v) for v in fleet]
+        items = ranked_values(c.equipment_type, c.metric, intent, access)
     limit = intent.top_k or len(items)
     return {"metric": c.metric, "order": "desc" if descending else "asc", "items": items[:limit], "total": len(items)}
 
 
 def _alerts(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
-    filters = {
-        "active_only": bool(intent.filters.get("active_only", True)),
-        "severity": intent.filters.get("severity"),
-        "equipment_id": c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
-        "equipment_type": c.equipment_type if not c.equipment_ids else None,
-    }
-    if not filters["active_only"]:
-        filters.update(start=intent.time_range.start, end=intent.time_range.end + timedelta(microseconds=1))
+    filters = alert_filters(intent, equipment_ids=c.equipment_ids, equipment_type=c.equipment_type)
     rows = access.alerts(**filters, limit=ALERT_ROWS)
     if len(c.equipment_ids) > 1:
         rows = [r for r in rows if r.equipment_id in c.equipment_ids]
     return {"counts_by_severity": access.alert_counts(**filters), "alerts": [_record(r) for r in rows]}
+
+
+def alert_filters(intent: Intent, *, equipment_ids, equipment_type: str | None) -> dict:
+    """The access-layer filters an alert question means: active ones, or those raised in its window."""
+    active = bool(intent.filters.get("active_only", True))
+    filters = {
+        "active_only": active,
+        "severity": intent.filters.get("severity"),
+        "equipment_id": equipment_ids[0] if len(equipment_ids) == 1 else None,
+        "equipment_type": equipment_type if not equipment_ids else None,
+        "acknowledged": intent.filters.get("acknowledged"),
+    }
+    if intent.time_range.label != "now" and not intent.filters.get("newest"):
+        filters.update(start=intent.time_range.start, end=intent.time_range.end + timedelta(microseconds=1))
+    return filters
 
 
 def _status_grid(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:

@@ -25,6 +25,7 @@ _MEMOISED = frozenset(
         "alert_counts",
         "fleet_latest",
         "equipment_types",
+        "first_reading",
     }
 )
 

@@ -9,9 +9,12 @@ leaves out the KPI cannot change what is said.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from industrial.timeseries.access import TimeSeriesDataAccess
 from industrial.timeseries.rag import format_number
-from layer2.answering.data_binding import aggregate_value, fleet_increase
+from layer2.answering.data_binding import aggregate_value, alert_filters, fleet_increase, ranked_values
 from layer2.planning.planner import primary_metric
 from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.understanding.vocabulary import plural
@@ -33,11 +36,19 @@ UNIT_WORDS = {
     "V": "volts",
     "A": "amps",
     "h": "hours",
+    "m³": "cubic meters",
+    "kg": "kilograms",
+    "kVAh": "kilovolt-ampere hours",
     "": "",
 }
-_VERB = {"avg": "averaged", "max": "peaked at", "min": "was as low as", "sum": "totalled"}
+_VERB = {"avg": "averaged", "max": "peaked at", "min": "was as low as", "sum": "totalled", "delta": "changed by"}
+REFUSALS = {
+    "command": "I can only read plant data; I can't operate equipment. Use the control system to do that.",
+    "out_of_domain": "I can only answer questions about the plant's equipment, readings and alerts.",
+}
 MAX_SPOKEN = 3  # equipment named in one answer
 MAX_SPOKEN_METRICS = 2  # metrics spoken per equipment
+MAX_LISTED = 5  # equipment named in a list past a threshold
 
 
 def spoken(metric: str, value: float | None, unit: str) -> str:
@@ -49,6 +60,13 @@ def spoken(metric: str, value: float | None, unit: str) -> str:
 
 def compose(*, parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
     intent = parsed.intent
+    if intent.refusal:
+        return REFUSALS[intent.refusal]
+    if parsed.unknown_metrics:
+        return " ".join(_unknown_metric(u, parsed, access) for u in parsed.unknown_metrics)
+    if any(n.startswith("the time") for n in intent.not_understood):
+        words = next(n for n in intent.not_understood if n.startswith("the time"))
+        return f"I didn't understand {words}. Try a window like 'since 7 am', 'yesterday' or 'the last 3 days'."
     sentences = [_unresolved(parsed, access)] if parsed.unresolved else []
     if parsed.unresolved and not intent.equipment_ids:
         return " ".join(sentences)
@@ -58,7 +76,45 @@ def compose(*, parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: Pl
         "ranking": _ranking,
         "summary": _summary,
     }.get(intent.intent_type, _values)(intent, access, vocabulary)
-    return " ".join(s for s in [*sentences, body] if s)
+    return " ".join(s for s in [*sentences, body, _data_start(intent, access)] if s)
+
+
+def blocked(parsed: ParsedQuery) -> bool:
+    """Whether the question gets words only, no widgets: a refusal, or something asked was not understood."""
+    return bool(parsed.intent.refusal or parsed.unknown_metrics or parsed.intent.not_understood)
+
+
+def _unknown_metric(u, parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str:
+    ids = [i for i in parsed.intent.equipment_ids if access.catalog.table(i).equipment_type == u.equipment_type]
+    name = access.catalog.table(ids[0]).display_name if ids else plural(u.equipment_type).capitalize()
+    has = "has" if ids else "have"
+    labels = (
+        [access.catalog.table(ids[0]).metrics[m].label for m in u.available if m != "running_status"]
+        if ids
+        else [m.replace("_", " ") for m in u.available if m != "running_status"]
+    )
+    if u.heard:
+        return (
+            f"I don't know what '{u.mentioned}' means for {name}; {'it has' if ids else 'they have'} {_join(labels)}."
+        )
+    return f"{name} {has} no {u.mentioned}; {'it has' if ids else 'they have'} {_join(labels)}."
+
+
+def _data_start(intent: Intent, access: TimeSeriesDataAccess) -> str:
+    """ "The data starts on 28 February." when the window asked reaches before the first reading."""
+    tr = intent.time_range
+    if tr.label == "now" or tr.point or intent.intent_type in ("alerts", "anomaly"):
+        return ""
+    ids = intent.equipment_ids or (
+        access.catalog.ids_of_type(intent.equipment_type)[:1] if intent.equipment_type else []
+    )
+    first = access.first_reading(ids[0]) if ids else None
+    if first is None or first <= tr.start + timedelta(minutes=1):
+        return ""
+    local = first.astimezone(ZoneInfo(tr.time_zone))
+    return (
+        f"The data starts on {local.day} {local.strftime('%B')}{'' if local.year == tr.end.year else f' {local.year}'}."
+    )
 
 
 # --------------------------------------------------------------------------- per intent
@@ -72,28 +128,40 @@ def _values(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocab
     if not ids:
         return "I could not tell which equipment you mean. Try naming one, like chiller 1."
     parts = []
+    aggregations = [a for a in intent.aggregations if a not in ("count",)][:3] or [intent.aggregation]
     for eq_id in ids:
         metrics = [m for m in intent.metrics if m in access.catalog.table(eq_id).metrics][:MAX_SPOKEN_METRICS]
         if not metrics:
             parts.append(_equipment_state(eq_id, access))
             continue
-        parts += [_value_phrase(eq_id, m, intent, access) for m in metrics]
-    window = _window_words(intent) if intent.aggregation not in ("latest", "count") else ""
+        for m in metrics:
+            parts += [_value_phrase(eq_id, m, intent, access, a) for a in aggregations]
+    window = _window_words(intent) if intent.aggregation not in ("count",) else ""
+    if intent.aggregation == "latest" and not intent.time_range.point:
+        window = ""
     return _join(parts) + (f" {window}" if window else "") + "."
 
 
-def _value_phrase(eq_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> str:
+def _value_phrase(eq_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess, aggregation: str) -> str:
     name, column = access.catalog.table(eq_id).display_name, access.metric(eq_id, metric)
-    fact = aggregate_value(eq_id, metric, intent, access)
-    value = spoken(metric, fact["value"], column.unit)
+    fact = aggregate_value(eq_id, metric, intent, access, aggregation)
+    value = spoken(metric, fact["value"], fact["unit"])
     if fact["aggregation"] == "latest":
+        verb = "was" if intent.time_range.point else "is"
         if metric == "running_status" and fact["value"] is not None:
-            return f"{name} is {'running' if fact['value'] >= 0.5 else 'stopped'}"
+            state = "running" if fact["value"] >= 0.5 else "stopped"
+            return f"{name} {'was' if intent.time_range.point else 'is'} {state}"
         if metric in ("power_consumption_kw", "active_power_kw") and fact["value"] is not None:
-            return f"{name} is drawing {value}"
-        return f"{name} {column.label} is {value}"
-    if fact["aggregation"] == "delta":
+            return f"{name} {'was drawing' if intent.time_range.point else 'is drawing'} {value}"
+        return f"{name} {column.label} {verb} {value}"
+    if fact["aggregation"] == "runtime":
+        return f"{name} ran for {spoken('run_hours', fact['value'], 'h')}"
+    if fact["aggregation"] == "delta" and metric == "energy_kwh":
         return f"{name} used {value}"
+    if fact["aggregation"] == "delta":
+        return f"{name} {column.label} changed by {value}"
+    if fact["aggregation"] == "sum" and fact["unit"] != column.unit:
+        return f"{name} {column.label} totalled {value}"
     return f"{name} {column.label} {_VERB[fact['aggregation']]} {value}"
 
 
@@ -117,17 +185,35 @@ def _ranking(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
     if eq_type is None or metric is None:
         return "I need an equipment type to rank, like pumps or chillers."
     descending = intent.filters.get("order", "desc") != "asc"
-    fleet = access.fleet_latest(eq_type, metric, descending=descending)[: intent.top_k or 5]
+    ranked = ranked_values(eq_type, metric, intent, access)
+    label = access.metric(access.catalog.ids_of_type(eq_type)[0], metric).label
+    window = _window_words(intent) if intent.time_range.label != "now" else ""
+    threshold = intent.filters.get("threshold")
+    if threshold:
+        return _past_threshold(intent, ranked, label, metric, threshold)
+    fleet = ranked[: intent.top_k or 5]
     if not fleet:
-        return f"There are no readings of {metric} for {plural(eq_type)}."
-    label = access.metric(fleet[0].equipment_id, metric).label
+        return f"There are no readings of {label} for {plural(eq_type)}."
+    suffix = f" {window}" if window else ""
     if len(fleet) == 1:
         v = fleet[0]
         word = "highest" if descending else "lowest"
-        return f"{v.display_name} has the {word} {label}, at {spoken(metric, v.value, v.unit)}."
-    items = [f"{v.display_name} at {spoken(metric, v.value, v.unit)}" for v in fleet]
+        return f"{v['display_name']} has the {word} {label}{suffix}, at {spoken(metric, v['value'], v['unit'])}."
+    items = [f"{v['display_name']} at {spoken(metric, v['value'], v['unit'])}" for v in fleet]
     word = "top" if descending else "bottom"
-    return f"The {word} {len(fleet)} {plural(eq_type)} by {label} are {_join(items)}."
+    return f"The {word} {len(fleet)} {plural(eq_type)} by {label}{suffix} are {_join(items)}."
+
+
+def _past_threshold(intent: Intent, ranked: list[dict], label: str, metric: str, threshold: dict) -> str:
+    side = "above" if threshold["op"] == ">" else "below"
+    limit = f"{format_number(metric, threshold['value'])}"
+    total = len(ranked)
+    noun = plural(intent.equipment_type) if total != 1 else intent.equipment_type.replace("_", " ")
+    if total == 0:
+        return f"No {plural(intent.equipment_type)} have {label} {side} {limit}."
+    listed = [f"{v['display_name']} at {spoken(metric, v['value'], v['unit'])}" for v in ranked[:MAX_LISTED]]
+    more = f", and {total - MAX_LISTED} more" if total > MAX_LISTED else ""
+    return f"{total} {noun} {'has' if total == 1 else 'have'} {label} {side} {limit}: {_join(listed)}{more}."
 
 
 def _anomaly(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
@@ -163,18 +249,49 @@ def _anomaly_phrase(a, access: TimeSeriesDataAccess) -> str:
 
 
 def _alerts(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
-    active = bool(intent.filters.get("active_only", True))
-    severity = intent.filters.get("severity")
-    scope = _alert_scope(intent)
-    counts = access.alert_counts(active_only=active, severity=severity, **scope)
+    filters = alert_filters(intent, equipment_ids=intent.equipment_ids, equipment_type=intent.equipment_type)
+    if len(intent.equipment_ids) > 1:
+        filters["equipment_id"] = None
+    if intent.filters.get("newest"):
+        return _newest_alert(intent, filters, access)
+    counts = access.alert_counts(**filters)
     total = sum(counts.values())
-    kind = " ".join(p for p in ("active" if active else "", " and ".join(severity or [])) if p)
+    kind = " ".join(p for p in _alert_words(intent, filters) if p)
     noun = "alert" if total == 1 else "alerts"
+    window = _window_words(intent) if "start" in filters else ""
+    tail = f" {window}" if window else ""
     if total == 0:
-        return f"There are no {kind + ' ' if kind else ''}alerts."
-    newest = access.alerts(active_only=active, severity=severity, limit=1, **scope)[0]
+        return f"There are no {kind + ' ' if kind else ''}alerts{tail}."
+    newest = access.alerts(**filters, limit=1)[0]
     verb = "is" if total == 1 else "are"
-    return f"There {verb} {total} {kind + ' ' if kind else ''}{noun}. The newest: {newest.message}."
+    when = _clock_words(newest.raised_at, intent)
+    return f"There {verb} {total} {kind + ' ' if kind else ''}{noun}{tail}. The newest, {when}: {newest.message}."
+
+
+def _alert_words(intent: Intent, filters: dict) -> list[str]:
+    acknowledged = {True: "acknowledged", False: "unacknowledged", None: ""}[filters.get("acknowledged")]
+    return [
+        "active" if filters["active_only"] else "",
+        acknowledged,
+        " and ".join(intent.filters.get("severity") or []),
+    ]
+
+
+def _newest_alert(intent: Intent, filters: dict, access: TimeSeriesDataAccess) -> str:
+    rows = access.alerts(**filters, limit=1)
+    scope = _join([access.catalog.table(e).display_name for e in intent.equipment_ids]) or "The plant"
+    if not rows:
+        return f"{scope} has no alerts on record."
+    row = rows[0]
+    state = "still active" if row.cleared_at is None else "cleared"
+    return f"{scope} last alarmed {_clock_words(row.raised_at, intent)} ({row.severity}, {state}): {row.message}."
+
+
+def _clock_words(ts, intent: Intent) -> str:
+    """ "at 2:05 pm on 1 March" in the plant's time zone."""
+    local = ts.astimezone(ZoneInfo(intent.time_range.time_zone))
+    clock = f"{(local.hour % 12) or 12}:{local.minute:02d} {'am' if local.hour < 12 else 'pm'}"
+    return f"at {clock} on {local.day} {local.strftime('%B')}"
 
 
 def _summary(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
@@ -188,6 +305,8 @@ def _summary(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
             f"The plant has {total} equipment reporting, with {sum(counts.values())} active alerts, "
             f"{counts['critical']} critical."
         )
+    if intent.aggregation in ("count", "sum", "avg", "min", "max") and (intent.metrics or "running" in intent.filters):
+        return _fleet_figure(intent, access, vocabulary)
     metric = primary_metric(vocabulary.metrics_by_type[eq_type])
     fleet = access.fleet_latest(eq_type, metric)
     running = [v for v in fleet if v.running]
@@ -199,6 +318,40 @@ def _summary(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVoca
     else:
         head = f"{len(fleet)} {plural(eq_type)} report"
     return f"{head}, {spoken(metric, total, unit)} in total, with {alerts} active alert{'s' if alerts != 1 else ''}."
+
+
+def _fleet_figure(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
+    """How many are running, or the fleet's total / average / extreme of a metric."""
+    eq_type = intent.equipment_type
+    ids = access.catalog.ids_of_type(eq_type)
+    if intent.aggregation == "count" and intent.metrics and intent.filters.get("threshold"):
+        label = access.metric(ids[0], intent.metrics[0]).label
+        return _past_threshold(intent, ranked_values(eq_type, intent.metrics[0], intent, access), label,
+                               intent.metrics[0], intent.filters["threshold"])  # fmt: skip
+    if intent.aggregation == "count" or not intent.metrics:
+        if "running" not in intent.filters or "running_status" not in vocabulary.metrics_by_type[eq_type]:
+            return f"The plant has {len(ids)} {plural(eq_type)}."
+        fleet = access.fleet_latest(eq_type, "running_status")
+        on = sum(1 for v in fleet if v.value >= 0.5)
+        count, state = (on, "running") if intent.filters["running"] else (len(fleet) - on, "stopped")
+        return f"{count} of {len(fleet)} {plural(eq_type)} {'is' if count == 1 else 'are'} {state}."
+    metric = intent.metrics[0]
+    label = access.metric(ids[0], metric).label
+    if intent.time_range.label == "now":
+        values = [v.value for v in access.fleet_latest(eq_type, metric)]
+        unit = access.metric(ids[0], metric).unit
+    else:
+        facts = [aggregate_value(eq, metric, intent, access) for eq in ids]
+        values = [f["value"] for f in facts if f["value"] is not None]
+        unit = facts[0]["unit"] if facts else ""
+    if not values:
+        return f"There are no readings of {label} for {plural(eq_type)}."
+    figure = {"sum": sum(values), "avg": sum(values) / len(values), "min": min(values), "max": max(values)}
+    word = {"sum": "combined", "avg": "on average", "min": "at the lowest", "max": "at the highest"}
+    window = _window_words(intent) if intent.time_range.label != "now" else ""
+    value = spoken(metric, figure[intent.aggregation], unit)
+    tail = f" {window}" if window else ""
+    return f"The {len(values)} {plural(eq_type)} {label} is {value} {word[intent.aggregation]}{tail}."
 
 
 def _unresolved(parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str:
@@ -220,17 +373,15 @@ def _fleet_energy(intent: Intent, access: TimeSeriesDataAccess) -> str:
     )
 
 
-def _alert_scope(intent: Intent) -> dict:
-    if len(intent.equipment_ids) == 1:
-        return {"equipment_id": intent.equipment_ids[0]}
-    return {"equipment_type": intent.equipment_type} if intent.equipment_type else {}
-
-
 def _window_words(intent: Intent) -> str:
     label = intent.time_range.label
-    if label in ("today", "yesterday", "this week", "this month"):
-        return label
-    return "" if label == "now" else f"over the {label}"
+    if label == "now":
+        return ""
+    if label.startswith("last ") and not label.startswith(
+        ("last week", "last month", "last quarter", "last year", "last weekend", "last night")
+    ):
+        return f"over the {label}"
+    return label
 
 
 def _join(items: list[str]) -> str:

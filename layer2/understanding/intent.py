@@ -21,39 +21,69 @@ say so instead of guessing.
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from text_to_num import alpha2digit
 
-from industrial.timeseries.access import SEVERITIES
 from industrial.timeseries.catalog import Catalog
 from industrial.timestamps import iso_timestamp
-from layer2.understanding.vocabulary import COMPILED_METRIC_PHRASES, TYPE_ALIASES, resolve_metric
+from layer2.understanding import keywords
+from layer2.understanding.scope import refusal
+from layer2.understanding.speech import repair
+from layer2.understanding.time_windows import TimePhrase, parse_window
+from layer2.understanding.vocabulary import (
+    METRIC_PHRASES,
+    TYPE_ALIASES,
+    MetricPhrase,
+    compile_phrases,
+    resolve_metric,
+)
 
 INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy")
-AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count")
-DEFAULT_TOP_K = 5
+AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count", "runtime")
+REFUSALS = ("command", "out_of_domain")
+UTC_ZONE = ZoneInfo("UTC")
+_RATES = ("_m3h", "_kg_h", "_kw")  # columns whose total over a window is their integral
+_TEMPERATURE_WORDS = next(c for pattern, c in METRIC_PHRASES if pattern.startswith("how hot"))
+_QUESTION_WORDS = """
+what whats what's is are was were the of on at for in me show tell give how much many does do did be
+been it its this that there right now current currently status doing look looking like can you we
+our my and or to from with by about get got have has had reading readings value values check see
+display pull bring up latest today equipment unit machine data info information details detail
+overview summary report quick just still any all every each which who why where when okay hey then
+than running working going whats lets let want need know number good bad badly well normal fine high
+low currently level levels some more most less please could would should will shall may might must
+being any anything something reading one two like a an i us them they their stats statistics figure
+figures numbers say said dashboard screen panel today's doing how's what's up
+"""
+QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
 
 
 @dataclass(frozen=True)
 class TimeRange:
     start: datetime
     end: datetime
-    label: str
+    label: str  # in the plant's words and clock: "since 7:00 am", "last 3 days", "now"
+    time_zone: str = "UTC"  # the plant's (PLANT_TIME_ZONE) that calendar words were read in
+    point: bool = False  # one minute: "at 10:30" asks for that minute's reading
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "start": iso_timestamp(self.start, utc="Z"),
             "end": iso_timestamp(self.end, utc="Z"),
             "label": self.label,
+            "time_zone": self.time_zone,
         }
 
 
 @dataclass(frozen=True)
 class Intent:
-    """What the operator asked, in the ten fields the API documents."""
+    """What the operator asked, in the fields the API documents (``docs/api.md``)."""
 
     intent_type: str
     equipment_type: str | None
@@ -65,6 +95,9 @@ class Intent:
     filters: dict[str, object]
     top_k: int | None
     confidence: float
+    aggregations: list[str] = field(default_factory=list)  # every one asked: "mean and max" is avg, max
+    not_understood: list[str] = field(default_factory=list)  # what was heard but could not be read
+    refusal: str | None = None  # "command" or "out_of_domain": answered with a refusal, no widgets
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -82,10 +115,21 @@ class UnresolvedEquipment:
 
 
 @dataclass(frozen=True)
+class UnknownMetric:
+    """A metric the operator asked of a type that has no such column ("fuel level" of a pump)."""
+
+    mentioned: str
+    equipment_type: str
+    available: list[str]
+    heard: bool = False  # words the parser does not know at all ("how noisy"), not a known metric the type lacks
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     transcript: str
     intent: Intent
     unresolved: list[UnresolvedEquipment] = field(default_factory=list)
+    unknown_metrics: list[UnknownMetric] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +141,19 @@ class PlantVocabulary:
 
     def type_of(self, equipment_id: str) -> str | None:
         return next((t for t, ids in self.ids_by_type.items() if equipment_id in ids), None)
+
+    def has(self, equipment_type: str, number: int) -> bool:
+        return f"{equipment_type}_{number:03d}" in self._ids
+
+    @cached_property
+    def _ids(self) -> frozenset[str]:
+        return frozenset(i for ids in self.ids_by_type.values() for i in ids)
+
+    @cached_property
+    def phrases(self) -> list[MetricPhrase]:
+        """The metric words: the dictionary's, and each column's own name ("basin level", "flue gas temp")."""
+        columns = sorted({m for ms in self.metrics_by_type.values() for m in ms if m != "running_status"})
+        return compile_phrases(columns)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> PlantVocabulary:
@@ -118,6 +175,8 @@ class _Span:
     plural: bool = False
     candidates: tuple[str, ...] = ()
     text: str = ""
+    specific: bool = True  # a metric word that means something only on some types ("fuel"), not "reading"
+    weak: bool = False  # an everyday word that gives way to a column named beside it
 
 
 def _type_pattern() -> tuple[re.Pattern[str], list[str]]:
@@ -139,8 +198,11 @@ _RANGE_WORDS = re.compile(r"(\d+)\s*(?:to|through|thru|-)\s*(\d+)")
 def normalise(transcript: str) -> str:
     text = transcript.lower().replace("’", "'")
     text = re.sub(r"'s\b", "", text)
+    text = re.sub(r"\b([ap])\.\s?m\b\.?", r"\1m", text)  # "7 p.m." -> "7 pm"
+    text = re.sub(r"(\d)%", r"\1 percent", text)
     text = re.sub(r"\b([a-z]+)-(\d)", r"\1 \2", text)  # "ch-1" -> "ch 1"
-    text = re.sub(r"[?!;:\"()]", " ", text)
+    text = text.replace("_", " ")  # "chiller_001" as an id
+    text = re.sub(r"[?!;:\"(),]|\.(?!\d)", " ", text)
     text = alpha2digit(text, "en", threshold=0)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -157,7 +219,7 @@ def _numbers(raw: str | None) -> tuple[int, ...]:
     return tuple(dict.fromkeys(numbers))
 
 
-def _spans(text: str) -> list[_Span]:
+def _spans(text: str, vocabulary: PlantVocabulary) -> list[_Span]:
     found: list[_Span] = []
     for m in _TYPE_RE.finditer(text):
         group = next(name for name, value in m.groupdict().items() if value and name.startswith("t"))
@@ -172,9 +234,19 @@ def _spans(text: str) -> list[_Span]:
                 text=m.group(0),
             )
         )
-    for phrase in COMPILED_METRIC_PHRASES:
+    for phrase in vocabulary.phrases:
         for m in phrase.pattern.finditer(text):
-            found.append(_Span(m.start(), m.end(), "metric", candidates=phrase.candidates, text=m.group(0)))
+            found.append(
+                _Span(
+                    m.start(),
+                    m.end(),
+                    "metric",
+                    candidates=phrase.candidates,
+                    text=m.group(0),
+                    specific=phrase.specific,
+                    weak=phrase.weak,
+                )
+            )
     # Longest span first; keep those that do not overlap one already kept; then back in reading order.
     kept: list[_Span] = []
     for span in sorted(found, key=lambda s: (-(s.end - s.start), s.start)):
@@ -183,161 +255,97 @@ def _spans(text: str) -> list[_Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
-# --------------------------------------------------------------------------- time
-
-_UNITS = {
-    "minute": timedelta(minutes=1),
-    "min": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-    "hr": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-    "month": timedelta(days=30),
-}
-_RELATIVE = re.compile(
-    r"\b(?:last|past|previous|over the|in the|for the)\s+(?:(\d+)\s+)?(minute|min|hour|hr|day|week|month)s?\b"
-)
-_LAST_N_BARE = re.compile(r"\b(\d+)\s+(minute|min|hour|hr|day|week|month)s?\b")
-
-
-def parse_time(text: str, now: datetime) -> TimeRange | None:
-    """The window a phrase names, or None when the question names none."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if re.search(r"\byesterday\b", text):
-        return TimeRange(midnight - timedelta(days=1), midnight, "yesterday")
-    if re.search(r"\b(today|since midnight|so far today)\b", text):
-        return TimeRange(midnight, now, "today")
-    if re.search(r"\bthis week\b", text):
-        return TimeRange(midnight - timedelta(days=now.weekday()), now, "this week")
-    if re.search(r"\bthis month\b", text):
-        return TimeRange(midnight.replace(day=1), now, "this month")
-    if m := _RELATIVE.search(text) or _LAST_N_BARE.search(text):
-        count = int(m.group(1) or 1)
-        unit = m.group(2)
-        canonical = {"min": "minute", "hr": "hour"}.get(unit, unit)
-        label = f"last {count} {canonical}s" if count != 1 else f"last {canonical}"
-        return TimeRange(now - count * _UNITS[unit], now, label)
-    return None
-
-
-# --------------------------------------------------------------------------- keywords
-
-_ALERT = re.compile(r"\b(alerts?|alarms?|warnings?|faults?|trips?|tripped)\b")
-_ANOMALY = re.compile(
-    r"\b(abnormal\w*|anomal\w*|unusual\w*|odd|weird|strange|out of (range|spec)|deviat\w*|suspicious|irregular\w*"
-    r"|problems?|issues?|wrong|overheat\w*|too hot|spik\w*)\b"
-)
-_RANK = re.compile(r"\b(top|bottom|highest|lowest|most|least|worst|best|rank\w*|hottest|coldest|biggest|smallest)\b")
-_COMPARE = re.compile(r"\b(compare\w*|comparison|versus|vs\.?|against|difference between|side by side)\b")
-_TREND = re.compile(r"\b(trends?|trending|history|historical|over time|chart|graph|plot|profile)\b")
-_ENERGY = re.compile(r"\b(energy|kwh|kilowatt hours?|consumed|used|usage)\b")
-_OVERVIEW = re.compile(r"\b(overview|summary|summari[sz]e)\b")
-_SUMMARY = re.compile(r"\b(overview|summary|summari[sz]e|doing|how (is|are)|status of|state of|health)\b")
-_ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|smallest|best)\b")
-_AGG_WORDS = [
-    (re.compile(r"\b(average|avg|mean)\b"), "avg"),
-    (re.compile(r"\b(max|maximum|peak)\b"), "max"),
-    (re.compile(r"\b(min|minimum)\b"), "min"),
-    (re.compile(r"\b(total|sum)\b"), "sum"),
-    (re.compile(r"\bhow many\b"), "count"),
-]
-_THRESHOLD = re.compile(
-    r"\b(above|over|greater than|more than|exceeding|higher than|below|under|less than|lower than)"
-    r"\s+(\d+(?:\.\d+)?)"
-)
-
-
-def _intent_type(text: str, ids: list[str], fleet: bool, metrics: list[str], timed: bool) -> str:
-    if _ALERT.search(text):
-        return "alerts"
-    if _ANOMALY.search(text):
-        return "anomaly"
-    if (fleet or not ids) and _RANK.search(text):
-        return "ranking"
-    if _COMPARE.search(text) or len(ids) >= 2:
-        return "comparison"
-    if _ENERGY.search(text) and (not metrics or "energy_kwh" in metrics):
-        return "energy"
-    if ((fleet or not ids) and (not metrics or _SUMMARY.search(text))) or _OVERVIEW.search(text):
-        return "summary"
-    if _TREND.search(text) or (timed and not any(p.search(text) for p, _ in _AGG_WORDS)):
-        return "trend"
-    return "status"
-
-
-def _aggregation(text: str, intent_type: str, timed: bool, metrics: list[str]) -> str:
-    if intent_type == "energy" or (metrics == ["energy_kwh"] and timed):
-        return "delta"
-    if intent_type == "alerts":
-        return "count"
-    if intent_type != "ranking":
-        for pattern, name in _AGG_WORDS:
-            if pattern.search(text):
-                return name
-    if intent_type == "trend" or (timed and intent_type in ("status", "comparison")):
-        return "avg"
-    return "latest"
-
-
-def _filters(text: str, intent_type: str) -> dict[str, object]:
-    filters: dict[str, object] = {}
-    if intent_type == "alerts":
-        severities = [s for s in SEVERITIES if re.search(rf"\b{s}\b", text)]  # said by name
-        if severities:
-            filters["severity"] = severities
-        filters["active_only"] = not re.search(r"\b(all|cleared|resolved|past|history|historical)\b", text)
-    if intent_type == "ranking":
-        filters["order"] = "asc" if _ASCENDING.search(text) else "desc"
-    if m := _THRESHOLD.search(text):
-        op = ">" if m.group(1) in ("above", "over", "greater than", "more than", "exceeding", "higher than") else "<"
-        filters["threshold"] = {"op": op, "value": float(m.group(2))}
-    return filters
-
-
-def _top_k(text: str, intent_type: str) -> int | None:
-    if m := re.search(r"\b(?:top|bottom)\s+(\d+)\b", text) or re.search(
-        r"\b(\d+)\s+(?:highest|lowest|worst|best|hottest|coldest)\b", text
-    ):
-        return max(1, min(int(m.group(1)), 50))
-    if intent_type != "ranking":
-        return None
-    return 1 if re.search(r"\bwhich \w+(?: \w+)? (has|is)\b", text) else DEFAULT_TOP_K
-
-
 # --------------------------------------------------------------------------- parse
 
 
-def parse_intent(*, transcript: str, vocabulary: PlantVocabulary, now: datetime) -> ParsedQuery:
-    """Parse ``transcript`` into an :class:`Intent` over the plant ``vocabulary`` at time ``now``."""
-    text = normalise(transcript)
-    spans = _spans(text)
+def parse_intent(
+    *, transcript: str, vocabulary: PlantVocabulary, now: datetime, zone: ZoneInfo | None = None
+) -> ParsedQuery:
+    """Parse ``transcript`` into an :class:`Intent` over the plant ``vocabulary`` at ``now`` on ``zone``'s clock."""
+    zone = zone or UTC_ZONE
+    text = repair(normalise(transcript), is_real=vocabulary.has)
+    phrase = parse_window(text=text, now=now, zone=zone)
+    rest = _without(text, phrase)
+    spans = _spans(rest, vocabulary)
     ids, unresolved, types, fleet = _equipment(spans, vocabulary)
-    equipment_type = types[0] if len(types) == 1 else None
-    metrics = _metrics(spans, types, vocabulary, bool(types))
-    window = parse_time(text, now)
-    timed = window is not None
-    intent_type = _intent_type(text, ids, fleet, metrics, timed)
-    if intent_type == "energy" and not types:
+    metrics, unknown = _metrics(spans, types, ids, vocabulary)
+    refused = refusal(rest, plant_named=bool(spans))
+    found = keywords.Resolved(ids=ids, fleet=fleet, metrics=metrics, timed=bool(phrase and phrase.window))
+    kind = keywords.intent_type(rest, found)
+    equipment_type = types[0] if len(types) == 1 else _type_having(metrics, vocabulary) if not types else None
+    if kind == "energy" and not types:
         equipment_type = "energy_meter" if "energy_meter" in vocabulary.ids_by_type else None
-    if intent_type == "energy" and "energy_kwh" in vocabulary.metrics_by_type.get(equipment_type, []):
-        metrics = ["energy_kwh"]  # "how much has meter 41 consumed": a counter's increase
-    if window is None:
-        default = timedelta(hours=24) if intent_type in ("trend", "energy") else timedelta(hours=1)
-        window = TimeRange(now - default, now, "last 24 hours" if default.days else "now")
-    confidence = _confidence(ids, types, metrics, unresolved, intent_type, text)
+    counter = "energy_kwh" in vocabulary.metrics_by_type.get(equipment_type, [])
+    if counter and (kind == "energy" or (kind == "ranking" and (not metrics or keywords.ENERGY.search(rest)))):
+        metrics = ["energy_kwh"]  # "how much has meter 41 consumed", "the biggest energy users": an increase
+    said = keywords.aggregations(rest, kind, replace(found, metrics=metrics))
+    if not said and found.timed and keywords.USED.search(rest) and metrics and metrics[0].endswith(_RATES):
+        said = ["sum"]  # "gas used by boiler 3 today": the total of a rate over the window
+    if kind == "trend" and phrase and phrase.window and phrase.window.point and not keywords.TREND.search(rest):
+        kind = "status"  # "at 7:30 this morning": one reading
+    if "runtime" in said and "running_status" in vocabulary.metrics_by_type.get(equipment_type or "", []):
+        metrics, unknown = ["running_status"], []  # "hours run by AHU 1 yesterday": its running time
+    if kind in ("trend", "status") and found.timed and keywords.USED.search(rest) and counter_of(metrics):
+        kind, metrics, said = "energy", ["energy_kwh"], []  # "how much electricity did meter 2 use yesterday"
+    agg = keywords.aggregation(rest, kind, replace(found, metrics=metrics), said)
+    plain = kind in ("status", "trend", "comparison") and ids and not metrics and not unknown
+    if plain and (words := _unknown_words(rest, spans)):  # "how noisy is pump 2": never its power instead
+        unknown = [replace(_unknown(words, types, ids, vocabulary), heard=True)]
+    if kind == "ranking" and metrics == ["energy_kwh"] and found.timed:
+        agg = "delta"
+    not_understood = [f"the time '{phrase.text}'"] if phrase and phrase.window is None else []
+    not_understood += [f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" for u in unknown]
+    if phrase and phrase.window and phrase.window.point:
+        agg = "latest"
+    window = _time_range(phrase, kind, agg, now, zone)
+    type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t])
     intent = Intent(
-        intent_type=intent_type,
+        intent_type=kind,
         equipment_type=equipment_type,
         equipment_ids=ids,
         metrics=metrics,
         time_range=window,
-        aggregation=_aggregation(text, intent_type, timed, metrics),
-        comparison=intent_type == "comparison" or len(ids) >= 2,
-        filters=_filters(text, intent_type),
-        top_k=_top_k(text, intent_type),
-        confidence=confidence,
+        aggregation=agg,
+        comparison=kind == "comparison" or len(ids) >= 2,
+        filters=keywords.filters(rest, kind, found),
+        top_k=keywords.top_k(rest, kind, type_words or "x^", any(s.plural for s in spans)),
+        confidence=_confidence(found, types, unresolved, not_understood, rest, refused),
+        aggregations=said or [agg],
+        not_understood=not_understood,
+        refusal=refused,
     )
-    return ParsedQuery(transcript, intent, unresolved)
+    return ParsedQuery(transcript, intent, unresolved, unknown)
+
+
+def counter_of(metrics: list[str]) -> bool:
+    """Whether the metrics are a meter's power, whose "use" over a window is its energy counter's increase."""
+    return metrics == ["active_power_kw"]
+
+
+def _without(text: str, phrase: TimePhrase | None) -> str:
+    if phrase is None:
+        return text
+    start, end = phrase.span
+    return re.sub(r"\s+", " ", f"{text[:start]} {text[end:]}").strip()
+
+
+def _time_range(phrase: TimePhrase | None, kind: str, agg: str, now: datetime, zone: ZoneInfo) -> TimeRange:
+    name = zone.key
+    if phrase and phrase.window:
+        w = phrase.window
+        return TimeRange(w.start, w.end, w.label, name, w.point)
+    if kind == "alerts" and agg == "count":
+        return TimeRange(now - timedelta(hours=1), now, "now", name)
+    default = timedelta(hours=24) if kind in ("trend", "energy") else timedelta(hours=1)
+    return TimeRange(now - default, now, "last 24 hours" if default.days else "now", name)
+
+
+def _type_having(metrics: list[str], vocabulary: PlantVocabulary) -> str | None:
+    """The one equipment type that has every metric asked ("which unit has the highest CO2": an AHU)."""
+    if not metrics:
+        return None
+    having = [t for t, ms in vocabulary.metrics_by_type.items() if all(m in ms for m in metrics)]
+    return having[0] if len(having) == 1 else None
 
 
 def _equipment(spans: list[_Span], vocabulary: PlantVocabulary):
@@ -366,22 +374,62 @@ def _closest(number: int, known: list[str], limit: int = 3) -> list[str]:
     return sorted(known, key=lambda eq_id: (abs(int(eq_id.rsplit("_", 1)[1]) - number), eq_id))[:limit]
 
 
-def _metrics(spans: list[_Span], types: list[str], vocabulary: PlantVocabulary, typed: bool) -> list[str]:
+def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: PlantVocabulary):
+    """The columns the metric words mean for the named types, and the words no named type has a column for.
+
+    An everyday word ("hot", "drawing") gives way to a column named beside it ("how hot is the oil": oil
+    temperature, not discharge and oil); a temperature word beside a part ("warm ... battery") means that
+    part's temperature where the type has one.
+    """
+    said = [s for s in spans if s.kind == "metric"]
+    strong = [s for s in said if not s.weak]
+    warm = any(s.weak and s.candidates in (_TEMPERATURE_WORDS, ("*_temp_c",)) for s in said)
     metrics: list[str] = []
+    unknown: list[UnknownMetric] = []
     everything = sorted({m for ms in vocabulary.metrics_by_type.values() for m in ms})
-    for span in (s for s in spans if s.kind == "metric"):
-        if not typed:  # no equipment named: the first candidate any equipment has
+    for span in strong or said:
+        if not types:  # no equipment named: the first candidate any equipment has
             metrics.extend(resolve_metric(span.candidates, everything))
             continue
-        for t in types:
-            metrics.extend(resolve_metric(span.candidates, vocabulary.metrics_by_type.get(t, [])))
-    return list(dict.fromkeys(metrics))
+        found = [m for t in types for m in _resolve(span, warm, vocabulary.metrics_by_type.get(t, []))]
+        metrics.extend(found)
+        if not found and span.specific:
+            unknown.append(_unknown(span.text, types, ids, vocabulary))
+    if len(metrics) > 1 and not any(s.text.endswith("status") for s in said):
+        metrics = [m for m in metrics if m != "running_status"] or metrics
+    return list(dict.fromkeys(metrics)), unknown
 
 
-def _confidence(ids, types, metrics, unresolved, intent_type, text) -> float:
+def _resolve(span: _Span, warm: bool, available: list[str]) -> list[str]:
+    if warm and not span.weak:
+        part = [c.rsplit("_", 2)[0] + "_temp_c" for c in span.candidates if c.count("_") >= 2]
+        temperature = [c for c in part if c in available]
+        if temperature:
+            return temperature[:1]
+    return resolve_metric(span.candidates, available)
+
+
+def _unknown(words: str, types: list[str], ids: list[str], vocabulary: PlantVocabulary) -> UnknownMetric:
+    named = [t for t in types if any(vocabulary.type_of(i) == t for i in ids)] or types
+    return UnknownMetric(words, named[0], list(vocabulary.metrics_by_type.get(named[0], [])))
+
+
+def _unknown_words(text: str, spans: list[_Span]) -> str | None:
+    """Content words left once equipment, metric and question words are set aside ("how noisy is pump 2": noisy)."""
+    left = [text[: spans[0].start]] if spans else [text]
+    left += [text[a.end : b.start] for a, b in itertools.pairwise(spans)]
+    left += [text[spans[-1].end :]] if spans else []
+    words = [w for w in " ".join(left).split() if w not in QUESTION_WORDS and not w.isdigit() and len(w) > 2]
+    return " ".join(words) or None
+
+
+def _confidence(found: keywords.Resolved, types, unresolved, not_understood, text, refused) -> float:
+    if refused:
+        return 0.9 if refused == "command" else 0.6
     score = 0.4
-    score += 0.25 if ids or types else 0.0
-    score += 0.2 if metrics or intent_type in ("alerts", "summary", "anomaly") else 0.0
-    score += 0.15 if len(text.split()) >= 3 else 0.05
+    score += 0.25 if found.ids or types else 0.0
+    score += 0.2 if found.metrics or keywords.ALERT.search(text) or keywords.SUMMARY.search(text) else 0.0
+    score += 0.15 if len(text.split()) >= 2 else 0.05
     score -= 0.3 if unresolved else 0.0
+    score -= 0.35 * len(not_understood)
     return round(max(0.05, min(score, 1.0)), 2)

@@ -117,7 +117,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     # transformers and electrical
     (r"winding( temp(erature)?)?", ("winding_temp_c",)),
     (r"kva|load kva|apparent power", ("load_kva",)),
-    (r"loads?|loading|utili[sz]ation", ("load_percent", "load_kva")),
+    (r"loads?|loading|utili[sz]ation", ("load_percent", "load_kva", *_POWER)),
     (r"power factor|pf", ("power_factor",)),
     (r"frequency|hz|hertz", ("frequency_hz",)),
     (r"currents?|amps|amperage|amperes", ("current_a",)),
@@ -127,7 +127,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"voltages?|volts", ("voltage_v", "output_voltage_v", "battery_voltage_v")),
     # generators and UPS
     (r"coolant( temp(erature)?)?|engine temp(erature)?", ("coolant_temp_c",)),
-    (r"fuel( level)?|diesel level|tank level", ("fuel_level_percent",)),
+    (r"fuel( level)?|diesel level|tank level|diesel left|fuel left", ("fuel_level_percent", "fuel_flow_m3h")),
     (r"run(ning)? hours|hours run|engine hours|hour meter", ("run_hours",)),
     (r"battery temp(erature)?", ("battery_temp_c",)),
     (
@@ -135,11 +135,45 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
         ("battery_charge_percent", "battery_voltage_v"),
     ),
     (r"output power|power output", ("output_power_kw", "power_output_kw")),
+    # everyday words (how operators say it when they do not name the column)
+    (r"chilled water (?:coming back|returning|coming in)|water coming back", ("chw_return_temp_c",)),
+    (r"chilled water (?:going out|leaving|sent out)", ("chw_supply_temp_c",)),
+    (r"how much chilled water|chilled water (?:is )?\w* ?sending|sending out", ("chw_flow_m3h",)),
+    (r"voltage coming in(?:to)?|incoming voltage|coming into|coming in|incoming", ("input_voltage_v",)),
+    (r"voltage going out|outgoing voltage|going out", ("output_voltage_v",)),
+    (
+        r"how much water is in|water in|how much water (?:is )?(?:left|there)",
+        ("water_level_percent", "basin_level_percent"),
+    ),
+    (r"pushing|pumping|how much water", ("flow_rate_m3h", "chw_flow_m3h")),
+    (r"how hard|working hard|working", ("load_percent", *_POWER)),
+    (r"efficien\w*", ("cop", "efficiency_percent")),
+    (r"fuel left|diesel left|how much fuel|fuel remaining|fuel tank", ("fuel_level_percent",)),
+    (r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees", _TEMPERATURE),
+    (r"vibrating|vibrate|shaking|shake|shaky|rattling|rattle", ("vibration_mm_s",)),
+    (r"humid|moisture|damp|dampness", ("humidity_percent",)),
+    (r"air quality|stuffy|fresh air|ppm|parts per million", ("co2_ppm",)),
+    (r"clogged|dirty|blocked|choked|pascals", ("filter_dp_pa",)),
+    (r"spinning|how fast|rotating|rotation", ("speed_rpm", "fan_speed_percent")),
+    (r"gas used|gas use|burning|burn rate|gas|fuel burn|fuel used|fuel consumed", ("fuel_flow_m3h",)),
+    (r"backup|backup time|battery left|charge left|how much battery", ("battery_charge_percent",)),
+    (r"pulling|pull|current draw|drawing amps", ("current_a", *_POWER)),
+    (
+        r"producing|generating|putting out|making|production",
+        ("power_output_kw", "output_power_kw", "steam_flow_kg_h", *_POWER),
+    ),
+    (r"how full|full|fullness", ("fuel_level_percent", "basin_level_percent", "water_level_percent")),
+    (r"head", ("discharge_pressure_bar",)),
+    (r"oil", ("oil_temp_c", "oil_pressure_bar")),
+    (r"how loaded|loaded|capacity", ("load_percent", "load_kva", *_POWER)),
+    (r"mains|input", ("input_voltage_v",)),
+    (r"usage|energy used|energy consumed|units consumed|meter reading|reading of the meter", ("energy_kwh",)),
     # energy and power (generic, so last in specificity)
     (r"energy|kwh|kilowatt hours?|energy consumption|energy use|energy usage", ("energy_kwh", *_POWER)),
-    (r"power|drawing|draw|consuming|consumption|kw|kilowatts?|demand|electricity|output", _POWER),
+    (r"power|drawing|draw|consuming|consumption|kw|kilowatts?|demand|electricity", _POWER),
+    (r"output", ("power_output_kw", "output_power_kw", "steam_flow_kg_h", *_POWER)),
     (r"temperatures|temps", (ALL_TEMPERATURES,)),
-    (r"temperature|temp|hot|heat|overheating|overheated", _TEMPERATURE),
+    (r"temperature|temp|overheating|overheated", _TEMPERATURE),
     (r"running status|run status|status|on or off|running|switched on|turned on", ("running_status",)),
 ]
 
@@ -148,17 +182,106 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
 class MetricPhrase:
     pattern: re.Pattern[str]
     candidates: tuple[str, ...]
+    specific: bool = True  # False for words every type can be asked ("running"): never "it has no ..."
+    weak: bool = False  # an everyday word ("hot", "drawing") that gives way to a column named beside it
 
 
-def _compile() -> list[MetricPhrase]:
+WEAK = re.compile(
+    r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees|drawing|draw"
+    r"|consuming|burning|pulling|pull|producing|generating|making|loaded|how loaded|mains|input|working|how hard"
+    r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel"
+)
+"""Everyday words that mean the column named beside them, if one is ("how hot is the oil": oil temperature)."""
+
+
+def compile_phrases(columns: list[str]) -> list[MetricPhrase]:
+    """The dictionary's phrases, then one per catalog column from its own name ("flue gas temp")."""
     phrases = []
     for alternatives, candidates in METRIC_PHRASES:
+        specific = candidates != ("running_status",)
         for alternative in alternatives.split("|") if "(" not in alternatives else [alternatives]:
-            phrases.append(MetricPhrase(re.compile(rf"\b(?:{alternative})\b"), candidates))
+            weak = not specific or bool(WEAK.fullmatch(alternative))
+            phrases.append(MetricPhrase(re.compile(rf"\b(?:{alternative})\b"), candidates, specific, weak))
+    for column in columns:
+        words = _column_words(column)
+        if len(words) > 3:
+            spoken = re.escape(words).replace("temp", "temp(?:erature)?")
+            phrases.append(MetricPhrase(re.compile(rf"\b{spoken}\b"), (column,)))
     return phrases
 
 
-COMPILED_METRIC_PHRASES = _compile()
+def _column_words(column: str) -> str:
+    """ "flue_gas_temp_c" -> "flue gas temp": the column's name without its unit."""
+    return re.sub(r"_(kw|kva|kwh|c|bar|pa|percent|m3h|kg_h|mm_s|rpm|ppm|v|a|hz)$", "", column).replace("_", " ")
+
+
+DOMAIN_WORDS = tuple(
+    sorted(
+        {word for names in TYPE_ALIASES.values() for alias in names for word in alias.split() if len(word) >= 4}
+        | {word + "s" for names in TYPE_ALIASES.values() for alias in names for word in alias.split() if len(word) >= 4}
+        | set(
+            [
+                "temperature",
+                "temperatures",
+                "pressure",
+                "pressures",
+                "vibration",
+                "vibrations",
+                "humidity",
+                "voltage",
+                "current",
+                "power",
+                "energy",
+                "frequency",
+                "efficiency",
+                "discharge",
+                "suction",
+                "supply",
+                "return",
+                "condenser",
+                "chilled",
+                "battery",
+                "charge",
+                "coolant",
+                "filter",
+                "speed",
+                "flow",
+                "level",
+                "steam",
+                "fuel",
+                "winding",
+                "factor",
+                "load",
+                "alerts",
+                "alarms",
+                "alert",
+                "alarm",
+                "critical",
+                "average",
+                "maximum",
+                "minimum",
+                "consumption",
+                "running",
+                "compare",
+                "comparison",
+                "status",
+                "abnormal",
+                "anomalies",
+                "highest",
+                "lowest",
+                "kilowatts",
+                "generator",
+                "generators",
+                "winding",
+                "outlet",
+                "inlet",
+                "basin",
+                "motor",
+            ]
+        )
+    )
+)
+"""Words a misheard one may be corrected to (``layer2/understanding/speech.py``)."""
 
 
 def resolve_metric(candidates: tuple[str, ...], available: list[str]) -> list[str]:

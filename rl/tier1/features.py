@@ -42,7 +42,7 @@ from layer2.understanding.roles import ROLES
 INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy")
 EQUIPMENT_TYPES = ("chiller", "cooling_tower", "pump", "air_compressor", "ahu", "boiler", "transformer",
                    "diesel_generator", "ups", "energy_meter", "motor")  # fmt: skip
-AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count")
+AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count", "runtime")  # runtime: issue 12
 METRIC_FAMILIES = ("power", "temp", "pressure", "flow", "percent", "electrical", "other")
 WIDGET_TYPES = tuple(sorted(CATALOG))
 INTENT_FEATURES = (len(INTENT_TYPES) + len(EQUIPMENT_TYPES) + 1 + len(AGGREGATIONS) + 4 + len(METRIC_FAMILIES) + 1 + 4

@@ -55,7 +55,8 @@ def test_intent_type_time_window_and_unknown_equipment(parsed):
     def same_window(label, r):
         if label["time_window"] is None:
             return r.intent.time_range.label in ("now", "last 24 hours")  # the defaults
-        return r.intent.time_range.to_dict() | {"label": None} == label["time_window"] | {"label": None}
+        window = r.intent.time_range.to_dict()
+        return (window["start"], window["end"]) == (label["time_window"]["start"], label["time_window"]["end"])
 
     window, misses = accuracy(parsed, same_window)
     assert window >= 0.9, misses
@@ -76,13 +77,13 @@ def test_unknown_equipment_names_the_closest_real_ones(full_plant_vocabulary):
     )
 
 
-def test_intent_has_exactly_the_ten_documented_fields(full_plant_vocabulary):
+def test_intent_has_exactly_the_documented_fields(full_plant_vocabulary):
     intent = parse_intent(
         transcript="top 5 pumps by vibration", vocabulary=full_plant_vocabulary, now=NOW
     ).intent.to_dict()
     assert list(intent) == [
         "intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation", "comparison",
-        "filters", "top_k", "confidence",
+        "filters", "top_k", "confidence", "aggregations", "not_understood", "refusal",
     ]  # fmt: skip
     assert intent["top_k"] == 5 and intent["filters"] == {"order": "desc"} and intent["metrics"] == ["vibration_mm_s"]
     assert intent["time_range"]["end"] == "2026-03-04T14:30:00Z"

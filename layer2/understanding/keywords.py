@@ -1,0 +1,212 @@
+"""What kind of question it is, read from its words once equipment, metrics and time are found.
+
+Each reader takes the normalised text *without* its time phrase (so the 3 in
+"last 3 days" is never a threshold or a count) and what the parser already
+resolved, and returns one field of the intent: the type, the aggregations
+asked for, the filters and the count. The words are listed here, with their
+meaning in the comments, so that a new way of saying something is one line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from industrial.timeseries.access import SEVERITIES
+
+DEFAULT_TOP_K = 5
+
+ALERT = re.compile(r"\b(alerts?|alarms?|alarmed|alarming|warnings?|faults?|trips?|tripped|went into alarm)\b")
+ANOMALY = re.compile(
+    r"\b(abnormal\w*|anomal\w*|unusual\w*|odd|weird|strange|out of (range|spec)|deviat\w*|suspicious|irregular\w*"
+    r"|problems?|issues?|wrong|overheat\w*|too hot|spik\w*)\b"
+)
+RANK = re.compile(
+    r"\b(top|bottom|highest|lowest|most|least|worst|best|rank\w*|hottest|coldest|warmest|coolest|biggest|largest"
+    r"|smallest|busiest|heaviest|lightest|sort(ed)?|arrange[ds]?|order(ed)? by|list \w+ by|ascending|descending"
+    r"|in order)\b"
+)
+COMPARE = re.compile(r"\b(compare\w*|comparison|versus|vs\.?|against|difference between|side by side)\b")
+TREND = re.compile(r"\b(trends?|trending|history|historical|over time|chart|graph|plot|profile)\b")
+ENERGY = re.compile(r"\b(energy|kwh|kilowatt hours?|consumed|used|usage|energy users?|consumers?|units)\b")
+USED = re.compile(r"\b(used|use|consumed|consumption|burned|burnt|burning|produced|made|generated)\b")
+OVERVIEW = re.compile(r"\b(overview|summary|summari[sz]e)\b")
+SUMMARY = re.compile(r"\b(overview|summary|summari[sz]e|doing|how (is|are)|status of|state of|health)\b")
+DESCENDING_SAID = re.compile(
+    r"\b(highest to lowest|high to low|descending|biggest first|largest first|most to least)\b"
+)
+ASCENDING_SAID = re.compile(r"\b(lowest to highest|low to high|ascending|smallest first|least to most)\b")
+ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|coolest|smallest|lightest)\b")
+RUNTIME = re.compile(
+    r"\bhow (?:many hours|long)\b.*\b(?:run|ran|running|on|operat\w*|work\w*)\b|\b(?:run ?time|running time|uptime"
+    r"|hours (?:of )?(?:running|operation))\b"
+)
+RUNNING = re.compile(
+    r"\b(?:(?:are|is|were|was|currently|still) (?:on|running|working|operating|online|in service)|running|operating"
+    r"|online|in service|switched on|turned on)\b"
+)
+STOPPED = re.compile(
+    r"\b(?:(?:are|is|were|was|currently|still) (?:off|stopped|not running|idle|offline|down|tripped)|switched off"
+    r"|turned off|stopped|idle|offline|not running|shut down)\b"
+)
+RUNTIME_WORDS = re.compile(r"\b(?:hours run|run hours|running hours|hours (?:it )?ran)\b")
+NEWEST_ALERT = re.compile(r"\bwhen (?:did|was|has)\b.*\blast\b|\blast (?:time|alarm\w*|alert\w*|trip\w*)\b")
+
+# (pattern, aggregation): "highest" / "lowest" mean max / min only for named equipment (a fleet's is an order).
+AGGREGATION_WORDS = [
+    (re.compile(r"\b(average|avg|mean|typical|typically|on average)\b"), "avg"),
+    (re.compile(r"\b(max|maximum|peak|peaked|highest|top|hottest|warmest)\b"), "max"),
+    (re.compile(r"\b(min|minimum|lowest|least|coldest|coolest|dip|dipped)\b"), "min"),
+    (re.compile(r"\b(total|sum|combined|altogether|in total|overall|aggregate)\b"), "sum"),
+    (
+        re.compile(
+            r"\b(change|changed|rise|rose|risen|drop|dropped|fall|fell|fallen|increase|increased|decrease|decreased"
+            r"|went up|gone up|go up|went down|gone down|climb|climbed|difference)\b"
+        ),
+        "delta",
+    ),
+    (re.compile(r"\b(how many|number of|count)\b"), "count"),
+]
+_ORDER_ONLY = {"highest", "lowest", "top", "hottest", "warmest", "coldest", "coolest", "least"}
+THRESHOLD = re.compile(
+    r"\b(above|over|greater than|more than|exceeding|exceeds?|higher than|at least|hotter than|warmer than|bigger than"
+    r"|larger than|below|under|less than|lower than|at most|no more than|colder than|cooler than|smaller than)"
+    r"\s+(\d+(?:\.\d+)?)"
+)
+_ABOVE = ("above", "over", "greater than", "more than", "exceeding", "exceed", "exceeds", "higher than", "at least",
+          "hotter than", "warmer than", "bigger than", "larger than")  # fmt: skip
+SEVERITY_WORDS = {
+    "critical": r"critical|severe|serious|emergency",
+    "high": r"high(?= (?:priority|severity|alarms?|alerts?|level alarms?))|major|high priority|high severity",
+    "medium": r"medium|moderate",
+    "low": r"low(?= (?:priority|severity|alarms?|alerts?))|minor|low priority|low severity",
+}
+UNACKNOWLEDGED = re.compile(
+    r"\b(unacknowledged|unacked|not (?:been |yet )?acknowledged|not acked|nobody (?:has )?acknowledged"
+    r"|(?:have|has)n'?t been acknowledged|(?:have|has) not been acknowledged|outstanding|pending)\b"
+)
+ACKNOWLEDGED = re.compile(r"\b(acknowledged|acked)\b")
+ALERT_HISTORY = re.compile(r"\b(all|cleared|resolved|past|history|historical|ever|previous|recent|log)\b")
+ALERT_ACTIVE = re.compile(r"\b(active|current|currently|open|ongoing|right now|now|still)\b")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the parser found before reading the keywords."""
+
+    ids: list[str]
+    fleet: bool  # a type was named without numbers ("the pumps")
+    metrics: list[str]
+    timed: bool  # a time phrase was understood
+
+
+def intent_type(text: str, found: Resolved) -> str:
+    no_ids = found.fleet or not found.ids
+    if ALERT.search(text):
+        return "alerts"
+    if ANOMALY.search(text):
+        return "anomaly"
+    if no_ids and (RANK.search(text) or (THRESHOLD.search(text) and not re.search(r"\bhow many\b", text))):
+        return "ranking"
+    if COMPARE.search(text) or len(found.ids) >= 2:
+        return "comparison"
+    if ENERGY.search(text) and (not found.metrics or "energy_kwh" in found.metrics):
+        return "energy"
+    if (no_ids and (not found.metrics or SUMMARY.search(text) or _fleet_aggregate(text))) or OVERVIEW.search(text):
+        return "summary"
+    if TREND.search(text) or (found.timed and not aggregations(text, "status", found)):
+        return "trend"
+    return "status"
+
+
+def _fleet_aggregate(text: str) -> bool:
+    return bool(re.search(r"\b(how many|number of|count|total|combined|altogether|sum|average|avg|mean)\b", text))
+
+
+def aggregations(text: str, kind: str, found: Resolved) -> list[str]:
+    """Every aggregation said, in the order said ("mean and max": avg, max)."""
+    if RUNTIME.search(text) or (found.timed and RUNTIME_WORDS.search(text)):
+        return ["runtime"]
+    said: list[tuple[int, str]] = []
+    for pattern, name in AGGREGATION_WORDS:
+        for m in pattern.finditer(text):
+            if m.group(1) in _ORDER_ONLY and (kind == "ranking" or not found.ids):
+                continue
+            if name == "count" and kind not in ("summary", "alerts", "ranking", "anomaly"):
+                continue
+            said.append((m.start(), name))
+    return list(dict.fromkeys(name for _, name in sorted(said)))
+
+
+def aggregation(text: str, kind: str, found: Resolved, said: list[str]) -> str:
+    """The main aggregation: the first said, else what the question's kind implies."""
+    counter = found.metrics == ["energy_kwh"]
+    if kind == "energy" or (counter and found.timed and not said):
+        return "delta"
+    if kind == "alerts":
+        return "count"
+    if said:
+        return said[0]
+    if (kind in ("trend", "ranking") and found.timed) or (found.timed and kind in ("status", "comparison")):
+        return "avg"
+    return "avg" if kind == "trend" else "latest"
+
+
+def filters(text: str, kind: str, found: Resolved) -> dict[str, object]:
+    result: dict[str, object] = {}
+    if kind == "alerts":
+        result.update(_alert_filters(text, found.timed))
+    if m := THRESHOLD.search(text):
+        result["threshold"] = {"op": ">" if m.group(1) in _ABOVE else "<", "value": float(m.group(2))}
+    if kind == "ranking" or (kind == "summary" and RANK.search(text)):
+        below = result.get("threshold", {}).get("op") == "<" and not (RANK.search(text) or DESCENDING_SAID.search(text))
+        result["order"] = "asc" if below else order(text)
+    if found.fleet or not found.ids:
+        if STOPPED.search(text):
+            result["running"] = False
+        elif RUNNING.search(text):
+            result["running"] = True
+    return result
+
+
+def order(text: str) -> str:
+    if DESCENDING_SAID.search(text):
+        return "desc"
+    if ASCENDING_SAID.search(text) or ASCENDING.search(text):
+        return "asc"
+    return "desc"
+
+
+def _alert_filters(text: str, timed: bool) -> dict[str, object]:
+    result: dict[str, object] = {}
+    severities = [s for s in SEVERITIES if re.search(rf"\b(?:{SEVERITY_WORDS[s]})\b", text)]
+    if severities:
+        result["severity"] = severities
+    newest = bool(NEWEST_ALERT.search(text))
+    history = timed or newest or bool(ALERT_HISTORY.search(text))
+    result["active_only"] = bool(ALERT_ACTIVE.search(text)) and not newest if history else True
+    if UNACKNOWLEDGED.search(text):
+        result["acknowledged"] = False
+    elif ACKNOWLEDGED.search(text):
+        result["acknowledged"] = True
+    if newest:
+        result["newest"] = True
+    return result
+
+
+def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
+    """How many to list: "top 3", "the 3 pumps", "4 biggest"; 1 for "which pump is ..."."""
+    if m := re.search(r"\b(?:top|bottom|first|last)\s+(\d+)\b", text) or re.search(
+        r"\b(\d+)\s+(?:highest|lowest|worst|best|hottest|coldest|warmest|coolest|biggest|largest|smallest|busiest"
+        r"|most|least|heaviest)\b",
+        text,
+    ):
+        return max(1, min(int(m.group(1)), 50))
+    if m := re.search(rf"\b(?:the|which|show|list|give me)\s+(\d+)\s+(?:{type_words})", text):
+        return max(1, min(int(m.group(1)), 50))
+    if kind != "ranking":
+        return None
+    if re.search(r"\bwhich (?:\w+ ){0,2}(?:has|is|had|was|shows?|runs?|ran|uses?|used|draws?|drew)\b", text):
+        return 1
+    superlative = re.search(r"\b(?:highest|lowest|hottest|warmest|coldest|coolest|biggest|largest|most|least)\b", text)
+    return 1 if superlative and not plural else DEFAULT_TOP_K
