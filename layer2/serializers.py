@@ -70,7 +70,8 @@ class ApproveTrainingSerializer(serializers.Serializer):
 class TimeRangeSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    label = serializers.CharField()
+    label = serializers.CharField(help_text="The window in the plant's words and clock: 'since 7:00 am', 'now'.")
+    time_zone = serializers.CharField(help_text="PLANT_TIME_ZONE, in which calendar words were read.")
 
 
 class IntentSerializer(serializers.Serializer):
@@ -84,6 +85,9 @@ class IntentSerializer(serializers.Serializer):
     filters = serializers.DictField()
     top_k = serializers.IntegerField(allow_null=True)
     confidence = serializers.FloatField()
+    aggregations = serializers.ListField(child=serializers.CharField(), help_text="Every aggregation asked.")
+    not_understood = serializers.ListField(child=serializers.CharField(), help_text="What was heard but not read.")
+    refusal = serializers.CharField(allow_null=True, help_text="'command' or 'out_of_domain': no widgets.")
 
 
 class WidgetSerializer(serializers.Serializer):

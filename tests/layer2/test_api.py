@@ -9,7 +9,8 @@ from layer2.models import OperatorProfile, WidgetRating
 
 ORCHESTRATE, FEEDBACK, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/feedback/", "/api/layer2/experiences/"
 INTENT_FIELDS = ["intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation",
-                 "comparison", "filters", "top_k", "confidence"]  # fmt: skip
+                 "comparison", "filters", "top_k", "confidence", "aggregations", "not_understood",
+                 "refusal"]  # fmt: skip
 
 
 def ask(client, transcript: str) -> dict:

@@ -56,3 +56,13 @@ def test_a_time_phrase_that_cannot_be_read_is_reported_not_replaced():
     at = datetime.fromisoformat("2026-03-02T00:01:00+00:00")
     found = parse_window(text="chiller 1 power since the big storm", now=at, zone=ZoneInfo("Asia/Singapore"))
     assert found is not None and found.window is None and found.text == "since the big storm"
+
+
+def test_an_unknown_plant_time_zone_fails_the_system_check(settings):
+    from layer2.apps import plant_time_zone_check
+
+    settings.PLANT_TIME_ZONE = "Asia/Kolkata"
+    assert plant_time_zone_check(None) == []
+    settings.PLANT_TIME_ZONE = "Mars/Olympus_Mons"
+    [error] = plant_time_zone_check(None)
+    assert error.id == "layer2.E001" and "Mars/Olympus_Mons" in error.msg
