@@ -48,6 +48,9 @@ INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts",
 AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count", "runtime")
 REFUSALS = ("command", "out_of_domain")
 UTC_ZONE = ZoneInfo("UTC")
+UNIT_SAID = re.compile(r"\bin (kva|percent|kw|kilowatts|amps|volts|degrees|bar|rpm|pascals)\b")
+UNIT_SUFFIX = {"kva": "_kva", "percent": "_percent", "kw": "_kw", "kilowatts": "_kw", "amps": "_a", "volts": "_v",
+               "degrees": "_c", "bar": "_bar", "rpm": "_rpm", "pascals": "_pa"}  # fmt: skip
 _RATES = ("_m3h", "_kg_h", "_kw")  # columns whose total over a window is their integral
 _TEMPERATURE_WORDS = next(c for pattern, c in METRIC_PHRASES if pattern.startswith("how hot"))
 _QUESTION_WORDS = """
@@ -177,6 +180,7 @@ class _Span:
     text: str = ""
     specific: bool = True  # a metric word that means something only on some types ("fuel"), not "reading"
     weak: bool = False  # an everyday word that gives way to a column named beside it
+    action: bool = False  # a weak verb ("making") that gives way even to weak words
 
 
 def _type_pattern() -> tuple[re.Pattern[str], list[str]]:
@@ -245,6 +249,7 @@ def _spans(text: str, vocabulary: PlantVocabulary) -> list[_Span]:
                     text=m.group(0),
                     specific=phrase.specific,
                     weak=phrase.weak,
+                    action=phrase.action,
                 )
             )
     # Longest span first; keep those that do not overlap one already kept; then back in reading order.
@@ -276,7 +281,8 @@ def parse_intent(
     if kind == "energy" and not types:
         equipment_type = "energy_meter" if "energy_meter" in vocabulary.ids_by_type else None
     counter = "energy_kwh" in vocabulary.metrics_by_type.get(equipment_type, [])
-    if counter and (kind == "energy" or (kind == "ranking" and (not metrics or keywords.ENERGY.search(rest)))):
+    used = not metrics or (counter_of(metrics) and keywords.USED.search(rest))
+    if counter and (kind == "energy" or (kind == "ranking" and used)):
         metrics = ["energy_kwh"]  # "how much has meter 41 consumed", "the biggest energy users": an increase
     said = keywords.aggregations(rest, kind, replace(found, metrics=metrics))
     if not said and found.timed and keywords.USED.search(rest) and metrics and metrics[0].endswith(_RATES):
@@ -288,6 +294,9 @@ def parse_intent(
     if kind in ("trend", "status") and found.timed and keywords.USED.search(rest) and counter_of(metrics):
         kind, metrics, said = "energy", ["energy_kwh"], []  # "how much electricity did meter 2 use yesterday"
     agg = keywords.aggregation(rest, kind, replace(found, metrics=metrics), said)
+    if agg == "delta" and metrics == ["energy_kwh"]:
+        said = ["delta"]  # a counter's "total" over a window is its increase
+    metrics = _unit_said(metrics, rest)
     plain = kind in ("status", "trend", "comparison") and ids and not metrics and not unknown
     if plain and (words := _unknown_words(rest, spans)):  # "how noisy is pump 2": never its power instead
         unknown = [replace(_unknown(words, types, ids, vocabulary), heard=True)]
@@ -315,6 +324,15 @@ def parse_intent(
         refusal=refused,
     )
     return ParsedQuery(transcript, intent, unresolved, unknown)
+
+
+def _unit_said(metrics: list[str], text: str) -> list[str]:
+    """ "the load in kVA": of several columns found, keep those in the unit said, if any is."""
+    m = UNIT_SAID.search(text)
+    if len(metrics) < 2 or not m:
+        return metrics
+    suffix = UNIT_SUFFIX[m.group(1)]
+    return [c for c in metrics if c.endswith(suffix)] or metrics
 
 
 def counter_of(metrics: list[str]) -> bool:
@@ -382,6 +400,7 @@ def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: P
     part's temperature where the type has one.
     """
     said = [s for s in spans if s.kind == "metric"]
+    said = [s for s in said if not s.action] or said
     strong = [s for s in said if not s.weak]
     warm = any(s.weak and s.candidates in (_TEMPERATURE_WORDS, ("*_temp_c",)) for s in said)
     metrics: list[str] = []

@@ -23,7 +23,8 @@ ANOMALY = re.compile(
 )
 RANK = re.compile(
     r"\b(top|bottom|highest|lowest|most|least|worst|best|rank\w*|hottest|coldest|warmest|coolest|biggest|largest"
-    r"|smallest|busiest|heaviest|lightest|sort(ed)?|arrange[ds]?|order(ed)? by|list \w+ by|ascending|descending"
+    r"|smallest|busiest|heaviest|lightest|poorest|weakest|sort(ed)?|arrange[ds]?|order(ed)? by|list \w+ by"
+    r"|ascending|descending"
     r"|in order)\b"
 )
 COMPARE = re.compile(r"\b(compare\w*|comparison|versus|vs\.?|against|difference between|side by side)\b")
@@ -36,28 +37,30 @@ DESCENDING_SAID = re.compile(
     r"\b(highest to lowest|high to low|descending|biggest first|largest first|most to least)\b"
 )
 ASCENDING_SAID = re.compile(r"\b(lowest to highest|low to high|ascending|smallest first|least to most)\b")
-ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|coolest|smallest|lightest)\b")
+ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|coolest|smallest|lightest|poorest|weakest)\b")
 RUNTIME = re.compile(
     r"\bhow (?:many hours|long)\b.*\b(?:run|ran|running|on|operat\w*|work\w*)\b|\b(?:run ?time|running time|uptime"
     r"|hours (?:of )?(?:running|operation))\b"
 )
 RUNNING = re.compile(
-    r"\b(?:(?:are|is|were|was|currently|still) (?:on|running|working|operating|online|in service)|running|operating"
-    r"|online|in service|switched on|turned on)\b"
+    r"\b(?:(?:are|is|were|was|currently|still) (?:\w+ )?(?:on|running|working|operating|online|in service)"
+    r"|running|operating|online|in service|switched on|turned on)\b"
 )
 STOPPED = re.compile(
     r"\b(?:(?:are|is|were|was|currently|still) (?:off|stopped|not running|idle|offline|down|tripped)|switched off"
     r"|turned off|stopped|idle|offline|not running|shut down)\b"
 )
 RUNTIME_WORDS = re.compile(r"\b(?:hours run|run hours|running hours|hours (?:it )?ran)\b")
-NEWEST_ALERT = re.compile(r"\bwhen (?:did|was|has)\b.*\blast\b|\blast (?:time|alarm\w*|alert\w*|trip\w*)\b")
+NEWEST_ALERT = re.compile(
+    r"\bwhen (?:did|was|has)\b.*\blast\b|\b(?:last|latest|most recent|newest) (?:time|alarm\w*|alert\w*|trip\w*)\b"
+)
 
 # (pattern, aggregation): "highest" / "lowest" mean max / min only for named equipment (a fleet's is an order).
 AGGREGATION_WORDS = [
     (re.compile(r"\b(average|avg|mean|typical|typically|on average)\b"), "avg"),
     (re.compile(r"\b(max|maximum|peak|peaked|highest|top|hottest|warmest)\b"), "max"),
     (re.compile(r"\b(min|minimum|lowest|least|coldest|coolest|dip|dipped)\b"), "min"),
-    (re.compile(r"\b(total|sum|combined|altogether|in total|overall|aggregate)\b"), "sum"),
+    (re.compile(r"\b(total|sum|combined|altogether|in total|overall|aggregate|add(?:ed|ing)? up)\b"), "sum"),
     (
         re.compile(
             r"\b(change|changed|rise|rose|risen|drop|dropped|fall|fell|fallen|increase|increased|decrease|decreased"
@@ -70,16 +73,19 @@ AGGREGATION_WORDS = [
 _ORDER_ONLY = {"highest", "lowest", "top", "hottest", "warmest", "coldest", "coolest", "least"}
 THRESHOLD = re.compile(
     r"\b(above|over|greater than|more than|exceeding|exceeds?|higher than|at least|hotter than|warmer than|bigger than"
-    r"|larger than|below|under|less than|lower than|at most|no more than|colder than|cooler than|smaller than)"
+    r"|larger than|faster than|below|under|less than|lower than|at most|no more than|colder than|cooler than"
+    r"|smaller than|slower than)"
     r"\s+(\d+(?:\.\d+)?)"
 )
 _ABOVE = ("above", "over", "greater than", "more than", "exceeding", "exceed", "exceeds", "higher than", "at least",
-          "hotter than", "warmer than", "bigger than", "larger than")  # fmt: skip
+          "hotter than", "warmer than", "bigger than", "larger than", "faster than")  # fmt: skip
 SEVERITY_WORDS = {
     "critical": r"critical|severe|serious|emergency",
-    "high": r"high(?= (?:priority|severity|alarms?|alerts?|level alarms?))|major|high priority|high severity",
+    "high": r"high(?= (?:priority|severity|alarms?|alerts?|level alarms?|(?:or|and) (?:critical|medium|low)))|major"
+    r"|high priority|high severity",
     "medium": r"medium|moderate",
-    "low": r"low(?= (?:priority|severity|alarms?|alerts?))|minor|low priority|low severity",
+    "low": r"low(?= (?:priority|severity|alarms?|alerts?|(?:or|and) (?:critical|medium|high)))|minor|low priority"
+    r"|low severity",
 }
 UNACKNOWLEDGED = re.compile(
     r"\b(unacknowledged|unacked|not (?:been |yet )?acknowledged|not acked|nobody (?:has )?acknowledged"
@@ -87,7 +93,10 @@ UNACKNOWLEDGED = re.compile(
 )
 ACKNOWLEDGED = re.compile(r"\b(acknowledged|acked)\b")
 ALERT_HISTORY = re.compile(r"\b(all|cleared|resolved|past|history|historical|ever|previous|recent|log)\b")
-ALERT_ACTIVE = re.compile(r"\b(active|current|currently|open|ongoing|right now|now|still)\b")
+ALERT_ACTIVE = re.compile(
+    r"\b(active|current|currently|open|ongoing|right now|now|still|(?:have|has)n'?t cleared|not (?:yet )?cleared"
+    r"|uncleared|not been cleared)\b"
+)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ COMMAND = re.compile(
     r"^(?:(?:can|could|would|will) you |i want (?:you )?to |i need (?:you )?to |go ahead and |let'?s |i'?d like "
     r"(?:you )?to |you should |now )*(?:turn|switch|shut|start|stop|restart|reboot|reset|open|close|set|increase"
     r"|decrease|raise|lower|reduce|adjust|change|trip|isolate|bypass|enable|disable|acknowledge|ack|clear|silence"
-    r"|boost|ramp|put|bring|activate|deactivate|kill|power (?:up|down|off|on)|crank|throttle|override|mute)\b"
+    r"|boost|ramp|put|bring|activate|deactivate|kill|power (?:up|down|off|on)|crank|throttle|override|mute|bump|dial"
+    r"|push|pull|lift|drop|cut|kick|fire up|start up|spin up)\b"
     r"(?! (?:in|of|time|times|hours|count|rate|history|trend)\b)"
 )
 COMMAND_ANYWHERE = re.compile(

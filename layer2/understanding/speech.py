@@ -39,7 +39,10 @@ FILLERS = re.compile(
     r"\b(?:u+m+|u+h+|e+r+m*|h+m+|a+h+|you know|i guess|basically|kind of|sort of|please|kindly|okay|ok|hey|hi|hello"
     r"|quickly|can you tell me|could you tell me|tell me|i want to know|i need to know|let me know)\b"
 )
-CORRECTION = re.compile(r"\b(?:sorry|i mean|i meant|no wait|wait|scratch that|or rather|correction|make that)\b")
+CORRECTION = re.compile(
+    r"\b(?:sorry|i mean|i meant|no no|no wait|wait|scratch that|or rather|correction|make that|no sorry)\b"
+)
+GLUED_TYPES = re.compile(r"\b(air|cooling|energy|diesel|power)(compressors?|towers?|meters?|generators?|handlers?)\b")
 NOT_MISSPELT = frozenset(
     [
         "generate",
@@ -72,6 +75,7 @@ FUZZY_CUTOFF = 84
 
 def repair(text: str, *, is_real: Callable[[str, int], bool]) -> str:
     """``text`` with speech-recognition errors undone; ``is_real(equipment_type, number)`` guards id changes."""
+    text = GLUED_TYPES.sub(r"\1 \2", text)  # "aircompressor 1"
     for step in (_sound_alikes, _spelled_letters, _run_together, _ordinals):
         text = step(text)
     text = _homophones(text, is_real)
@@ -165,7 +169,7 @@ def _misspellings(text: str) -> str:
         if len(word) < 5 or word in DOMAIN_WORDS or word in NOT_MISSPELT or not word.isalpha():
             continue
         match = process.extractOne(word, DOMAIN_WORDS, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if match and abs(len(match[0]) - len(word)) <= 1:
+        if match and abs(len(match[0]) - len(word)) <= 1 and match[0].rstrip("s") != word.rstrip("s"):
             words[i] = match[0]
     return " ".join(words)
 

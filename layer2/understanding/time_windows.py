@@ -116,6 +116,7 @@ class _Clock:
 def parse_window(*, text: str, now: datetime, zone: ZoneInfo) -> TimePhrase | None:
     """The time phrase in normalised ``text`` (see ``intent.normalise``) at ``now`` in ``zone``, or None."""
     clock = _Clock(now, zone)
+    text = _spoken_clock(text)
     for pattern, rule in _rules():
         for m in pattern.finditer(text):
             window = rule(m, clock)
@@ -213,10 +214,20 @@ def _unit(word: str) -> str:
 # --------------------------------------------------------------------------- rules
 
 
+def _spoken_clock(text: str) -> str:
+    """ "quarter past 7" -> "7:15", "half past 11" -> "11:30", "quarter to 8" -> "7:45", "noon" after at -> "12:00"."""
+    text = re.sub(r"\b(?:a )?quarter past (\d{1,2})\b", r"\1:15", text)
+    text = re.sub(r"\bhalf past (\d{1,2})\b", r"\1:30", text)
+    text = re.sub(r"\b(?:a )?quarter to (\d{1,2})\b", lambda m: f"{(int(m.group(1)) - 1) % 24}:45", text)
+    return re.sub(r"\b(at|since|from|by) (?:noon|midday)\b", r"\1 12:00", text)
+
+
 def _between(m: re.Match, clock: _Clock) -> Window | None:
     first, second = _clock_of(m, 1), _clock_of(m, 2)
-    if not (_is_clock(m, 1) or _is_clock(m, 2)):
+    if not (_is_clock(m, 1) or _is_clock(m, 2) or m.group("part") or m.group("day") or m.group("weekday")):
         return _SKIP  # "between 10 and 20 percent"
+    if m.group("part") in ("afternoon", "evening", "night") and first and second and second[0] < 12:
+        first, second = _later_in_day(first, m.group("part")), _later_in_day(second, m.group("part"))
     if first is None or second is None:
         return None
     if not m.group("ap1") and m.group("ap2") == "pm" and first[0] < 12 and first[0] + 12 <= second[0]:

@@ -101,7 +101,8 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"steam( flow| output| production)?", ("steam_flow_kg_h",)),
     (r"fuel flow|gas flow|gas consumption|fuel consumption|fuel (use|usage)", ("fuel_flow_m3h",)),
     (r"flue( gas)? temp(erature)?|stack temp(erature)?|exhaust temp(erature)?|flue gas", ("flue_gas_temp_c",)),
-    (r"efficiency|cop|coefficient of performance", ("cop", "efficiency_percent")),
+    (r"efficiency", ("cop", "efficiency_percent")),
+    (r"cop|coefficient of performance", ("cop",)),
     # pumps, compressors, motors
     (r"discharge temp(erature)?", ("discharge_temp_c",)),
     (r"discharge pressure|outlet pressure|header pressure|head pressure", ("discharge_pressure_bar",)),
@@ -113,11 +114,11 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"fan speed|fan", ("fan_speed_percent",)),
     (r"speed|rpm|revs", ("speed_rpm", "fan_speed_percent")),
     (r"flow( rate)?s?", ("flow_rate_m3h", "chw_flow_m3h", "steam_flow_kg_h", "fuel_flow_m3h")),
-    (r"pressures?", ("discharge_pressure_bar", "steam_pressure_bar", "oil_pressure_bar")),
+    (r"pressures?", ("discharge_pressure_bar", "steam_pressure_bar", "oil_pressure_bar", "filter_dp_pa")),
     # transformers and electrical
     (r"winding( temp(erature)?)?", ("winding_temp_c",)),
     (r"kva|load kva|apparent power", ("load_kva",)),
-    (r"loads?|loading|utili[sz]ation", ("load_percent", "load_kva", *_POWER)),
+    (r"loads?|loading|utili[sz]ation", ("load_percent", "load_kva", *_POWER, "steam_flow_kg_h")),
     (r"power factor|pf", ("power_factor",)),
     (r"frequency|hz|hertz", ("frequency_hz",)),
     (r"currents?|amps|amperage|amperes", ("current_a",)),
@@ -136,6 +137,15 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     ),
     (r"output power|power output", ("output_power_kw", "power_output_kw")),
     # everyday words (how operators say it when they do not name the column)
+    (r"suction(?: side)?(?: pressure)?|pressure (?:at|on) the suction", ("suction_pressure_bar",)),
+    (r"discharge side(?: pressure)?|pressure (?:at|on) the discharge", ("discharge_pressure_bar",)),
+    (r"air (?:returning|coming back)(?: to| from)?|returning air", ("return_air_temp_c",)),
+    (r"water (?:going into|going in|entering|coming into|flowing into)", ("inlet_water_temp_c", "chw_return_temp_c")),
+    (r"water (?:leaving|coming out(?: of)?|going out(?: of)?)", ("outlet_water_temp_c", "chw_supply_temp_c")),
+    (r"fresh|stale|freshness", ("co2_ppm",)),
+    (r"oil left|oil level|how much oil", ("oil_level_percent",)),  # no type has it: "it has no oil level"
+    (r"switched off|turned off|shut down|been off|stopped|tripped off", ("running_status",)),
+    (r"overheating|overheated|overheat", _TEMPERATURE),
     (r"chilled water (?:coming back|returning|coming in)|water coming back", ("chw_return_temp_c",)),
     (r"chilled water (?:going out|leaving|sent out)", ("chw_supply_temp_c",)),
     (r"how much chilled water|chilled water (?:is )?\w* ?sending|sending out", ("chw_flow_m3h",)),
@@ -173,7 +183,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"power|drawing|draw|consuming|consumption|kw|kilowatts?|demand|electricity", _POWER),
     (r"output", ("power_output_kw", "output_power_kw", "steam_flow_kg_h", *_POWER)),
     (r"temperatures|temps", (ALL_TEMPERATURES,)),
-    (r"temperature|temp|overheating|overheated", _TEMPERATURE),
+    (r"temperature|temp", _TEMPERATURE),
     (r"running status|run status|status|on or off|running|switched on|turned on", ("running_status",)),
 ]
 
@@ -184,13 +194,17 @@ class MetricPhrase:
     candidates: tuple[str, ...]
     specific: bool = True  # False for words every type can be asked ("running"): never "it has no ..."
     weak: bool = False  # an everyday word ("hot", "drawing") that gives way to a column named beside it
+    action: bool = False  # a weak verb ("making"), which gives way even to weak words
 
 
 WEAK = re.compile(
     r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees|drawing|draw"
     r"|consuming|burning|pulling|pull|producing|generating|making|loaded|how loaded|mains|input|working|how hard"
-    r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel"
+    r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel|overheating"
+    r"|overheated|overheat"
 )
+ACTION_WORDS = re.compile(r"drawing|draw|consuming|burning|pulling|pull|producing|generating|making|working")
+"""Weak words that are verbs: they give way to any other metric word, even a weak one ("how cold ... making")."""
 """Everyday words that mean the column named beside them, if one is ("how hot is the oil": oil temperature)."""
 
 
@@ -201,7 +215,8 @@ def compile_phrases(columns: list[str]) -> list[MetricPhrase]:
         specific = candidates != ("running_status",)
         for alternative in alternatives.split("|") if "(" not in alternatives else [alternatives]:
             weak = not specific or bool(WEAK.fullmatch(alternative))
-            phrases.append(MetricPhrase(re.compile(rf"\b(?:{alternative})\b"), candidates, specific, weak))
+            action = bool(ACTION_WORDS.fullmatch(alternative))
+            phrases.append(MetricPhrase(re.compile(rf"\b(?:{alternative})\b"), candidates, specific, weak, action))
     for column in columns:
         words = _column_words(column)
         if len(words) > 3:

@@ -30,7 +30,12 @@ from rl.experiences.records import Experience
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 UNRESOLVED = re.compile(r"I couldn't find [^.]*\.(?: The closest are [^.]*\.)?")
+NOT_CLAIMS = re.compile(
+    r"\b\d{1,2}:\d{2} ?(?:am|pm)\b|\bon \d{1,2} [A-Z][a-z]+(?: \d{4})?|\bThe data starts on [^.]*\."
+    r"|\b\d+ (?:minutes?|hours?|days?|weeks?|months?|years?) ago\b"
+)  # clock times, dates and "2 hours ago" in the plant's words for a window
 NOT_VALUES = ("top", "bottom", "last", "the", "of")  # "top 3", "the last 12 hours", "3 of 12"
+RATE_SUFFIXES = ("_kw", "_kva", "_m3h", "_kg_h")  # a rate's total over a window is its integral
 LATEST_BEFORE = timedelta(minutes=2)  # a latest reading may be this much older than the window's end
 LATEST_AFTER = timedelta(minutes=1)  # or this much newer (a reading written while the answer was made)
 VALUE_INTENTS = ("status", "trend", "comparison", "energy", "summary")
@@ -54,7 +59,7 @@ class NumberCheck:
 
 def spoken_claims(text: str, names: list[str] = ()) -> list[str]:
     """The numbers ``text`` says as values (see the module docstring), in order."""
-    text = UNRESOLVED.sub(" ", text)
+    text = NOT_CLAIMS.sub(" ", UNRESOLVED.sub(" ", text))
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, " ")
     claims = []
@@ -118,8 +123,12 @@ class AnswerFacts:
         try:
             if ids and intent["intent_type"] in VALUE_INTENTS:
                 return [f for eq in ids for f in self._equipment_facts(eq, metrics, intent, start, end)]
+            if intent["intent_type"] == "ranking" and (intent.get("filters") or {}).get("threshold"):
+                return None  # a count of what is past a threshold: a count of things that change
             if intent["intent_type"] == "ranking" and eq_type in catalog.types():
                 metric = (metrics or [primary_metric(list(catalog.table(catalog.ids_of_type(eq_type)[0]).metrics))])[0]
+                if intent["time_range"]["label"] != "now" and intent["aggregation"] != "latest":
+                    return [f for eq in catalog.ids_of_type(eq_type) for f in self._windowed(eq, metric, intent)]
                 return [f for eq in catalog.ids_of_type(eq_type) for f in self._latest(eq, metric, end)]
             if intent["intent_type"] == "energy" and eq_type in catalog.types() and metrics:
                 increases = self.access.counter_increases(catalog.ids_of_type(eq_type), metrics[0], start, end)
@@ -135,16 +144,26 @@ class AnswerFacts:
         facts = []
         for metric in spoken or [primary_metric(list(table.metrics))]:
             facts += self._latest(eq, metric, end)
-            aggregation = intent["aggregation"]
-            if aggregation in ("latest", "count") or intent["time_range"]["label"] == "now":
+            if intent["time_range"]["label"] != "now":
+                facts += self._windowed(eq, metric, intent)
+        return facts
+
+    def _windowed(self, eq: str, metric: str, intent: dict) -> list[Fact]:
+        """The window's aggregates the answer may speak of: every aggregation the intent asked for."""
+        start, end = (datetime.fromisoformat(intent["time_range"][k].replace("Z", "+00:00")) for k in ("start", "end"))
+        facts = []
+        for aggregation in intent.get("aggregations") or [intent["aggregation"]]:
+            if aggregation in ("latest", "count"):
                 continue
             if aggregation == "delta":
                 value = self.access.counter_increase(eq, metric, start, end)
             else:
                 stats = self.access.stats(eq, metric, start, end)
-                value = {"avg": stats.mean, "min": stats.min, "max": stats.max}.get(aggregation)
-                if aggregation == "sum" and stats.mean is not None:
-                    value = stats.mean * stats.count
+                hours = stats.count / 60
+                integral = None if stats.mean is None else stats.mean * hours
+                value = {"avg": stats.mean, "min": stats.min, "max": stats.max, "runtime": integral}.get(aggregation)
+                if aggregation == "sum":
+                    value = integral if metric.endswith(RATE_SUFFIXES) else stats.mean
             if value is not None:
                 facts.append(Fact(eq, metric, value, aggregation))
         return facts

@@ -27,6 +27,7 @@ from layer2.orchestrator import Answer
 from layer2.planning.widgets import CATALOG
 from layer2.understanding.intent import PlantVocabulary
 from layer2.understanding.roles import ROLES
+from layer2.understanding.vocabulary import resolve_metric
 from rl.experiences.records import Feedback, WidgetFeedback
 from rl.tier1.service import feedback_received
 
@@ -94,6 +95,7 @@ class QuestionBank:
         "how much energy did {meter} use today", "show critical alerts",
     )  # fmt: skip
     METRIC_WORDS = {"power": "power", "temp": "temperature", "vibration_mm_s": "vibration", "load_percent": "load"}
+    SPOKEN_METRICS = ("power", "temperature", "load", "vibration", "pressure")
 
     def __init__(self, vocabulary: PlantVocabulary, seed: int):
         self.vocabulary = vocabulary
@@ -110,9 +112,23 @@ class QuestionBank:
         template = str(rng.choice(self.TEMPLATES))
         transcript = template.format(
             eq=_spoken(eq), eq2=_spoken(eq2), types=eq_type.replace("_", " ") + "s", meter=_spoken(rng.choice(meters)),
-            metric=str(rng.choice(["power", "temperature", "load", "vibration", "pressure"])),
+            metric=self._metric_word(eq_type, str(rng.choice(self.SPOKEN_METRICS))),
         )  # fmt: skip
         return Question(transcript, role)
+
+    def _metric_word(self, equipment_type: str, word: str) -> str:
+        """``word`` if the type has such a metric, else the first that it has: operators ask what exists.
+
+        (What a type lacks gets "it has no ..." and no widgets, which would teach the learners nothing.)
+        The draw is made either way, so the question stream stays that of the same seed.
+        """
+        available = self.vocabulary.metrics_by_type.get(equipment_type, [])
+
+        def has(w: str) -> bool:
+            phrase = next((p for p in self.vocabulary.phrases if p.pattern.fullmatch(w)), None)
+            return phrase is not None and bool(resolve_metric(phrase.candidates, available))
+
+        return word if has(word) else next((w for w in self.SPOKEN_METRICS if has(w)), word)
 
 
 def _spoken(equipment_id: str) -> str:

@@ -83,7 +83,7 @@ def rated(serving, db):
     vocabulary = serving.vocabulary()
     orchestrator = Orchestrator(serving.access, serving.buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
     bank, people = QuestionBank(vocabulary, seed=3), SimulatedOperators(seed=3)
-    for _ in range(160):
+    for _ in range(200):  # enough that some prompt is rated both up and down with evaluations that confirm it
         ask_and_rate(orchestrator=orchestrator, people=people, question=bank.draw())
     return serving.buffer.list(has_feedback=True, limit=1000)
 
