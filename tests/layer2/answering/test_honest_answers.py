@@ -1,0 +1,79 @@
+"""What the answer says when it cannot answer as asked: refusals, what it did not understand, and the data's start.
+
+Each is a real orchestrate call over the seeded small plant (2 of each type,
+2 days to 2026-03-02T00:00Z) on a plant clock of Asia/Singapore, and each
+checks the journal too: what was not understood is recorded with the
+experience, where the judge and the learners read it.
+"""
+
+import pytest
+
+ORCHESTRATE, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/experiences/"
+
+
+@pytest.fixture
+def ask(settings, api_client, serving):
+    settings.PLANT_TIME_ZONE = "Asia/Singapore"
+
+    def post(transcript: str) -> dict:
+        response = api_client.post(ORCHESTRATE, {"transcript": transcript}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return post
+
+
+def recorded(api_client, query_id: str) -> dict:
+    experiences = api_client.get(EXPERIENCES, {"limit": 50}).json()["experiences"]
+    return next(e for e in experiences if e["query_id"] == query_id)
+
+
+@pytest.mark.parametrize(
+    ("transcript", "refusal"),
+    [("turn off pump 2", "command"), ("please switch on chiller 1", "command"),
+     ("who won the cricket last night", "out_of_domain"), ("what's the share price of our company", "out_of_domain")],
+)  # fmt: skip
+def test_commands_and_outside_questions_get_a_short_refusal_and_no_widgets(ask, api_client, transcript, refusal):
+    body = ask(transcript)
+    assert body["widgets"] == [] and body["intent"]["refusal"] == refusal
+    assert "can" in body["voice_response"] and not any(c.isdigit() for c in body["voice_response"])
+    assert recorded(api_client, body["query_id"])["intent"]["refusal"] == refusal
+
+
+def test_a_metric_the_type_lacks_is_said_with_what_it_has_never_another_value(ask, api_client):
+    body = ask("what's the fuel level of pump 2")
+    assert body["widgets"] == [] and body["intent"]["metrics"] == []
+    assert body["voice_response"].startswith("Pump 2 has no fuel level; it has power consumption, flow rate")
+    assert recorded(api_client, body["query_id"])["intent"]["not_understood"] == ["fuel level on pump"]
+
+
+def test_words_that_are_no_metric_are_not_answered_with_the_power(ask):
+    body = ask("how noisy is motor 1")
+    assert body["widgets"] == [] and "kilowatts" not in body["voice_response"]
+    assert body["voice_response"].startswith("I don't know what 'noisy' means for Motor 1; it has")
+    assert body["intent"]["confidence"] < ask("motor 1 vibration")["intent"]["confidence"]
+
+
+def test_a_time_phrase_not_understood_is_said_not_replaced_by_now(ask, api_client):
+    body = ask("chiller 1 power since the big storm")
+    assert body["widgets"] == [] and body["intent"]["time_range"]["label"] == "now"
+    assert body["voice_response"].startswith("I didn't understand the time 'since the big storm'.")
+    assert recorded(api_client, body["query_id"])["intent"]["not_understood"] == ["the time 'since the big storm'"]
+
+
+def test_a_window_longer_than_the_data_says_where_the_data_starts(ask):
+    body = ask("average power of chiller 1 over the last 3 years")
+    assert body["intent"]["time_range"]["label"] == "last 3 years"
+    assert body["voice_response"].endswith("The data starts on 28 February.")  # 2026-02-28T00:00Z is 08:00 there
+    assert "data starts" not in ask("average power of chiller 1 over the last 6 hours")["voice_response"]
+
+
+def test_clock_times_are_spoken_on_the_plant_clock(ask, plant_db):
+    equipment_id, local = plant_db.execute(
+        "SELECT equipment_id, raised_at AT TIME ZONE 'Asia/Singapore' FROM alerts "
+        "ORDER BY raised_at DESC, id DESC LIMIT 1"
+    ).fetchone()
+    name, number = equipment_id.rsplit("_", 1)
+    body = ask(f"when did {name.replace('_', ' ')} {int(number)} last alarm")
+    clock = f"{(local.hour % 12) or 12}:{local.minute:02d} {'am' if local.hour < 12 else 'pm'}"
+    assert f"last alarmed at {clock} on {local.day} {local.strftime('%B')}" in body["voice_response"], body
