@@ -124,8 +124,8 @@ def ranked_values(equipment_type: str, metric: str, intent: Intent, access: Time
     if intent.time_range.label == "now" or intent.aggregation == "latest":
         items = [_record(v) for v in access.fleet_latest(equipment_type, metric, descending=descending)]
     else:
-        items = [_windowed(eq, metric, intent, access) for eq in access.catalog.ids_of_type(equipment_type)]
-        items = sorted((i for i in items if i["value"] is not None), key=lambda i: i["value"], reverse=descending)
+        items = [i for i in fleet_window_values(equipment_type, metric, intent, access) if i["value"] is not None]
+        items.sort(key=lambda i: i["value"], reverse=descending)
     threshold = intent.filters.get("threshold")
     if threshold:
         above = threshold["op"] == ">"
@@ -133,17 +133,35 @@ def ranked_values(equipment_type: str, metric: str, intent: Intent, access: Time
     return items
 
 
-def _windowed(equipment_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:
-    fact = aggregate_value(equipment_id, metric, intent, access)
-    table = access.catalog.table(equipment_id)
-    return {
-        "equipment_id": equipment_id,
-        "display_name": table.display_name,
-        "value": fact["value"],
-        "unit": fact["unit"],
-        "abnormal": False,
-        "reason": None,
-    }
+def fleet_window_values(equipment_type: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> list[dict]:
+    """Each equipment's aggregate over the intent's window, as ``aggregate_value`` would give it, in two
+    statements for the whole fleet (a counter's increase, or count / mean / min / max)."""
+    ids = access.catalog.ids_of_type(equipment_type)
+    tr, aggregation = intent.time_range, intent.aggregation
+    column = access.metric(ids[0], metric)
+    unit = column.unit
+    if aggregation == "delta":
+        values = access.counter_increases(ids, metric, tr.start, tr.end)
+    else:
+        rows = access.window_aggregates(ids, metric, tr.start, tr.end)
+        hours = {eq: r.count * READING_INTERVAL / timedelta(hours=1) for eq, r in rows.items()}
+        if aggregation in ("runtime", "sum") and (aggregation == "runtime" or unit in INTEGRATED_UNITS):
+            values = {eq: None if r.mean is None else r.mean * hours[eq] for eq, r in rows.items()}
+            unit = "h" if aggregation == "runtime" else INTEGRATED_UNITS[unit]
+        else:
+            pick = {"min": "min", "max": "max"}.get(aggregation, "mean")
+            values = {eq: getattr(r, pick) for eq, r in rows.items()}
+    return [
+        {
+            "equipment_id": eq,
+            "display_name": access.catalog.table(eq).display_name,
+            "value": values.get(eq),
+            "unit": unit,
+            "abnormal": False,
+            "reason": None,
+        }
+        for eq in ids
+    ]
 
 
 def fleet_increase(equipment_type: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> dict:

@@ -26,6 +26,7 @@ _MEMOISED = frozenset(
         "fleet_latest",
         "equipment_types",
         "first_reading",
+        "window_aggregates",
     }
 )
 

@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo
 
 from industrial.timeseries.access import TimeSeriesDataAccess
 from industrial.timeseries.rag import format_number
-from layer2.answering.data_binding import aggregate_value, alert_filters, fleet_increase, ranked_values
+from layer2.answering.data_binding import (
+    aggregate_value,
+    alert_filters,
+    fleet_increase,
+    fleet_window_values,
+    ranked_values,
+)
 from layer2.planning.planner import primary_metric
 from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.understanding.vocabulary import plural
@@ -341,7 +347,7 @@ def _fleet_figure(intent: Intent, access: TimeSeriesDataAccess, vocabulary: Plan
         values = [v.value for v in access.fleet_latest(eq_type, metric)]
         unit = access.metric(ids[0], metric).unit
     else:
-        facts = [aggregate_value(eq, metric, intent, access) for eq in ids]
+        facts = fleet_window_values(eq_type, metric, intent, access)
         values = [f["value"] for f in facts if f["value"] is not None]
         unit = facts[0]["unit"] if facts else ""
     if not values:

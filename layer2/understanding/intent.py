@@ -38,6 +38,7 @@ from layer2.understanding.speech import repair
 from layer2.understanding.time_windows import TimePhrase, parse_window
 from layer2.understanding.vocabulary import (
     METRIC_PHRASES,
+    REWRITES,
     TYPE_ALIASES,
     MetricPhrase,
     compile_phrases,
@@ -206,7 +207,7 @@ def normalise(transcript: str) -> str:
     text = re.sub(r"(\d)%", r"\1 percent", text)
     text = re.sub(r"\b([a-z]+)-(\d)", r"\1 \2", text)  # "ch-1" -> "ch 1"
     text = text.replace("_", " ")  # "chiller_001" as an id
-    text = re.sub(r"[?!;:\"(),]|\.(?!\d)", " ", text)
+    text = re.sub(r"[?!;:\"(),]|(?<!\d)\.|\.(?!\d)", " ", text)  # a dot stays only inside a decimal
     text = alpha2digit(text, "en", threshold=0)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -271,6 +272,8 @@ def parse_intent(
     text = repair(normalise(transcript), is_real=vocabulary.has)
     phrase = parse_window(text=text, now=now, zone=zone)
     rest = _without(text, phrase)
+    for pattern, replacement in REWRITES:
+        rest = pattern.sub(replacement, rest)
     spans = _spans(rest, vocabulary)
     ids, unresolved, types, fleet = _equipment(spans, vocabulary)
     metrics, unknown = _metrics(spans, types, ids, vocabulary)
@@ -306,7 +309,7 @@ def parse_intent(
     not_understood += [f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" for u in unknown]
     if phrase and phrase.window and phrase.window.point:
         agg = "latest"
-    window = _time_range(phrase, kind, agg, now, zone)
+    window = _time_range(phrase, kind, agg, now, zone, named=bool(ids))
     type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t])
     intent = Intent(
         intent_type=kind,
@@ -347,13 +350,17 @@ def _without(text: str, phrase: TimePhrase | None) -> str:
     return re.sub(r"\s+", " ", f"{text[:start]} {text[end:]}").strip()
 
 
-def _time_range(phrase: TimePhrase | None, kind: str, agg: str, now: datetime, zone: ZoneInfo) -> TimeRange:
+def _time_range(
+    phrase: TimePhrase | None, kind: str, agg: str, now: datetime, zone: ZoneInfo, *, named: bool = False
+) -> TimeRange:
     name = zone.key
     if phrase and phrase.window:
         w = phrase.window
         return TimeRange(w.start, w.end, w.label, name, w.point)
     if kind == "alerts" and agg == "count":
         return TimeRange(now - timedelta(hours=1), now, "now", name)
+    if named and agg in ("avg", "min", "max", "sum", "delta", "runtime"):  # "peak demand on meter 1": a day's
+        return TimeRange(now - timedelta(hours=24), now, "last 24 hours", name)
     default = timedelta(hours=24) if kind in ("trend", "energy") else timedelta(hours=1)
     return TimeRange(now - default, now, "last 24 hours" if default.days else "now", name)
 
@@ -371,7 +378,10 @@ def _equipment(spans: list[_Span], vocabulary: PlantVocabulary):
     unresolved: list[UnresolvedEquipment] = []
     types: list[str] = []
     fleet = False
-    for span in (s for s in spans if s.kind == "equipment"):
+    named = [s for s in spans if s.kind == "equipment"]
+    if len(named) > 1:  # "the motor on pump 2", "pumps whose motor is hot": a part, not another machine
+        named = [s for s in named if s.numbers or s.plural or not any(o is not s for o in named)] or named
+    for span in named:
         known = vocabulary.ids_by_type.get(span.equipment_type, [])
         if not known:
             continue
@@ -411,12 +421,27 @@ def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: P
             metrics.extend(resolve_metric(span.candidates, everything))
             continue
         found = [m for t in types for m in _resolve(span, warm, vocabulary.metrics_by_type.get(t, []))]
+        found = [_refined(m, said, types, vocabulary) for m in found]
         metrics.extend(found)
         if not found and span.specific:
             unknown.append(_unknown(span.text, types, ids, vocabulary))
     if len(metrics) > 1 and not any(s.text.endswith("status") for s in said):
         metrics = [m for m in metrics if m != "running_status"] or metrics
     return list(dict.fromkeys(metrics)), unknown
+
+
+def _refined(metric: str, said: list[_Span], types: list[str], vocabulary: PlantVocabulary) -> str:
+    """A weak word that names one of the strong word's own candidates refines it ("voltage ... from the mains")."""
+    for span in (s for s in said if s.weak):
+        for t in types:
+            for column in resolve_metric(span.candidates, vocabulary.metrics_by_type.get(t, [])):
+                if column != metric and column in _candidates_of(metric, said):
+                    return column
+    return metric
+
+
+def _candidates_of(metric: str, said: list[_Span]) -> tuple[str, ...]:
+    return next((s.candidates for s in said if not s.weak and metric in s.candidates), ())
 
 
 def _resolve(span: _Span, warm: bool, available: list[str]) -> list[str]:

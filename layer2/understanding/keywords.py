@@ -23,7 +23,8 @@ ANOMALY = re.compile(
 )
 RANK = re.compile(
     r"\b(top|bottom|highest|lowest|most|least|worst|best|rank\w*|hottest|coldest|warmest|coolest|biggest|largest"
-    r"|smallest|busiest|heaviest|lightest|poorest|weakest|sort(ed)?|arrange[ds]?|order(ed)? by|list \w+ by"
+    r"|smallest|busiest|heaviest|lightest|poorest|weakest|dirtiest|cleanest|fastest|slowest|loudest"
+    r"|sort(ed)?|arrange[ds]?|order(ed)? by|list \w+ by"
     r"|ascending|descending"
     r"|in order)\b"
 )
@@ -44,7 +45,7 @@ RUNTIME = re.compile(
 )
 RUNNING = re.compile(
     r"\b(?:(?:are|is|were|was|currently|still) (?:\w+ )?(?:on|running|working|operating|online|in service)"
-    r"|running|operating|online|in service|switched on|turned on)\b"
+    r"|running|operating|online|in service|switched on|turned on|firing|in operation)\b"
 )
 STOPPED = re.compile(
     r"\b(?:(?:are|is|were|was|currently|still) (?:off|stopped|not running|idle|offline|down|tripped)|switched off"
@@ -88,7 +89,8 @@ SEVERITY_WORDS = {
     r"|low severity",
 }
 UNACKNOWLEDGED = re.compile(
-    r"\b(unacknowledged|unacked|not (?:been |yet )?acknowledged|not acked|nobody (?:has )?acknowledged"
+    r"\b(unacknowledged|unacked|not (?:been |yet )?acknowledged|not acked"
+    r"|(?:nobody|no one|no 1|no-one|none) (?:has |have )?(?:yet )?(?:acknowledged|acked)"
     r"|(?:have|has)n'?t been acknowledged|(?:have|has) not been acknowledged|outstanding|pending)\b"
 )
 ACKNOWLEDGED = re.compile(r"\b(acknowledged|acked)\b")
@@ -129,7 +131,7 @@ def intent_type(text: str, found: Resolved) -> str:
 
 
 def _fleet_aggregate(text: str) -> bool:
-    return bool(re.search(r"\b(how many|number of|count|total|combined|altogether|sum|average|avg|mean)\b", text))
+    return any(p.search(text) for p, name in AGGREGATION_WORDS if name in ("count", "sum", "avg"))
 
 
 def aggregations(text: str, kind: str, found: Resolved) -> list[str]:
@@ -211,7 +213,7 @@ def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
         text,
     ):
         return max(1, min(int(m.group(1)), 50))
-    if m := re.search(rf"\b(?:the|which|show|list|give me)\s+(\d+)\s+(?:{type_words})", text):
+    if m := re.search(rf"(?:^|\b(?:the|which|show|list|give me|me|only|just|those)\s+)(\d+)\s+(?:{type_words})", text):
         return max(1, min(int(m.group(1)), 50))
     if kind != "ranking":
         return None

@@ -25,8 +25,11 @@ NOT_A_COMMAND = re.compile(r"^(?:is|are|was|were|has|have|did|does|do|when|why|h
 OUT_OF_DOMAIN = re.compile(
     r"\b(match|cricket|football|soccer|tennis|game score|scores?|share price|stock price|stocks?|shares|sensex|nifty"
     r"|joke|jokes|weather forecast|forecast|rain|news|headlines|recipe|movie|film|song|music|president|prime minister"
-    r"|capital of|bitcoin|crypto|lottery|horoscope|birthday|restaurant|lunch|dinner|traffic|flight|poem|story)\b"
+    r"|capital of|bitcoin|crypto|lottery|horoscope|birthday|restaurant|lunch|dinner|traffic|flight|poem|story|biryani"
+    r"|pizza|food|cab|taxi|hotel|essay|translate)\b"
 )
+TASK = re.compile(r"\b(write|compose|sing|tell me a|recommend|book|order|translate|draw)\b")
+"""A task that is not reading the plant, whatever it mentions ("write me a poem about pumps")."""
 PLANT_WORDS = re.compile(
     r"\b(alerts?|alarms?|faults?|trips?|tripped|warnings?|abnormal\w*|anomal\w*|plant|site|facility|equipment"
     r"|machines?|assets?|units?|everything|overview|summary|status|energy|kwh|problems?|issues?|wrong|going on"
@@ -38,7 +41,7 @@ def refusal(text: str, *, plant_named: bool) -> str | None:
     """ "command", "out_of_domain" or None for a normalised question (``plant_named``: equipment or metric found)."""
     if COMMAND.search(text) or (COMMAND_ANYWHERE.search(text) and not NOT_A_COMMAND.search(text)):
         return "command"
-    if OUT_OF_DOMAIN.search(text) and not plant_named:
+    if OUT_OF_DOMAIN.search(text) and (not plant_named or TASK.search(text)):
         return "out_of_domain"
     if not plant_named and not PLANT_WORDS.search(text):
         return "out_of_domain"

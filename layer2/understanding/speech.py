@@ -42,7 +42,10 @@ FILLERS = re.compile(
 CORRECTION = re.compile(
     r"\b(?:sorry|i mean|i meant|no no|no wait|wait|scratch that|or rather|correction|make that|no sorry)\b"
 )
-GLUED_TYPES = re.compile(r"\b(air|cooling|energy|diesel|power)(compressors?|towers?|meters?|generators?|handlers?)\b")
+GLUED_TYPES = re.compile(
+    r"\b(air|cooling|energy|diesel|power)(compressors?|towers?|meters?|generators?|handlers?)(?=\d|\b)"
+)
+SPOKEN_ZERO = re.compile(r"\b(\d) (?:oh|o|zero|0) (\d)\b")  # "meter one oh one" -> "meter 101"
 NOT_MISSPELT = frozenset(
     [
         "generate",
@@ -76,10 +79,10 @@ FUZZY_CUTOFF = 84
 def repair(text: str, *, is_real: Callable[[str, int], bool]) -> str:
     """``text`` with speech-recognition errors undone; ``is_real(equipment_type, number)`` guards id changes."""
     text = GLUED_TYPES.sub(r"\1 \2", text)  # "aircompressor 1"
-    for step in (_sound_alikes, _spelled_letters, _run_together, _ordinals):
+    text = SPOKEN_ZERO.sub(r"\g<1>0\g<2>", text)
+    for step in (_sound_alikes, _spelled_letters, _run_together, _ordinals, _misspellings):
         text = step(text)
     text = _homophones(text, is_real)
-    text = _misspellings(text)
     text = _corrections(text)
     text = FILLERS.sub(" ", text)
     text = re.sub(r"\b(\w+)(?: \1\b)+", r"\1", re.sub(r"\s+", " ", text))  # "the the", "pump pump 4"
@@ -113,7 +116,7 @@ def _spelled_letters(text: str) -> str:
 @cache
 def _short_names() -> frozenset[str]:
     aliases = {a for names in TYPE_ALIASES.values() for a in names if " " not in a and len(a) <= 4}
-    return frozenset(aliases | {"co2", "kw", "kwh", "kva", "pf", "rh", "dp", "rpm", "hz", "soc"})
+    return frozenset(aliases | {"co2", "kw", "kwh", "kva", "pf", "rh", "dp", "rpm", "hz", "soc", "cop"})
 
 
 def _run_together(text: str) -> str:

@@ -494,6 +494,12 @@ def _rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window 
                 r" (?P<what>\w+)(?: \w+)?",
                 _unreadable,
             ),
+            (r"\b(?:since|until|till) (?P<what>[a-z]+)\b", _unreadable),
+            (
+                r"\b(?:before|after|during|around) (?P<what>lunch\w*|breakfast|dinner|tea ?time|shift change|startup"
+                r"|shutdown|maintenance)\b",
+                _unreadable,
+            ),
         )
     )
 

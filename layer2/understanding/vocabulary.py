@@ -116,7 +116,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"flow( rate)?s?", ("flow_rate_m3h", "chw_flow_m3h", "steam_flow_kg_h", "fuel_flow_m3h")),
     (r"pressures?", ("discharge_pressure_bar", "steam_pressure_bar", "oil_pressure_bar", "filter_dp_pa")),
     # transformers and electrical
-    (r"winding( temp(erature)?)?", ("winding_temp_c",)),
+    (r"windings?( temp(erature)?)?", ("winding_temp_c",)),
     (r"kva|load kva|apparent power", ("load_kva",)),
     (r"loads?|loading|utili[sz]ation", ("load_percent", "load_kva", *_POWER, "steam_flow_kg_h")),
     (r"power factor|pf", ("power_factor",)),
@@ -125,7 +125,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"input voltage", ("input_voltage_v",)),
     (r"output voltage", ("output_voltage_v",)),
     (r"battery voltage", ("battery_voltage_v",)),
-    (r"voltages?|volts", ("voltage_v", "output_voltage_v", "battery_voltage_v")),
+    (r"voltages?|volts", ("voltage_v", "output_voltage_v", "battery_voltage_v", "input_voltage_v")),
     # generators and UPS
     (r"coolant( temp(erature)?)?|engine temp(erature)?", ("coolant_temp_c",)),
     (r"fuel( level)?|diesel level|tank level|diesel left|fuel left", ("fuel_level_percent", "fuel_flow_m3h")),
@@ -158,7 +158,15 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"pushing|pumping|how much water", ("flow_rate_m3h", "chw_flow_m3h")),
     (r"how hard|working hard|working", ("load_percent", *_POWER)),
     (r"efficien\w*", ("cop", "efficiency_percent")),
-    (r"fuel left|diesel left|how much fuel|fuel remaining|fuel tank", ("fuel_level_percent",)),
+    (r"fuel left|diesel left|fuel remaining|fuel tank|tank|tank level", ("fuel_level_percent",)),
+    (r"how much fuel", ("fuel_level_percent", "fuel_flow_m3h")),
+    (r"fuel (?:going|flowing) in(?:to)?|fuel (?:going|flowing) to", ("fuel_flow_m3h",)),
+    (r"overload\w*", ("load_percent", "load_kva", *_POWER)),
+    (r"moving (?:enough )?water|water (?:moving|flowing)|moving", ("flow_rate_m3h", "chw_flow_m3h")),
+    (r"comes back|come back|coming back|returning|returns", ("chw_return_temp_c", "return_air_temp_c")),
+    (r"sends out|send out|going out|leaving", ("chw_supply_temp_c", "outlet_water_temp_c", "supply_air_temp_c")),
+    (r"dirtiest|dirtier|cleanest", ("filter_dp_pa",)),
+    (r"chilly|chill", _TEMPERATURE),
     (r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees", _TEMPERATURE),
     (r"vibrating|vibrate|shaking|shake|shaky|rattling|rattle", ("vibration_mm_s",)),
     (r"humid|moisture|damp|dampness", ("humidity_percent",)),
@@ -176,7 +184,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"head", ("discharge_pressure_bar",)),
     (r"oil", ("oil_temp_c", "oil_pressure_bar")),
     (r"how loaded|loaded|capacity", ("load_percent", "load_kva", *_POWER)),
-    (r"mains|input", ("input_voltage_v",)),
+    (r"mains|input|getting from the mains|from the mains", ("input_voltage_v",)),
     (r"usage|energy used|energy consumed|units consumed|meter reading|reading of the meter", ("energy_kwh",)),
     # energy and power (generic, so last in specificity)
     (r"energy|kwh|kilowatt hours?|energy consumption|energy use|energy usage", ("energy_kwh", *_POWER)),
@@ -186,6 +194,12 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"temperature|temp", _TEMPERATURE),
     (r"running status|run status|status|on or off|running|switched on|turned on", ("running_status",)),
 ]
+
+
+REWRITES = [
+    (re.compile(r"\bhow much (fuel|diesel|battery|charge)\b(?=.*\b(?:left|remaining)\b)"), r"\1 left"),
+]
+"""Words apart that mean one metric together: "how much fuel has DG 2 got left" is its fuel level."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +215,7 @@ WEAK = re.compile(
     r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees|drawing|draw"
     r"|consuming|burning|pulling|pull|producing|generating|making|loaded|how loaded|mains|input|working|how hard"
     r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel|overheating"
-    r"|overheated|overheat"
+    r"|overheated|overheat|chilly|chill|getting from the mains|from the mains"
 )
 ACTION_WORDS = re.compile(r"drawing|draw|consuming|burning|pulling|pull|producing|generating|making|working")
 """Weak words that are verbs: they give way to any other metric word, even a weak one ("how cold ... making")."""
