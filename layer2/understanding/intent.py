@@ -279,54 +279,73 @@ def parse_intent(
     metrics, unknown = _metrics(spans, types, ids, vocabulary)
     refused = refusal(rest, plant_named=bool(spans))
     found = keywords.Resolved(ids=ids, fleet=fleet, metrics=metrics, timed=bool(phrase and phrase.window))
-    kind = keywords.intent_type(rest, found)
-    equipment_type = types[0] if len(types) == 1 else _type_having(metrics, vocabulary) if not types else None
-    if kind == "energy" and not types:
-        equipment_type = "energy_meter" if "energy_meter" in vocabulary.ids_by_type else None
-    counter = "energy_kwh" in vocabulary.metrics_by_type.get(equipment_type, [])
-    used = not metrics or (counter_of(metrics) and keywords.USED.search(rest))
-    if counter and (kind == "energy" or (kind == "ranking" and used)):
-        metrics = ["energy_kwh"]  # "how much has meter 41 consumed", "the biggest energy users": an increase
-    said = keywords.aggregations(rest, kind, replace(found, metrics=metrics))
-    if not said and found.timed and keywords.USED.search(rest) and metrics and metrics[0].endswith(_RATES):
-        said = ["sum"]  # "gas used by boiler 3 today": the total of a rate over the window
-    if kind == "trend" and phrase and phrase.window and phrase.window.point and not keywords.TREND.search(rest):
-        kind = "status"  # "at 7:30 this morning": one reading
-    if "runtime" in said and "running_status" in vocabulary.metrics_by_type.get(equipment_type or "", []):
-        metrics, unknown = ["running_status"], []  # "hours run by AHU 1 yesterday": its running time
-    if kind in ("trend", "status") and found.timed and keywords.USED.search(rest) and counter_of(metrics):
-        kind, metrics, said = "energy", ["energy_kwh"], []  # "how much electricity did meter 2 use yesterday"
-    agg = keywords.aggregation(rest, kind, replace(found, metrics=metrics), said)
-    if agg == "delta" and metrics == ["energy_kwh"]:
-        said = ["delta"]  # a counter's "total" over a window is its increase
-    metrics = _unit_said(metrics, rest)
-    plain = kind in ("status", "trend", "comparison") and ids and not metrics and not unknown
-    if plain and (words := _unknown_words(rest, spans)):  # "how noisy is pump 2": never its power instead
-        unknown = [replace(_unknown(words, types, ids, vocabulary), heard=True)]
-    if kind == "ranking" and metrics == ["energy_kwh"] and found.timed:
-        agg = "delta"
+    meaning = _meaning(rest, found, types, unknown, phrase, vocabulary)
+    bare = meaning.kind in ("status", "trend", "comparison") and ids and not meaning.metrics and not meaning.unknown
+    if bare and (words := _unknown_words(rest, spans)):  # "how noisy is pump 2": never its power instead
+        meaning = replace(meaning, unknown=[replace(_unknown(words, types, ids, vocabulary), heard=True)])
     not_understood = [f"the time '{phrase.text}'"] if phrase and phrase.window is None else []
-    not_understood += [f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" for u in unknown]
-    if phrase and phrase.window and phrase.window.point:
-        agg = "latest"
-    window = _time_range(phrase, kind, agg, now, zone, named=bool(ids))
+    not_understood += [f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" for u in meaning.unknown]
     type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t])
     intent = Intent(
-        intent_type=kind,
-        equipment_type=equipment_type,
+        intent_type=meaning.kind,
+        equipment_type=meaning.equipment_type,
         equipment_ids=ids,
-        metrics=metrics,
-        time_range=window,
-        aggregation=agg,
-        comparison=kind == "comparison" or len(ids) >= 2,
-        filters=keywords.filters(rest, kind, found),
-        top_k=keywords.top_k(rest, kind, type_words or "x^", any(s.plural for s in spans)),
+        metrics=meaning.metrics,
+        time_range=_time_range(phrase, meaning.kind, meaning.aggregation, now, zone, named=bool(ids)),
+        aggregation=meaning.aggregation,
+        comparison=meaning.kind == "comparison" or len(ids) >= 2,
+        filters=keywords.filters(rest, meaning.kind, found),
+        top_k=keywords.top_k(rest, meaning.kind, type_words or "x^", any(s.plural for s in spans)),
         confidence=_confidence(found, types, unresolved, not_understood, rest, refused),
-        aggregations=said or [agg],
+        aggregations=meaning.said or [meaning.aggregation],
         not_understood=not_understood,
         refusal=refused,
     )
-    return ParsedQuery(transcript, intent, unresolved, unknown)
+    return ParsedQuery(transcript, intent, unresolved, meaning.unknown)
+
+
+@dataclass(frozen=True)
+class _Meaning:
+    """What the question asks of the equipment found: the kind, the columns, the aggregations."""
+
+    kind: str
+    equipment_type: str | None
+    metrics: list[str]
+    said: list[str]  # the aggregations said, in order
+    aggregation: str
+    unknown: list[UnknownMetric]
+
+
+def _meaning(rest, found, types, unknown, phrase, vocabulary: PlantVocabulary) -> _Meaning:
+    kind = keywords.intent_type(rest, found)
+    metrics = found.metrics
+    equipment_type = types[0] if len(types) == 1 else _type_having(metrics, vocabulary) if not types else None
+    if kind == "energy" and not types:
+        equipment_type = "energy_meter" if "energy_meter" in vocabulary.ids_by_type else None
+    available = vocabulary.metrics_by_type.get(equipment_type or "", [])
+    used = bool(keywords.USED.search(rest))
+    if "energy_kwh" in available and (
+        kind == "energy" or (kind == "ranking" and (not metrics or (_meter_power(metrics) and used)))
+    ):
+        metrics = ["energy_kwh"]  # "how much has meter 41 consumed", "the biggest energy users": an increase
+    said = keywords.aggregations(rest, kind, replace(found, metrics=metrics))
+    if not said and found.timed and used and metrics and metrics[0].endswith(_RATES):
+        said = ["sum"]  # "gas used by boiler 3 today": the total of a rate over the window
+    point = bool(phrase and phrase.window and phrase.window.point)
+    if kind == "trend" and point and not keywords.TREND.search(rest):
+        kind = "status"  # "at 7:30 this morning": one reading
+    if "runtime" in said and "running_status" in available:
+        metrics, unknown = ["running_status"], []  # "hours run by AHU 1 yesterday": its running time
+    if kind in ("trend", "status") and found.timed and used and _meter_power(metrics):
+        kind, metrics, said = "energy", ["energy_kwh"], []  # "how much electricity did meter 2 use yesterday"
+    aggregation = keywords.aggregation(rest, kind, replace(found, metrics=metrics), said)
+    if aggregation == "delta" and metrics == ["energy_kwh"]:
+        said = ["delta"]  # a counter's "total" over a window is its increase
+    if kind == "ranking" and metrics == ["energy_kwh"] and found.timed:
+        aggregation = "delta"
+    if point:
+        aggregation = "latest"
+    return _Meaning(kind, equipment_type, _unit_said(metrics, rest), said, aggregation, unknown)
 
 
 def _unit_said(metrics: list[str], text: str) -> list[str]:
@@ -338,7 +357,7 @@ def _unit_said(metrics: list[str], text: str) -> list[str]:
     return [c for c in metrics if c.endswith(suffix)] or metrics
 
 
-def counter_of(metrics: list[str]) -> bool:
+def _meter_power(metrics: list[str]) -> bool:
     """Whether the metrics are a meter's power, whose "use" over a window is its energy counter's increase."""
     return metrics == ["active_power_kw"]
 
