@@ -424,6 +424,13 @@ def _unreadable(m: re.Match, clock: _Clock) -> Window | None:
     return None
 
 
+def _unreadable_word(m: re.Match, clock: _Clock) -> Window | None:
+    """ "since lunchtime": one word after since / until / during that no rule above read."""
+    if re.fullmatch(rf"(?:{_TIME_NOUNS})s?|the|a|an|this|that|last|our|my|then|when|now", m.group("what")):
+        return _SKIP
+    return None
+
+
 # --------------------------------------------------------------------------- grammar
 
 READING_MINUTE = timedelta(minutes=1)
@@ -469,7 +476,7 @@ def _rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window 
                 r"\b(?:the )?(?:last|past|previous) half (?:an? )?(?:hour|day)\b|\bhalf an hour\b|\bhalf a day\b",
                 _half_hour,
             ),
-            (r"\b(?:last night|overnight)\b", _last_night),
+            (r"\b(?:last night|overnight|(?:during|in|over|through) the night)\b", _last_night),
             (rf"\b(?:(?:the )?{_DAY}|{_WEEKDAY}|this|yesterday) {_PART}\b", _part_of_day),
             (r"\b(?P<part>tonight)\b", _part_of_day),
             (r"\b(?:(?P<which>this|last|past|previous) |over the |at the |on the )weekend\b", _weekend),
@@ -494,7 +501,7 @@ def _rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window 
                 r" (?P<what>\w+)(?: \w+)?",
                 _unreadable,
             ),
-            (r"\b(?:since|until|till) (?P<what>[a-z]+)\b", _unreadable),
+            (r"\b(?:since|until|till|during) (?P<what>[a-z]+)\b", _unreadable_word),
             (
                 r"\b(?:before|after|during|around) (?P<what>lunch\w*|breakfast|dinner|tea ?time|shift change|startup"
                 r"|shutdown|maintenance)\b",
