@@ -72,6 +72,9 @@ def compose(*, parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: Pl
         return " ".join(_unknown_metric(u, parsed, access) for u in parsed.unknown_metrics)
     if any(n.startswith("the time") for n in intent.not_understood):
         words = next(n for n in intent.not_understood if n.startswith("the time"))
+        if words.endswith(", still to come"):
+            now = _clock_words(intent.time_range.end, intent).removeprefix("at ")
+            return f"{words.removesuffix(', still to come').capitalize()} is still to come: it is {now} at the plant."
         return f"I didn't understand {words}. Try a window like 'since 7 am', 'yesterday' or 'the last 3 days'."
     sentences = [_unresolved(parsed, access)] if parsed.unresolved else []
     if parsed.unresolved and not intent.equipment_ids:
@@ -141,7 +144,9 @@ def _values(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocab
             parts.append(_equipment_state(eq_id, access))
             continue
         for m in metrics:
-            parts += [_value_phrase(eq_id, m, intent, access, a) for a in aggregations]
+            said = [_value_phrase(eq_id, m, intent, access, a) for a in aggregations]
+            subject = f"{access.catalog.table(eq_id).display_name} {access.metric(eq_id, m).label} "
+            parts += [said[0], *(p.removeprefix(subject) for p in said[1:])]  # "averaged 17.0 ... and peaked at 24.1"
     window = _window_words(intent) if intent.aggregation not in ("count",) else ""
     if intent.aggregation == "latest" and not intent.time_range.point:
         window = ""
@@ -216,7 +221,7 @@ def _past_threshold(intent: Intent, ranked: list[dict], label: str, metric: str,
     total = len(ranked)
     noun = plural(intent.equipment_type) if total != 1 else intent.equipment_type.replace("_", " ")
     if total == 0:
-        return f"No {plural(intent.equipment_type)} have {label} {side} {limit}."
+        return f"No {plural(intent.equipment_type)} have {label} {side} {limit}."  # the extreme is in the widget
     listed = [f"{v['display_name']} at {spoken(metric, v['value'], v['unit'])}" for v in ranked[:MAX_LISTED]]
     more = f", and {total - MAX_LISTED} more" if total > MAX_LISTED else ""
     return f"{total} {noun} {'has' if total == 1 else 'have'} {label} {side} {limit}: {_join(listed)}{more}."
@@ -255,23 +260,30 @@ def _anomaly_phrase(a, access: TimeSeriesDataAccess) -> str:
 
 
 def _alerts(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
-    filters = alert_filters(intent, equipment_ids=intent.equipment_ids, equipment_type=intent.equipment_type)
-    if len(intent.equipment_ids) > 1:
-        filters["equipment_id"] = None
+    scopes = [alert_filters(intent, equipment_ids=[eq], equipment_type=None) for eq in intent.equipment_ids] or [
+        alert_filters(intent, equipment_ids=[], equipment_type=intent.equipment_type)
+    ]
     if intent.filters.get("newest"):
-        return _newest_alert(intent, filters, access)
-    counts = access.alert_counts(**filters)
-    total = sum(counts.values())
-    kind = " ".join(p for p in _alert_words(intent, filters) if p)
+        return _newest_alert(intent, scopes, access)
+    total = sum(sum(access.alert_counts(**f).values()) for f in scopes)
+    kind = " ".join(p for p in _alert_words(intent, scopes[0]) if p)
     noun = "alert" if total == 1 else "alerts"
-    window = _window_words(intent) if "start" in filters else ""
-    tail = f" {window}" if window else ""
+    where = _alert_place(intent, access)
+    window = _window_words(intent) if "start" in scopes[0] else ""
+    tail = "".join(f" {p}" for p in (where, window) if p)
     if total == 0:
         return f"There are no {kind + ' ' if kind else ''}alerts{tail}."
-    newest = access.alerts(**filters, limit=1)[0]
+    newest = max((r for f in scopes for r in access.alerts(**f, limit=1)), key=lambda r: (r.raised_at, r.id))
     verb = "is" if total == 1 else "are"
     when = _clock_words(newest.raised_at, intent)
     return f"There {verb} {total} {kind + ' ' if kind else ''}{noun}{tail}. The newest, {when}: {newest.message}."
+
+
+def _alert_place(intent: Intent, access: TimeSeriesDataAccess) -> str:
+    """ "on Chiller 1 and Chiller 2", "on the chillers", or nothing for the whole plant."""
+    if intent.equipment_ids:
+        return "on " + _join([access.catalog.table(e).display_name for e in intent.equipment_ids])
+    return f"on the {plural(intent.equipment_type)}" if intent.equipment_type else ""
 
 
 def _alert_words(intent: Intent, filters: dict) -> list[str]:
@@ -283,14 +295,17 @@ def _alert_words(intent: Intent, filters: dict) -> list[str]:
     ]
 
 
-def _newest_alert(intent: Intent, filters: dict, access: TimeSeriesDataAccess) -> str:
-    rows = access.alerts(**filters, limit=1)
-    scope = _join([access.catalog.table(e).display_name for e in intent.equipment_ids]) or "The plant"
+def _newest_alert(intent: Intent, scopes: list[dict], access: TimeSeriesDataAccess) -> str:
+    rows = [r for f in scopes for r in access.alerts(**f, limit=1)]
+    scope = _join([access.catalog.table(e).display_name for e in intent.equipment_ids]) or (
+        f"The {plural(intent.equipment_type)}" if intent.equipment_type else "The plant"
+    )
     if not rows:
-        return f"{scope} has no alerts on record."
-    row = rows[0]
+        return f"{scope} {'has' if len(intent.equipment_ids) == 1 else 'have'} no alerts on record."
+    row = max(rows, key=lambda r: (r.raised_at, r.id))
     state = "still active" if row.cleared_at is None else "cleared"
-    return f"{scope} last alarmed {_clock_words(row.raised_at, intent)} ({row.severity}, {state}): {row.message}."
+    who = access.catalog.table(row.equipment_id).display_name if row.equipment_id in access.catalog.equipment else scope
+    return f"{who} last alarmed {_clock_words(row.raised_at, intent)} ({row.severity}, {state}): {row.message}."
 
 
 def _clock_words(ts, intent: Intent) -> str:
@@ -353,11 +368,11 @@ def _fleet_figure(intent: Intent, access: TimeSeriesDataAccess, vocabulary: Plan
     if not values:
         return f"There are no readings of {label} for {plural(eq_type)}."
     figure = {"sum": sum(values), "avg": sum(values) / len(values), "min": min(values), "max": max(values)}
-    word = {"sum": "combined", "avg": "on average", "min": "at the lowest", "max": "at the highest"}
+    word = {"sum": "a combined", "avg": "an average", "min": "a lowest", "max": "a highest"}
     window = _window_words(intent) if intent.time_range.label != "now" else ""
     value = spoken(metric, figure[intent.aggregation], unit)
     tail = f" {window}" if window else ""
-    return f"The {len(values)} {plural(eq_type)} {label} is {value} {word[intent.aggregation]}{tail}."
+    return f"The {len(values)} {plural(eq_type)} have {word[intent.aggregation]} {label} of {value}{tail}."
 
 
 def _unresolved(parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str:

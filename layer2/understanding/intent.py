@@ -280,10 +280,11 @@ def parse_intent(
     refused = refusal(rest, plant_named=bool(spans))
     found = keywords.Resolved(ids=ids, fleet=fleet, metrics=metrics, timed=bool(phrase and phrase.window))
     meaning = _meaning(rest, found, types, unknown, phrase, vocabulary)
-    bare = meaning.kind in ("status", "trend", "comparison") and ids and not meaning.metrics and not meaning.unknown
+    bare = meaning.kind in ("status", "trend", "comparison", "ranking") and not meaning.metrics and not meaning.unknown
+    bare = bare and (ids or types) and not refused
     if bare and (words := _unknown_words(rest, spans)):  # "how noisy is pump 2": never its power instead
         meaning = replace(meaning, unknown=[replace(_unknown(words, types, ids, vocabulary), heard=True)])
-    not_understood = [f"the time '{phrase.text}'"] if phrase and phrase.window is None else []
+    not_understood = [_time_not_understood(phrase)] if phrase and phrase.window is None else []
     not_understood += [f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" for u in meaning.unknown]
     type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t])
     intent = Intent(
@@ -360,6 +361,10 @@ def _unit_said(metrics: list[str], text: str) -> list[str]:
 def _meter_power(metrics: list[str]) -> bool:
     """Whether the metrics are a meter's power, whose "use" over a window is its energy counter's increase."""
     return metrics == ["active_power_kw"]
+
+
+def _time_not_understood(phrase: TimePhrase) -> str:
+    return f"the time '{phrase.text}', still to come" if phrase.ahead else f"the time '{phrase.text}'"
 
 
 def _without(text: str, phrase: TimePhrase | None) -> str:
@@ -482,7 +487,8 @@ def _unknown_words(text: str, spans: list[_Span]) -> str | None:
     left = [text[: spans[0].start]] if spans else [text]
     left += [text[a.end : b.start] for a, b in itertools.pairwise(spans)]
     left += [text[spans[-1].end :]] if spans else []
-    words = [w for w in " ".join(left).split() if w not in QUESTION_WORDS and not w.isdigit() and len(w) > 2]
+    left_over = keywords.without_keywords(" ".join(left))
+    words = [w for w in left_over.split() if w not in QUESTION_WORDS and not w.isdigit() and len(w) > 2]
     return " ".join(words) or None
 
 

@@ -221,3 +221,11 @@ def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
         return 1
     superlative = re.search(r"\b(?:highest|lowest|hottest|warmest|coldest|coolest|biggest|largest|most|least)\b", text)
     return 1 if superlative and not plural else DEFAULT_TOP_K
+
+
+def without_keywords(text: str) -> str:
+    """``text`` with every word this module reads taken out: what is left is for the parser to name."""
+    for pattern in (RANK, COMPARE, TREND, SUMMARY, OVERVIEW, ANOMALY, ALERT, RUNNING, STOPPED, THRESHOLD, USED,
+                    DESCENDING_SAID, ASCENDING_SAID, *(p for p, _ in AGGREGATION_WORDS)):  # fmt: skip
+        text = pattern.sub(" ", text)
+    return text

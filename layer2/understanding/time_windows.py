@@ -82,6 +82,7 @@ class TimePhrase:
     text: str
     span: tuple[int, int]
     window: Window | None
+    ahead: bool = False  # read, but a time still to come on the plant's clock ("7:30 this morning" at 3 am)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class _Clock:
         return datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone).astimezone(UTC)
 
     def window(self, start: datetime, end: datetime, label: str, *, point: bool = False) -> Window | None:
+        if start >= self.now:
+            return _AHEAD
         end = min(end, self.now)
         return Window(start, end, label, point) if start < end else None
 
@@ -120,6 +123,8 @@ def parse_window(*, text: str, now: datetime, zone: ZoneInfo) -> TimePhrase | No
     for pattern, rule in _rules():
         for m in pattern.finditer(text):
             window = rule(m, clock)
+            if window is _AHEAD:
+                return TimePhrase(m.group(0).strip(), m.span(), None, ahead=True)
             if window is not _SKIP:
                 return TimePhrase(m.group(0).strip(), m.span(), window)
     return None
@@ -127,6 +132,8 @@ def parse_window(*, text: str, now: datetime, zone: ZoneInfo) -> TimePhrase | No
 
 _SKIP = Window(datetime.min.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), "")
 """A rule's answer for "these words are not a time after all" (at 90 percent): try the next one."""
+_AHEAD = Window(datetime.max.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), "")
+"""A rule's answer for a time that has not come yet ("this evening" in the morning)."""
 
 
 # --------------------------------------------------------------------------- pieces
@@ -179,6 +186,8 @@ def _day_words(day: date, clock: _Clock) -> str:
 def _day_of(m: re.Match, clock: _Clock) -> date | None:
     """The day a match names through its ``day`` / ``weekday`` groups; None if it names none."""
     groups = m.groupdict()
+    if groups.get("tday"):
+        return clock.today
     if groups.get("pday"):
         return clock.today - timedelta(days=1)
     if groups.get("weekday"):
@@ -440,7 +449,7 @@ _TIME_NOUNS = (
 )
 _DAY = r"(?P<day>today|yesterday|the day before yesterday|day before yesterday)"
 _PART = r"(?P<part>morning|afternoon|evening|night)"
-_DAY_OR_PART = rf"(?: (?:this |(?P<pday>yesterday) |last )?{_PART}| (?:on |last )?{_WEEKDAY}| {_DAY})?"
+_DAY_OR_PART = rf"(?: (?:(?P<tday>this) |(?P<pday>yesterday) |last )?{_PART}| (?:on |last )?{_WEEKDAY}| {_DAY})?"
 _PERIOD = r"(?P<period>week|month|quarter|year)"
 
 

@@ -168,7 +168,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"dirtiest|dirtier|cleanest", ("filter_dp_pa",)),
     (r"chilly|chill", _TEMPERATURE),
     (r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees", _TEMPERATURE),
-    (r"vibrating|vibrate|shaking|shake|shaky|rattling|rattle", ("vibration_mm_s",)),
+    (r"vibrating|vibrate[sd]?|shaking|shake|shook|shaky|rattling|rattle[sd]?", ("vibration_mm_s",)),
     (r"humid|moisture|damp|dampness", ("humidity_percent",)),
     (r"air quality|stuffy|fresh air|ppm|parts per million", ("co2_ppm",)),
     (r"clogged|dirty|blocked|choked|pascals", ("filter_dp_pa",)),
