@@ -261,7 +261,7 @@ def alert_filters(intent: Intent, *, equipment_ids, equipment_type: str | None) 
         "acknowledged": intent.filters.get("acknowledged"),
     }
     if intent.time_range.label != "now" and not intent.filters.get("newest"):
-        filters.update(start=intent.time_range.start, end=intent.time_range.end + timedelta(microseconds=1))
+        filters.update(start=intent.time_range.start, end=intent.time_range.end)  # [start, end), as asked
     return filters
 
 

@@ -449,6 +449,8 @@ def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: P
         metrics.extend(found)
         if not found and span.specific:
             unknown.append(_unknown(span.text, types, ids, vocabulary))
+    if any(s.candidates == ("absent",) for s in said):
+        metrics = []  # "the pH of the water in cooling tower 1" asks for the pH, which nothing here measures
     if len(metrics) > 1 and not any(s.text.endswith("status") for s in said):
         metrics = [m for m in metrics if m != "running_status"] or metrics
     return list(dict.fromkeys(metrics)), unknown

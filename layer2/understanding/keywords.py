@@ -30,7 +30,9 @@ RANK = re.compile(
 )
 COMPARE = re.compile(r"\b(compare\w*|comparison|versus|vs\.?|against|difference between|side by side)\b")
 TREND = re.compile(r"\b(trends?|trending|history|historical|over time|chart|graph|plot|profile)\b")
-ENERGY = re.compile(r"\b(energy|kwh|kilowatt hours?|consumed|used|usage|energy users?|consumers?|units)\b")
+ENERGY = re.compile(
+    r"\b(energy(?! meters?\b)|kwh|kilowatt hours?|consumed|used|usage|energy users?|consumers?|units)\b"
+)
 USED = re.compile(r"\b(used|use|consumed|consumption|burned|burnt|burning|produced|made|generated)\b")
 OVERVIEW = re.compile(r"\b(overview|summary|summari[sz]e)\b")
 SUMMARY = re.compile(r"\b(overview|summary|summari[sz]e|doing|how (is|are)|status of|state of|health)\b")
@@ -59,8 +61,14 @@ NEWEST_ALERT = re.compile(
 # (pattern, aggregation): "highest" / "lowest" mean max / min only for named equipment (a fleet's is an order).
 AGGREGATION_WORDS = [
     (re.compile(r"\b(average|avg|mean|typical|typically|on average)\b"), "avg"),
-    (re.compile(r"\b(max|maximum|peak|peaked|highest|top|hottest|warmest)\b"), "max"),
-    (re.compile(r"\b(min|minimum|lowest|least|coldest|coolest|dip|dipped)\b"), "min"),
+    (
+        re.compile(r"\b(max|maximum|peak|peaked|highest|top|hottest|warmest|how high|topped out|top out|high point)\b"),
+        "max",
+    ),
+    (
+        re.compile(r"\b(min|minimum|lowest|least|coldest|coolest|dip|dipped|bottom(?:ed)? out|how low|low point)\b"),
+        "min",
+    ),
     (re.compile(r"\b(total|sum|combined|altogether|in total|overall|aggregate|add(?:ed|ing)? up)\b"), "sum"),
     (
         re.compile(
@@ -218,6 +226,8 @@ def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
     if kind != "ranking":
         return None
     if re.search(r"\bwhich (?:\w+ ){0,2}(?:has|is|had|was|shows?|runs?|ran|uses?|used|draws?|drew)\b", text):
+        return 1
+    if re.search(r"\b(?:whose|the single|the one)\b", text):
         return 1
     superlative = re.search(r"\b(?:highest|lowest|hottest|warmest|coldest|coolest|biggest|largest|most|least)\b", text)
     return 1 if superlative and not plural else DEFAULT_TOP_K

@@ -74,6 +74,7 @@ NOT_MISSPELT = frozenset(
     ]
 )
 FUZZY_CUTOFF = 84
+TYPE_CUTOFF = 78  # lower: a misheard type word is only kept if it then names a real unit
 
 
 def repair(text: str, *, is_real: Callable[[str, int], bool]) -> str:
@@ -82,6 +83,7 @@ def repair(text: str, *, is_real: Callable[[str, int], bool]) -> str:
     text = SPOKEN_ZERO.sub(r"\g<1>0\g<2>", text)
     for step in (_sound_alikes, _spelled_letters, _run_together, _ordinals, _misspellings):
         text = step(text)
+    text = _misheard_types(text, is_real)
     text = _homophones(text, is_real)
     text = _corrections(text)
     text = FILLERS.sub(" ", text)
@@ -175,6 +177,30 @@ def _misspellings(text: str) -> str:
         if match and abs(len(match[0]) - len(word)) <= 1 and match[0].rstrip("s") != word.rstrip("s"):
             words[i] = match[0]
     return " ".join(words)
+
+
+def _misheard_types(text: str, is_real: Callable[[str, int], bool]) -> str:
+    """ "boyler 2", "cooling tour 2" -> the type word, kept only when that type has the number said."""
+
+    def fix(m: re.Match) -> str:
+        first, last, number = m.group(1), m.group(2), int(m.group(3))
+        if _type_of_alias(last) or last in DOMAIN_WORDS or last in NOT_MISSPELT:
+            return m.group(0)
+        for words, keep in ((last, first), (f"{first} {last}" if first else "", "")):
+            match = words and process.extractOne(words, _spoken_types(), scorer=fuzz.ratio, score_cutoff=TYPE_CUTOFF)
+            two_words = " " in words
+            if match and two_words and fuzz.ratio(first, match[0].split()[0]) < TYPE_CUTOFF:
+                continue  # "restart compressor 9" is not "air compressor 9"
+            if match and (" " in match[0]) == two_words and is_real(_type_of_alias(match[0]), number):
+                return f"{keep + ' ' if keep else ''}{match[0]} {number}"
+        return m.group(0)
+
+    return re.sub(r"\b(?:([a-z]{3,}) )?([a-z]{4,}) (\d+)\b", fix, text)
+
+
+@cache
+def _spoken_types() -> tuple[str, ...]:
+    return tuple(a for names in TYPE_ALIASES.values() for a in names if len(a) >= 5)
 
 
 def _corrections(text: str) -> str:

@@ -32,6 +32,13 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
     "motor": ("motor",),
 }
 
+ABSENT = (
+    r"total harmonic distortion|harmonic distortion|harmonics?|thd|ph level|ph|conductivity|turbidity|noise level"
+    r"|noise|decibels?|torque|refrigerant(?: charge| level| pressure)?|dew point|belt tension"
+    r"|bearing temp(?:erature)?|oil quality|wind speed|rainfall|solar|irradiance|nox|emissions?"
+)
+"""What operators may ask that no equipment here measures: said so, never answered with a neighbour."""
+
 _IRREGULAR_PLURALS = {"ahu": "AHUs", "ups": "UPS units"}
 
 
@@ -137,6 +144,9 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     ),
     (r"output power|power output", ("output_power_kw", "power_output_kw")),
     # everyday words (how operators say it when they do not name the column)
+    (ABSENT, ("absent",)),  # measured nowhere in this plant: "Cooling Tower 1 has no ph; it has ..."
+    (r"delivering|delivery|pumping out", ("flow_rate_m3h", "chw_flow_m3h")),
+    (r"cubic met(?:re|er)s?(?: an| a| per)? hour|m3 per hour|m3h", ("flow_rate_m3h", "chw_flow_m3h", "fuel_flow_m3h")),
     (r"suction(?: side)?(?: pressure)?|pressure (?:at|on) the suction", ("suction_pressure_bar",)),
     (r"discharge side(?: pressure)?|pressure (?:at|on) the discharge", ("discharge_pressure_bar",)),
     (r"air (?:returning|coming back)(?: to| from)?|returning air", ("return_air_temp_c",)),
@@ -217,7 +227,9 @@ WEAK = re.compile(
     r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel|overheating"
     r"|overheated|overheat|chilly|chill|getting from the mains|from the mains"
 )
-ACTION_WORDS = re.compile(r"drawing|draw|consuming|burning|pulling|pull|producing|generating|making|working")
+ACTION_WORDS = re.compile(
+    r"drawing|draw|consuming|burning|pulling|pull|producing|generating|making|working|putting out|production"
+)
 """Weak words that are verbs: they give way to any other metric word, even a weak one ("how cold ... making")."""
 """Everyday words that mean the column named beside them, if one is ("how hot is the oil": oil temperature)."""
 
