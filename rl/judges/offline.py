@@ -97,6 +97,8 @@ class OfflineJudge:
         quality = (mean(w.appropriateness_score for w in judged) if judged else 0.0) - MISSING_PENALTY * len(missing)
         shown_false = [i for i, w in enumerate(experience.widgets) if _contradicted(i, w, experience, numbers)]
         rating = "up" if quality >= UP_THRESHOLD and not numbers.false and not shown_false else "down"
+        if _declined(intent) and not experience.widgets:  # saying what it cannot do, with nothing shown, is right
+            quality, rating = 1.0, "up" if not numbers.false else "down"
         return Evaluation(
             rating=rating,
             evaluation_confidence=_confidence(self.facts is not None, numbers),
@@ -229,7 +231,16 @@ def _understanding(intent: dict, voice: str) -> str:
         text += f" The intent is uncertain (confidence {intent['confidence']:.2f})."
     if "I couldn't find" in voice:
         text += " Some equipment named in the question does not exist in the plant."
+    if intent.get("refusal"):
+        text += f" Declined as {'a command' if intent['refusal'] == 'command' else 'outside the plant'}."
+    if intent.get("not_understood"):
+        text += f" Not understood: {'; '.join(intent['not_understood'])}."
     return text
+
+
+def _declined(intent: dict) -> bool:
+    """The answer refused, or said what it did not understand (intents recorded before issue 12 have neither)."""
+    return bool(intent.get("refusal") or intent.get("not_understood"))
 
 
 def _reasoning(judged, quality, numbers, alerts, missing, rating, database) -> str:

@@ -193,3 +193,16 @@ def test_spoken_claims_leave_out_names_counts_windows_and_unknown_equipment():
     assert spoken_claims("Energy Meter 2 power factor is 0.91.") == ["0.91"]
     assert supports("31.5", 31.46) and supports("31.5", 31.5499) and not supports("31.5", 31.56)
     assert supports("7", 7.4) and not supports("7", 7.6) and supports("0.91", 0.9149)
+
+
+@pytest.mark.parametrize(
+    ("transcript", "said"),
+    [("turn off pump 1", "Declined as a command"), ("what's the fuel level of pump 2", "Not understood: fuel level")],
+)
+def test_a_refusal_or_an_honest_i_cannot_tell_with_no_widgets_is_rated_up(ask, judge, transcript, said):
+    experience = ask(transcript)
+    assert experience.widgets == []
+    evaluation = judge.evaluation(experience)
+    assert evaluation.rating == "up" and said in evaluation.query_understanding
+    answered = ask("pump 2 power")
+    assert judge.evaluation(replace(answered, widgets=[], data_summary={})).rating == "down"  # an empty plan is not
