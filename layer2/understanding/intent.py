@@ -330,6 +330,9 @@ def _meaning(rest, found, types, unknown, phrase, vocabulary: PlantVocabulary) -
     ):
         metrics = ["energy_kwh"]  # "how much has meter 41 consumed", "the biggest energy users": an increase
     said = keywords.aggregations(rest, kind, replace(found, metrics=metrics))
+    power = [m for m in available if m.endswith("_kw")][:1]
+    if not metrics and found.ids and found.timed and used and power and "energy_kwh" not in available:
+        metrics = power  # "what did pump 3 use today": the energy its power adds up to
     if not said and found.timed and used and metrics and metrics[0].endswith(_RATES):
         said = ["sum"]  # "gas used by boiler 3 today": the total of a rate over the window
     point = bool(phrase and phrase.window and phrase.window.point)
@@ -337,7 +340,7 @@ def _meaning(rest, found, types, unknown, phrase, vocabulary: PlantVocabulary) -
         kind = "status"  # "at 7:30 this morning": one reading
     if "runtime" in said and "running_status" in available:
         metrics, unknown = ["running_status"], []  # "hours run by AHU 1 yesterday": its running time
-    if kind in ("trend", "status") and found.timed and used and _meter_power(metrics):
+    if kind in ("trend", "status") and found.timed and used and "energy_kwh" in available and _meter_power(metrics):
         kind, metrics, said = "energy", ["energy_kwh"], []  # "how much electricity did meter 2 use yesterday"
     aggregation = keywords.aggregation(rest, kind, replace(found, metrics=metrics), said)
     if aggregation == "delta" and metrics == ["energy_kwh"]:
@@ -359,8 +362,8 @@ def _unit_said(metrics: list[str], text: str) -> list[str]:
 
 
 def _meter_power(metrics: list[str]) -> bool:
-    """Whether the metrics are a meter's power, whose "use" over a window is its energy counter's increase."""
-    return metrics == ["active_power_kw"]
+    """Whether the metrics are a meter's power (or none), whose "use" over a window is its counter's increase."""
+    return metrics in ([], ["active_power_kw"])
 
 
 def _time_not_understood(phrase: TimePhrase) -> str:

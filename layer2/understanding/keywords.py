@@ -102,7 +102,9 @@ UNACKNOWLEDGED = re.compile(
     r"|(?:have|has)n'?t been acknowledged|(?:have|has) not been acknowledged|outstanding|pending)\b"
 )
 ACKNOWLEDGED = re.compile(r"\b(acknowledged|acked)\b")
-ALERT_HISTORY = re.compile(r"\b(all|cleared|resolved|past|history|historical|ever|previous|recent|log)\b")
+ALERT_HISTORY = re.compile(
+    r"\b((?<!at )all(?! right)|cleared|resolved|past|history|historical|ever|previous|recent|log)\b"
+)
 ALERT_ACTIVE = re.compile(
     r"\b(active|current|currently|open|ongoing|right now|now|still|(?:have|has)n'?t cleared|not (?:yet )?cleared"
     r"|uncleared|not been cleared)\b"
