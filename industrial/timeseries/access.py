@@ -376,7 +376,6 @@ class TimeSeriesDataAccess:
 
     def counter_increases(self, equipment_ids: list[str], metric: str, start: datetime, end: datetime):
         """:meth:`counter_increase` for several equipment in one statement: ``{id: increase or None}``."""
-        columns = [self.metric(eq, metric) for eq in equipment_ids]
         _check_window(start, end)
         part = sql.SQL(
             "SELECT {id}::text, "
@@ -384,6 +383,12 @@ class TimeSeriesDataAccess:
             '(SELECT {c} FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1), '
             '(SELECT {c} FROM {t} WHERE "timestamp" >= %(start)s ORDER BY "timestamp" LIMIT 1))::float8'
         )
+        rows = self._per_table("increase", equipment_ids, metric, part, {"start": start, "end": end})
+        return dict(rows)
+
+    def _per_table(self, key: str, equipment_ids: list[str], metric: str, part: sql.SQL, params: dict) -> list:
+        """One ``part`` per equipment (``{id}``, ``{c}``, ``{t}`` filled from the catalog), as one UNION ALL."""
+        columns = [self.metric(eq, metric) for eq in equipment_ids]
 
         def build() -> sql.Composed:
             return sql.SQL(" UNION ALL ").join(
@@ -392,8 +397,8 @@ class TimeSeriesDataAccess:
             )
 
         with self._pool.connection() as conn:
-            query = self._fleet_statement(conn, ("increase", tuple(equipment_ids), metric), build)
-            return {eq: value for eq, value in conn.execute(query, {"start": start, "end": end})}
+            query = self._fleet_statement(conn, (key, tuple(equipment_ids), metric), build)
+            return conn.execute(query, params).fetchall()
 
     def window_aggregates(
         self, equipment_ids: list[str], metric: str, start: datetime, end: datetime
@@ -403,22 +408,12 @@ class TimeSeriesDataAccess:
         What a fleet ranked over a window needs ("which pump vibrated most yesterday"), without the sorts
         that :meth:`stats`' percentiles cost per table.
         """
-        columns = [self.metric(eq, metric) for eq in equipment_ids]
         _check_window(start, end)
         part = sql.SQL(
             "SELECT {id}::text, count({c}), avg({c})::float8, min({c})::float8, max({c})::float8 FROM {t} "
             'WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
         )
-
-        def build() -> sql.Composed:
-            return sql.SQL(" UNION ALL ").join(
-                part.format(id=sql.Literal(eq), c=sql.Identifier(col.name), t=sql.Identifier(eq))
-                for eq, col in zip(equipment_ids, columns, strict=True)
-            )
-
-        with self._pool.connection() as conn:
-            query = self._fleet_statement(conn, ("window", tuple(equipment_ids), metric), build)
-            rows = conn.execute(query, {"start": start, "end": end}).fetchall()
+        rows = self._per_table("window", equipment_ids, metric, part, {"start": start, "end": end})
         return {eq: WindowAggregate(int(n), _num(mean), _num(low), _num(high)) for eq, n, mean, low, high in rows}
 
     def first_reading(self, equipment_id: str, max_age: float = 60.0) -> datetime | None:
