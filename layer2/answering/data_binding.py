@@ -10,11 +10,11 @@ shown is what the database holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from industrial.plant.spec import READING_INTERVAL, limit_for
-from industrial.timeseries.access import Series, TimeSeriesDataAccess
+from industrial.timeseries.access import MAX_POINTS, Series, TimeSeriesDataAccess
 from industrial.timeseries.rag import TimeSeriesRAGProvider
 from industrial.timestamps import iso_timestamp
 from layer2.planning.planner import Candidate
@@ -206,10 +206,10 @@ def _gauge(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
 
 
 def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
-    tr = _chart_window(intent)
+    ids = c.equipment_ids or tuple(access.catalog.ids_of_type(c.equipment_type)[:5])
+    tr = _charted(_chart_window(intent), [access.first_reading(eq) for eq in ids])
     bucket = bucket_for(tr.end - tr.start)
     aggregation = "delta" if c.metric == "energy_kwh" else "avg"
-    ids = c.equipment_ids or tuple(access.catalog.ids_of_type(c.equipment_type)[:5])
     series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation) for eq in ids]
     return {
         "window": {**tr.to_dict()},
@@ -351,6 +351,15 @@ def bucket_for(span: timedelta) -> str:
         if span <= limit:
             return bucket
     return "1d"
+
+
+def _charted(tr: TimeRange, first_readings: list[datetime | None]) -> TimeRange:
+    """The part of ``tr`` a chart can show: from the first reading on (a 3-year window over 7 days of data
+    draws 7 days), and no more daily points than one range query returns."""
+    known = [f for f in first_readings if f is not None]
+    start = max([tr.start, min(known)] if known else [tr.start])
+    start = max(start, tr.end - MAX_POINTS * timedelta(days=1))
+    return replace(tr, start=min(start, tr.end - timedelta(minutes=1)))
 
 
 def _chart_window(intent: Intent) -> TimeRange:

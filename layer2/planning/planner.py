@@ -189,6 +189,9 @@ def candidates(*, intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate
     ids = tuple(intent.equipment_ids)
     eq_type = intent.equipment_type or (vocabulary.type_of(ids[0]) if ids else None)
     available = vocabulary.metrics_by_type.get(eq_type, []) if eq_type else []
+    if len({vocabulary.type_of(i) for i in ids}) > 1:  # "chiller 2 and motor 10": only what both have
+        types = {vocabulary.type_of(i) for i in ids}
+        available = [m for m in available if all(m in vocabulary.metrics_by_type.get(t, []) for t in types)]
     metrics = [m for m in intent.metrics if m in available] or ([primary_metric(available)] if available else [])
     slots = _slots(intent, ids, eq_type, metrics, available)
     proposed = []
@@ -212,6 +215,8 @@ def _slots(intent: Intent, ids: tuple[str, ...], eq_type: str | None, metrics: l
             if _gaugeable(eq_type, metric):
                 slots.append(("gauge", ids, metric, later))
         slots += [("table", ids, None, 0.0), ("alerts_list", ids, None, 0.0), ("anomaly_timeline", ids, None, 0.0)]
+    elif len(ids) > 1 and first is None:  # units of types with no metric in common: their alerts
+        slots.append(("alerts_list", ids, None, 0.0))
     elif len(ids) > 1:
         slots += [
             ("comparison", ids, first, 0.0),

@@ -77,3 +77,18 @@ def test_clock_times_are_spoken_on_the_plant_clock(ask, plant_db):
     body = ask(f"when did {name.replace('_', ' ')} {int(number)} last alarm")
     clock = f"{(local.hour % 12) or 12}:{local.minute:02d} {'am' if local.hour < 12 else 'pm'}"
     assert f"last alarmed at {clock} on {local.day} {local.strftime('%B')}" in body["voice_response"], body
+
+
+@pytest.mark.parametrize(
+    "transcript",
+    [
+        "how hot are chiller 2 and motor 1",  # two types: one word, two columns
+        "dg 2 and meter 1 power",  # two types with no metric in common
+        "chiller 1 power trend over the last 60 years",  # more days than one range query returns
+        "pump 1 flow between 13 and 15 pm",  # no such clock time
+        "last 99999 days of alarms on 31 february",
+    ],
+)
+def test_a_well_formed_question_always_gets_an_answer(ask, transcript):
+    body = ask(transcript)
+    assert body["voice_response"]
