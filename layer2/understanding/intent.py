@@ -240,6 +240,8 @@ def _spans(text: str, vocabulary: PlantVocabulary) -> list[_Span]:
             )
         )
     for phrase in vocabulary.phrases:
+        if phrase.required and phrase.required not in text:
+            continue  # cheaper than a search that cannot match
         for m in phrase.pattern.finditer(text):
             found.append(
                 _Span(

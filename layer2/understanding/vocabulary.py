@@ -219,6 +219,7 @@ class MetricPhrase:
     specific: bool = True  # False for words every type can be asked ("running"): never "it has no ..."
     weak: bool = False  # an everyday word ("hot", "drawing") that gives way to a column named beside it
     action: bool = False  # a weak verb ("making"), which gives way even to weak words
+    required: str = ""  # words every match starts with: a text without them need not be searched
 
 
 WEAK = re.compile(
@@ -242,13 +243,28 @@ def compile_phrases(columns: list[str]) -> list[MetricPhrase]:
         for alternative in alternatives.split("|") if "(" not in alternatives else [alternatives]:
             weak = not specific or bool(WEAK.fullmatch(alternative))
             action = bool(ACTION_WORDS.fullmatch(alternative))
-            phrases.append(MetricPhrase(re.compile(rf"\b(?:{alternative})\b"), candidates, specific, weak, action))
+            pattern = re.compile(rf"\b(?:{alternative})\b")
+            phrases.append(MetricPhrase(pattern, candidates, specific, weak, action, _required_prefix(alternative)))
     for column in columns:
         words = _column_words(column)
         if len(words) > 3:
             spoken = re.escape(words).replace("temp", "temp(?:erature)?")
             phrases.append(MetricPhrase(re.compile(rf"\b{spoken}\b"), (column,)))
     return phrases
+
+
+def _required_prefix(alternative: str) -> str:
+    """The literal start every match of ``alternative`` has ("chilled water supply temp" of "chilled water
+    supply temp(erature)?s?"), or "" when there is none or the pattern has alternatives of its own."""
+    depth = 0
+    for char in alternative:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            return ""
+    prefix = re.match(r"[a-z0-9 ]*", alternative).group(0)
+    if len(prefix) < len(alternative) and alternative[len(prefix)] in "?*{":
+        prefix = prefix[:-1]  # "rattles?": the s may be missing
+    return prefix.strip() if len(prefix.strip()) >= 2 else ""
 
 
 def _column_words(column: str) -> str:
