@@ -94,6 +94,8 @@ def blocked(parsed: ParsedQuery) -> bool:
 
 
 def _unknown_metric(u, parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str:
+    if not u.equipment_type:
+        return f"Nothing in this plant measures {u.mentioned}."
     ids = [i for i in parsed.intent.equipment_ids if access.catalog.table(i).equipment_type == u.equipment_type]
     name = access.catalog.table(ids[0]).display_name if ids else plural(u.equipment_type).capitalize()
     has = "has" if ids else "have"

@@ -64,6 +64,7 @@ than running working going whats lets let want need know number good bad badly w
 low currently level levels some more most less please could would should will shall may might must
 being any anything something reading one two like a an i us them they their stats statistics figure
 figures numbers say said dashboard screen panel today's doing how's what's up
+out
 """
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
 
@@ -208,6 +209,8 @@ def normalise(transcript: str) -> str:
     text = re.sub(r"\b([a-z]+)-(\d)", r"\1 \2", text)  # "ch-1" -> "ch 1"
     text = text.replace("_", " ")  # "chiller_001" as an id
     text = re.sub(r"[?!;:\"(),]|(?<!\d)\.|\.(?!\d)", " ", text)  # a dot stays only inside a decimal
+    text = re.sub(r"\b(?:c|see) (?:o|oh) (?:two|2)\b", "co2", text)  # before "o two" becomes "02"
+    text = re.sub(r"^control\b|\bover(?: and out)?$", " ", text) if text.startswith("control") else text  # radio
     text = alpha2digit(text, "en", threshold=0)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -287,7 +290,10 @@ def parse_intent(
     if bare and (words := _unknown_words(rest, spans)):  # "how noisy is pump 2": never its power instead
         meaning = replace(meaning, unknown=[replace(_unknown(words, types, ids, vocabulary), heard=True)])
     not_understood = [_time_not_understood(phrase)] if phrase and phrase.window is None else []
-    not_understood += [f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" for u in meaning.unknown]
+    not_understood += [
+        f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" if u.equipment_type else u.mentioned
+        for u in meaning.unknown
+    ]
     type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t])
     intent = Intent(
         intent_type=meaning.kind,
@@ -456,6 +462,8 @@ def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: P
             unknown.append(_unknown(span.text, types, ids, vocabulary))
     if any(s.candidates == ("absent",) for s in said):
         metrics = []  # "the pH of the water in cooling tower 1" asks for the pH, which nothing here measures
+        if not types:  # "the ammonia level in the plant room": nothing here measures it at all
+            unknown = [UnknownMetric(s.text, "", []) for s in said if s.candidates == ("absent",)][:1]
     if len(metrics) > 1 and not any(s.text.endswith("status") for s in said):
         metrics = [m for m in metrics if m != "running_status"] or metrics
     return list(dict.fromkeys(metrics)), unknown

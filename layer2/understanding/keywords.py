@@ -33,7 +33,10 @@ TREND = re.compile(r"\b(trends?|trending|history|historical|over time|chart|grap
 ENERGY = re.compile(
     r"\b(energy(?! meters?\b)|kwh|kilowatt hours?|consumed|used|usage|energy users?|consumers?|units)\b"
 )
-USED = re.compile(r"\b(used|use|consumed|consumption|burned|burnt|burning|produced|made|generated)\b")
+USED = re.compile(
+    r"\b(used|use|consumed|consumption|burned|burnt|burning|produced|made|generated|eat up|ate up|eaten|eats"
+    r"|went through|gone through|burn through)\b"
+)
 OVERVIEW = re.compile(r"\b(overview|summary|summari[sz]e)\b")
 SUMMARY = re.compile(r"\b(overview|summary|summari[sz]e|doing|how (is|are)|status of|state of|health)\b")
 DESCENDING_SAID = re.compile(
@@ -42,12 +45,13 @@ DESCENDING_SAID = re.compile(
 ASCENDING_SAID = re.compile(r"\b(lowest to highest|low to high|ascending|smallest first|least to most)\b")
 ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|coolest|smallest|lightest|poorest|weakest)\b")
 RUNTIME = re.compile(
-    r"\bhow (?:many hours|long)\b.*\b(?:run|ran|running|on|operat\w*|work\w*)\b|\b(?:run ?time|running time|uptime"
+    r"\bhow (?:many hours|long)\b.*\b(?:run|ran|running|on|operat\w*|work\w*)\b"
+    r"|\b(?:run|ran|running|operat\w*)\b.*\bhow (?:many hours|long)\b|\b(?:run ?time|running time|uptime"
     r"|hours (?:of )?(?:running|operation))\b"
 )
 RUNNING = re.compile(
     r"\b(?:(?:are|is|were|was|currently|still) (?:\w+ )?(?:on|running|working|operating|online|in service)"
-    r"|running|operating|online|in service|switched on|turned on|firing|in operation)\b"
+    r"|running|operating|online|on line|in service|switched on|turned on|firing|in operation|up and running)\b"
 )
 STOPPED = re.compile(
     r"\b(?:(?:are|is|were|was|currently|still) (?:off|stopped|not running|idle|offline|down|tripped)|switched off"
@@ -81,13 +85,14 @@ AGGREGATION_WORDS = [
 ]
 _ORDER_ONLY = {"highest", "lowest", "top", "hottest", "warmest", "coldest", "coolest", "least"}
 THRESHOLD = re.compile(
-    r"\b(above|over|greater than|more than|exceeding|exceeds?|higher than|at least|hotter than|warmer than|bigger than"
+    r"\b(above|over|beyond|greater than|more than|exceeding|exceeds?|higher than|at least|hotter than|warmer than"
+    r"|bigger than"
     r"|larger than|faster than|below|under|less than|lower than|at most|no more than|colder than|cooler than"
     r"|smaller than|slower than)"
     r"\s+(\d+(?:\.\d+)?)"
 )
 _ABOVE = ("above", "over", "greater than", "more than", "exceeding", "exceed", "exceeds", "higher than", "at least",
-          "hotter than", "warmer than", "bigger than", "larger than", "faster than")  # fmt: skip
+          "hotter than", "warmer than", "bigger than", "larger than", "faster than", "beyond")  # fmt: skip
 SEVERITY_WORDS = {
     "critical": r"critical|severe|serious|emergency",
     "high": r"high(?= (?:priority|severity|alarms?|alerts?|level alarms?|(?:or|and) (?:critical|medium|low)))|major"
@@ -231,7 +236,11 @@ def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
         return 1
     if re.search(r"\b(?:whose|the single|the one)\b", text):
         return 1
-    superlative = re.search(r"\b(?:highest|lowest|hottest|warmest|coldest|coolest|biggest|largest|most|least)\b", text)
+    superlative = re.search(
+        r"\b(?:highest|lowest|hottest|warmest|coldest|coolest|biggest|largest|most|least|lightest|heaviest|dirtiest"
+        r"|poorest|best|worst|fastest|slowest|busiest)\b",
+        text,
+    )
     return 1 if superlative and not plural else DEFAULT_TOP_K
 
 

@@ -35,7 +35,8 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 ABSENT = (
     r"total harmonic distortion|harmonic distortion|harmonics?|thd|ph level|ph|conductivity|turbidity|noise level"
     r"|noise|decibels?|torque|refrigerant(?: charge| level| pressure)?|dew point|belt tension"
-    r"|bearing temp(?:erature)?|oil quality|wind speed|rainfall|solar|irradiance|nox|emissions?"
+    r"|bearing temp(?:erature)?|oil quality|wind speed|rainfall|solar|irradiance|nox|emissions?|ammonia(?: level)?"
+    r"|h2s|gas leak"
 )
 """What operators may ask that no equipment here measures: said so, never answered with a neighbour."""
 
@@ -90,7 +91,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"supply water temp(erature)?", ("chw_supply_temp_c",)),
     (r"return water temp(erature)?", ("chw_return_temp_c",)),
     # air handlers
-    (r"supply air( temp(erature)?)?|discharge air( temp(erature)?)?", ("supply_air_temp_c",)),
+    (r"supply air( temp(erature)?)?|discharge air( temp(erature)?)?", ("supply_air_temp_c", "discharge_temp_c")),
     (r"return air( temp(erature)?)?", ("return_air_temp_c",)),
     (r"supply temp(erature)?s?", ("chw_supply_temp_c", "supply_air_temp_c")),
     (r"return temp(erature)?s?", ("chw_return_temp_c", "return_air_temp_c")),
@@ -108,6 +109,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"steam( flow| output| production)?", ("steam_flow_kg_h",)),
     (r"fuel flow|gas flow|gas consumption|fuel consumption|fuel (use|usage)", ("fuel_flow_m3h",)),
     (r"flue( gas)? temp(erature)?|stack temp(erature)?|exhaust temp(erature)?|flue gas", ("flue_gas_temp_c",)),
+    (r"stack|chimney|smoke", ("flue_gas_temp_c",)),
     (r"efficiency", ("cop", "efficiency_percent")),
     (r"cop|coefficient of performance", ("cop",)),
     # pumps, compressors, motors
@@ -159,7 +161,8 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"chilled water (?:coming back|returning|coming in)|water coming back", ("chw_return_temp_c",)),
     (r"chilled water (?:going out|leaving|sent out)", ("chw_supply_temp_c",)),
     (r"how much chilled water|chilled water (?:is )?\w* ?sending|sending out", ("chw_flow_m3h",)),
-    (r"voltage coming in(?:to)?|incoming voltage|coming into|coming in|incoming", ("input_voltage_v",)),
+    (r"voltage coming in(?:to)?|incoming voltage", ("input_voltage_v",)),
+    (r"coming into|coming in|incoming", ("input_voltage_v",)),
     (r"voltage going out|outgoing voltage|going out", ("output_voltage_v",)),
     (
         r"how much water is in|water in|how much water (?:is )?(?:left|there)",
@@ -182,7 +185,10 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"humid|moisture|damp|dampness", ("humidity_percent",)),
     (r"air quality|stuffy|fresh air|ppm|parts per million", ("co2_ppm",)),
     (r"clogged|dirty|blocked|choked|pascals", ("filter_dp_pa",)),
-    (r"spinning|how fast|rotating|rotation", ("speed_rpm", "fan_speed_percent")),
+    (r"spinning|how fast|rotating|rotation|turning|how quick(?:ly)?|revving", ("speed_rpm", "fan_speed_percent")),
+    (r"engine water|radiator|jacket water", ("coolant_temp_c",)),
+    (r"juice|juice left", ("battery_charge_percent",)),
+    (r"muggy|sticky|clammy", ("humidity_percent",)),
     (r"gas used|gas use|burning|burn rate|gas|fuel burn|fuel used|fuel consumed", ("fuel_flow_m3h",)),
     (r"backup|backup time|battery left|charge left|how much battery", ("battery_charge_percent",)),
     (r"pulling|pull|current draw|drawing amps", ("current_a", *_POWER)),
@@ -207,7 +213,8 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
 
 
 REWRITES = [
-    (re.compile(r"\bhow much (fuel|diesel|battery|charge)\b(?=.*\b(?:left|remaining)\b)"), r"\1 left"),
+    (re.compile(r"\bhow much (fuel|diesel|battery|charge|juice)\b(?=.*\b(?:left|remaining)\b)"), r"\1 left"),
+    (re.compile(r"\b(low|lowest|short) on (?:diesel|fuel)\b"), r"\1 fuel level"),
 ]
 """Words apart that mean one metric together: "how much fuel has DG 2 got left" is its fuel level."""
 
@@ -226,7 +233,7 @@ WEAK = re.compile(
     r"how hot|hot|warm|warmer|warmest|hottest|heat|heating up|cold|colder|coldest|cool|coolest|degrees|drawing|draw"
     r"|consuming|burning|pulling|pull|producing|generating|making|loaded|how loaded|mains|input|working|how hard"
     r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel|overheating"
-    r"|overheated|overheat|chilly|chill|getting from the mains|from the mains"
+    r"|overheated|overheat|chilly|chill|getting from the mains|from the mains|incoming|coming in|coming into"
 )
 ACTION_WORDS = re.compile(
     r"drawing|draw|consuming|burning|pulling|pull|producing|generating|making|working|putting out|production"
