@@ -49,6 +49,7 @@ INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts",
 AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count", "runtime")
 REFUSALS = ("command", "out_of_domain")
 UTC_ZONE = ZoneInfo("UTC")
+NEVER = r"(?!)"  # a pattern that matches nothing: no type named, so no "the 3 <type>s"
 UNIT_SAID = re.compile(r"\bin (kva|percent|kw|kilowatts|amps|volts|degrees|bar|rpm|pascals)\b")
 UNIT_SUFFIX = {"kva": "_kva", "percent": "_percent", "kw": "_kw", "kilowatts": "_kw", "amps": "_a", "volts": "_v",
                "degrees": "_c", "bar": "_bar", "rpm": "_rpm", "pascals": "_pa"}  # fmt: skip
@@ -294,7 +295,7 @@ def parse_intent(
         f"{u.mentioned} on {u.equipment_type.replace('_', ' ')}" if u.equipment_type else u.mentioned
         for u in meaning.unknown
     ]
-    type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t])
+    type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t]) or NEVER  # "the 3 pumps"
     intent = Intent(
         intent_type=meaning.kind,
         equipment_type=meaning.equipment_type,
@@ -304,7 +305,7 @@ def parse_intent(
         aggregation=meaning.aggregation,
         comparison=meaning.kind == "comparison" or len(ids) >= 2,
         filters=keywords.filters(rest, meaning.kind, found),
-        top_k=keywords.top_k(rest, meaning.kind, type_words or "x^", any(s.plural for s in spans)),
+        top_k=keywords.top_k(rest, meaning.kind, type_words, any(s.plural for s in spans)),
         confidence=_confidence(found, types, unresolved, not_understood, rest, refused),
         aggregations=meaning.said or [meaning.aggregation],
         not_understood=not_understood,
