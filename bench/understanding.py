@@ -2,6 +2,7 @@
 
     python bench/understanding.py                # every labelled question, parsed 20 times each
     python bench/understanding.py --repeats 5    # a quicker run
+    python bench/understanding.py --questions held_out.jsonl   # score a blind set, once, before tuning on it
 
 The questions are tests/data/understanding_questions.jsonl (kinds: speech,
 everyday_words, windows, aggregations, fleet, alert_history, honest), labelled
@@ -111,6 +112,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="Parses per question for the timings (default 20).")
     parser.add_argument("--zone", default="Asia/Singapore", help="Plant time zone of the labels (default Singapore).")
     parser.add_argument("--misses", action="store_true", help="Print every miss on stderr.")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=None,
+        help="Another labelled file in the same format (a blind held-out set); default the project's set.",
+    )
     args = parser.parse_args()
 
     setup_django()
@@ -126,7 +133,7 @@ def main() -> None:
     from tests.layer2.understanding.labels import KINDS, load_questions
 
     settings.PLANT_TIME_ZONE = args.zone  # before anything answers
-    questions = load_questions()
+    questions = load_questions(args.questions) if args.questions else load_questions()
     full, small = "plant_bench_understanding_full", "plant_bench_understanding_small"
     state = Path(tempfile.mkdtemp(prefix="cc-bench-understanding-"))
     try:
