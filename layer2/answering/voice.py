@@ -99,11 +99,8 @@ def _unknown_metric(u, parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str
     ids = [i for i in parsed.intent.equipment_ids if access.catalog.table(i).equipment_type == u.equipment_type]
     name = access.catalog.table(ids[0]).display_name if ids else plural(u.equipment_type).capitalize()
     has = "has" if ids else "have"
-    labels = (
-        [access.catalog.table(ids[0]).metrics[m].label for m in u.available if m != "running_status"]
-        if ids
-        else [m.replace("_", " ") for m in u.available if m != "running_status"]
-    )
+    some = ids[0] if ids else access.catalog.ids_of_type(u.equipment_type)[0]
+    labels = [access.catalog.table(some).metrics[m].label for m in u.available if m != "running_status"]
     if u.heard:
         return (
             f"I don't know what '{u.mentioned}' means for {name}; {'it has' if ids else 'they have'} {_join(labels)}."

@@ -25,7 +25,7 @@ RANK = re.compile(
     r"\b(top|bottom|highest|lowest|most|least|worst|best|rank\w*|hottest|coldest|warmest|coolest|biggest|largest"
     r"|smallest|busiest|heaviest|lightest|poorest|weakest|dirtiest|cleanest|fastest|slowest|loudest"
     r"|sort(ed)?|arrange[ds]?|order(ed)? by|list \w+ by"
-    r"|ascending|descending"
+    r"|ascending|descending|\w+iest"
     r"|in order)\b"
 )
 COMPARE = re.compile(r"\b(compare\w*|comparison|versus|vs\.?|against|difference between|side by side)\b")
@@ -43,7 +43,9 @@ DESCENDING_SAID = re.compile(
     r"\b(highest to lowest|high to low|descending|biggest first|largest first|most to least)\b"
 )
 ASCENDING_SAID = re.compile(r"\b(lowest to highest|low to high|ascending|smallest first|least to most)\b")
-ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|coolest|smallest|lightest|poorest|weakest)\b")
+ASCENDING = re.compile(r"\b(bottom|lowest|least|coldest|coolest|smallest|lightest|poorest|weakest|emptiest)\b")
+GOOD_WHEN_HIGH = ("cop", "efficiency_percent", "battery_charge_percent", "fuel_level_percent", "power_factor")
+"""Metrics whose worst is their lowest ("the worst boiler on efficiency"); for the rest the worst is the highest."""
 RUNTIME = re.compile(
     r"\bhow (?:many hours|long)\b.*\b(?:run|ran|running|on|operat\w*|work\w*)\b"
     r"|\b(?:run|ran|running|operat\w*)\b.*\bhow (?:many hours|long)\b|\b(?:run ?time|running time|uptime"
@@ -76,7 +78,8 @@ AGGREGATION_WORDS = [
     (re.compile(r"\b(total|sum|combined|altogether|in total|overall|aggregate|add(?:ed|ing)? up)\b"), "sum"),
     (
         re.compile(
-            r"\b(change|changed|rise|rose|risen|drop|dropped|fall|fell|fallen|increase|increased|decrease|decreased"
+            r"\b((?<!filter )change(?! (?:the |its )?filter)|changed|rise|rose|risen|drop|dropped|fall|fell|fallen"
+            r"|increase|increased|decrease|decreased"
             r"|went up|gone up|go up|went down|gone down|climb|climbed|difference)\b"
         ),
         "delta",
@@ -186,7 +189,7 @@ def filters(text: str, kind: str, found: Resolved) -> dict[str, object]:
         result["threshold"] = {"op": ">" if m.group(1) in _ABOVE else "<", "value": float(m.group(2))}
     if kind == "ranking" or (kind == "summary" and RANK.search(text)):
         below = result.get("threshold", {}).get("op") == "<" and not (RANK.search(text) or DESCENDING_SAID.search(text))
-        result["order"] = "asc" if below else order(text)
+        result["order"] = "asc" if below else order(text, found.metrics)
     if found.fleet or not found.ids:
         if STOPPED.search(text):
             result["running"] = False
@@ -195,11 +198,16 @@ def filters(text: str, kind: str, found: Resolved) -> dict[str, object]:
     return result
 
 
-def order(text: str) -> str:
+def order(text: str, metrics: list[str] = ()) -> str:
     if DESCENDING_SAID.search(text):
         return "desc"
     if ASCENDING_SAID.search(text) or ASCENDING.search(text):
         return "asc"
+    good_high = bool(metrics) and metrics[0] in GOOD_WHEN_HIGH
+    if re.search(r"\b(worst|poorest)\b", text) and good_high:
+        return "asc"
+    if re.search(r"\bbest\b", text) and metrics and not good_high:
+        return "asc"  # the best vibration is the lowest
     return "desc"
 
 
@@ -238,7 +246,7 @@ def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
         return 1
     superlative = re.search(
         r"\b(?:highest|lowest|hottest|warmest|coldest|coolest|biggest|largest|most|least|lightest|heaviest|dirtiest"
-        r"|poorest|best|worst|fastest|slowest|busiest)\b",
+        r"|poorest|best|worst|fastest|slowest|busiest|\w+iest)\b",
         text,
     )
     return 1 if superlative and not plural else DEFAULT_TOP_K

@@ -20,8 +20,11 @@ COMMAND = re.compile(
 COMMAND_ANYWHERE = re.compile(
     r"\b(?:turn|switch|shut) (?:\w+ ){0,3}(?:off|on|down|up)\b(?! (?:and|or) off\b)(?<!is on)(?<!are on)"
     r"|\b(?:please|can you|could you) (?:turn|switch|shut|start|stop|restart|reset|set|open|close)\b"
+    r"|\b(?:start|stop|shut|switch|fire|spin) ?(?:up|down|off|it|them)\b"
 )
 NOT_A_COMMAND = re.compile(r"^(?:is|are|was|were|has|have|did|does|do|when|why|how|which|what|who)\b")
+ORDERING = re.compile(r"\bin (?:order|sequence)\b|\bsorted\b|\bascending\b|\bdescending\b|\branked\b")
+"""Reading words that start like a command ("put the UPSes in order of charge")."""
 OUT_OF_DOMAIN = re.compile(
     r"\b(match|cricket|football|soccer|tennis|game score|scores?|share price|stock price|stocks?|shares|sensex|nifty"
     r"|joke|jokes|weather forecast|forecast|rain|news|headlines|recipe|movie|film|song|music|president|prime minister"
@@ -39,7 +42,9 @@ PLANT_WORDS = re.compile(
 
 def refusal(text: str, *, plant_named: bool) -> str | None:
     """ "command", "out_of_domain" or None for a normalised question (``plant_named``: equipment or metric found)."""
-    if COMMAND.search(text) or (COMMAND_ANYWHERE.search(text) and not NOT_A_COMMAND.search(text)):
+    if (COMMAND.search(text) and not ORDERING.search(text)) or (
+        COMMAND_ANYWHERE.search(text) and not NOT_A_COMMAND.search(text)
+    ):
         return "command"
     if OUT_OF_DOMAIN.search(text) and (not plant_named or TASK.search(text)):
         return "out_of_domain"

@@ -40,7 +40,9 @@ FILLERS = re.compile(
     r"|quickly|can you tell me|could you tell me|tell me|i want to know|i need to know|let me know)\b"
 )
 CORRECTION = re.compile(
-    r"\b(?:sorry|i mean|i meant|no no|no wait|wait|scratch that|or rather|correction|make that|no sorry)\b"
+    r"\b(?:sorry|i mean|i meant|no no|no wait|wait|scratch that|or rather|correction|make that|no sorry"
+    r"|no(?= (?:the )?(?:pump|chiller|compressor|boiler|motor|ahu|ups|dg|generator|meter|transformer|tower|ct|tx)s?"
+    r" \d))\b"
 )
 GLUED_TYPES = re.compile(
     r"\b(air|cooling|energy|diesel|power)(compressors?|towers?|meters?|generators?|handlers?)(?=\d|\b)"

@@ -36,7 +36,7 @@ ABSENT = (
     r"total harmonic distortion|harmonic distortion|harmonics?|thd|ph level|ph|conductivity|turbidity|noise level"
     r"|noise|decibels?|torque|refrigerant(?: charge| level| pressure)?|dew point|belt tension"
     r"|bearing temp(?:erature)?|oil quality|wind speed|rainfall|solar|irradiance|nox|emissions?|ammonia(?: level)?"
-    r"|h2s|gas leak"
+    r"|h2s|gas leak|radiation(?: level)?|radioactivity"
 )
 """What operators may ask that no equipment here measures: said so, never answered with a neighbour."""
 
@@ -160,7 +160,15 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"overheating|overheated|overheat", _TEMPERATURE),
     (r"chilled water (?:coming back|returning|coming in)|water coming back", ("chw_return_temp_c",)),
     (r"chilled water (?:going out|leaving|sent out)", ("chw_supply_temp_c",)),
-    (r"how much chilled water|chilled water (?:is )?\w* ?sending|sending out", ("chw_flow_m3h",)),
+    (r"how much chilled water", ("chw_flow_m3h",)),
+    (r"sending out|sends out|send out", ("chw_supply_temp_c", "outlet_water_temp_c", "supply_air_temp_c")),
+    (r"chilled water return|chilled water coming back", ("chw_return_temp_c",)),
+    (r"chilled water supply", ("chw_supply_temp_c",)),
+    (r"condenser water (?:going into|entering|going in|coming in)", ("cw_supply_temp_c",)),
+    (r"power into cooling|cooling per (?:kw|kilowatt)|cooling for the power", ("cop",)),
+    (r"\d+(?:\.\d+)? bar", ("discharge_pressure_bar", "steam_pressure_bar", "oil_pressure_bar")),
+    (r"shakiest|shakier|shakes", ("vibration_mm_s",)),
+    (r"charged|how charged", ("battery_charge_percent",)),
     (r"voltage coming in(?:to)?|incoming voltage", ("input_voltage_v",)),
     (r"coming into|coming in|incoming", ("input_voltage_v",)),
     (r"voltage going out|outgoing voltage|going out", ("output_voltage_v",)),
@@ -185,7 +193,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"humid|moisture|damp|dampness", ("humidity_percent",)),
     (r"air quality|stuffy|fresh air|ppm|parts per million", ("co2_ppm",)),
     (r"clogged|dirty|blocked|choked|pascals", ("filter_dp_pa",)),
-    (r"spinning|how fast|rotating|rotation|turning|how quick(?:ly)?|revving", ("speed_rpm", "fan_speed_percent")),
+    (r"spinning|how fast|rotating|rotation|turning|how quick|how quickly|revving", ("speed_rpm", "fan_speed_percent")),
     (r"engine water|radiator|jacket water", ("coolant_temp_c",)),
     (r"juice|juice left", ("battery_charge_percent",)),
     (r"muggy|sticky|clammy", ("humidity_percent",)),
@@ -215,6 +223,8 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
 REWRITES = [
     (re.compile(r"\bhow much (fuel|diesel|battery|charge|juice)\b(?=.*\b(?:left|remaining)\b)"), r"\1 left"),
     (re.compile(r"\b(low|lowest|short) on (?:diesel|fuel)\b"), r"\1 fuel level"),
+    (re.compile(r"\b(low|lowest|short) on water\b"), r"\1 water level"),
+    (re.compile(r"\b(?:running |run )?out of (?:gas|fuel|diesel)\b"), "low fuel level"),
 ]
 """Words apart that mean one metric together: "how much fuel has DG 2 got left" is its fuel level."""
 
@@ -234,9 +244,11 @@ WEAK = re.compile(
     r"|consuming|burning|pulling|pull|producing|generating|making|loaded|how loaded|mains|input|working|how hard"
     r"|output|power|temperature|temp|gas|demand|electricity|consumption|level|full|how full|fuel|overheating"
     r"|overheated|overheat|chilly|chill|getting from the mains|from the mains|incoming|coming in|coming into"
+    r"|sending out|sends out|send out|turning|spinning|rotating|revving|how quick|how quickly|how fast"
 )
 ACTION_WORDS = re.compile(
     r"drawing|draw|consuming|burning|pulling|pull|producing|generating|making|working|putting out|production"
+    r"|pushing"
 )
 """Weak words that are verbs: they give way to any other metric word, even a weak one ("how cold ... making")."""
 """Everyday words that mean the column named beside them, if one is ("how hot is the oil": oil temperature)."""
