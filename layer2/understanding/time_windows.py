@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -143,7 +144,7 @@ def _clock_of(m: re.Match, n: int) -> tuple[int, int] | None:
     """(hour, minute) of clock ``n`` in the match, 24-hour; None if it is not a time of day."""
     hour = int(m.group(f"h{n}"))
     minute = int(m.group(f"m{n}") or 0)
-    marker = (m.group(f"ap{n}") or "").replace(".", "")
+    marker = m.group(f"ap{n}") or ""
     if marker in ("am", "pm"):
         if not 1 <= hour <= 12:
             return None
@@ -294,11 +295,6 @@ def _since_named(m: re.Match, clock: _Clock) -> Window | None:
     return None
 
 
-def _since_period(m: re.Match, clock: _Clock) -> Window | None:
-    start = _period_start(m.group("period"), clock.today)
-    return clock.window(clock.at(start), clock.now, f"this {m.group('period')}")
-
-
 def _part_of_day(m: re.Match, clock: _Clock) -> Window | None:
     part = m.group("part")
     day = _day_of(m, clock) or clock.today
@@ -382,8 +378,6 @@ def _calendar_period(m: re.Match, clock: _Clock) -> Window | None:
 
 def _rolling(m: re.Match, clock: _Clock) -> Window | None:
     count, unit = _count(m.group("n")), _unit(m.group("unit"))
-    if m.groupdict().get("half"):
-        count = 0.5
     if not 0 < count <= 100:
         return None
     if count == int(count):
@@ -428,14 +422,8 @@ def _half_hour(m: re.Match, clock: _Clock) -> Window | None:
 
 
 def _unreadable(m: re.Match, clock: _Clock) -> Window | None:
+    """Time words no rule above could read ("since the big storm", "since lunchtime"): not understood."""
     if re.fullmatch(rf"(?:{_TIME_NOUNS})s?", m.group("what")):
-        return _SKIP
-    return None
-
-
-def _unreadable_word(m: re.Match, clock: _Clock) -> Window | None:
-    """ "since lunchtime": one word after since / until / during that no rule above read."""
-    if re.fullmatch(rf"(?:{_TIME_NOUNS})s?|the|a|an|this|that|last|our|my|then|when|now", m.group("what")):
         return _SKIP
     return None
 
@@ -453,6 +441,7 @@ _DAY_OR_PART = rf"(?: (?:(?P<tday>this) |(?P<pday>yesterday) |last )?{_PART}| (?
 _PERIOD = r"(?P<period>week|month|quarter|year)"
 
 
+@cache
 def _day_rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window | None]]]:
     """A day or part of a day said alone: what "since ..." may name."""
     return _compiled(
@@ -464,15 +453,17 @@ def _day_rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Win
     )
 
 
+@cache
 def _rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window | None]]]:
-    """Every rule, most specific first; the first whose words match (and do not skip) wins."""
-    amount = r"(?P<n>\d+(?:\.\d+)?|an?|one|a couple of|couple of|a few|few|several)"
+    """Every rule, most specific first; the first whose words match (and do not skip) wins. Compiled once,
+    on first use."""
+    amount = _AMOUNT
     clock1, clock2 = _CLOCK.format(n=1), _CLOCK.format(n=2)
     return _compiled(
         (
             (rf"\b(?:between|from) {clock1} (?:and|to|till|until) {clock2}{_DAY_OR_PART}\b", _between),
             (rf"\b(?:since|from) {clock1}{_DAY_OR_PART}\b", _since_clock),
-            (r"\bsince (?:the )?(?:start|beginning) of (?:the |this )?" + _PERIOD + r"\b", _since_period),
+            (r"\bsince (?:the )?(?:start|beginning) of (?:the |this )?" + _PERIOD + r"\b", _to_date),
             (
                 r"\bsince (?P<what>midnight|noon|midday|(?:the )?day before yesterday|yesterday(?: (?:morning"
                 r"|afternoon|evening|night))?|last night|this (?:morning|afternoon|evening)"
@@ -504,13 +495,17 @@ def _rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window 
             (rf"\b(?:in|during|for|over|throughout|of) (?:the month of )?{_MONTH}(?: (?P<year>20\d\d))?\b", _month),
             (r"\bon the (?P<dom>\d{1,2})(?:st|nd|rd|th)\b(?P<month>)(?P<year>)", _date),
             (rf"\b(?:on |last |this past )?{_WEEKDAY}\b", _whole_day),
-            (rf"\b(?:(?:so far )?{_DAY}|since midnight)\b", _whole_day_or_since),
+            (rf"\b(?:so far )?{_DAY}\b", _whole_day),
             (
                 r"\b(?:since|during|before|after|throughout|until|till|when) (?:the|our|my|that|last|this|a|an)"
                 r" (?P<what>\w+)(?: \w+)?",
                 _unreadable,
             ),
-            (r"\b(?:since|until|till|during) (?P<what>[a-z]+)\b", _unreadable_word),
+            (
+                r"\b(?:since|until|till|during) (?!(?:the|a|an|this|that|last|our|my|then|when|now)\b)"
+                r"(?P<what>[a-z]+)\b",
+                _unreadable,
+            ),
             (
                 r"\b(?:before|after|during|around) (?P<what>lunch\w*|breakfast|dinner|tea ?time|shift change|startup"
                 r"|shutdown|maintenance)\b",
@@ -521,6 +516,7 @@ def _rules() -> list[tuple[re.Pattern[str], Callable[[re.Match, _Clock], Window 
 
 
 def _to_date(m: re.Match, clock: _Clock) -> Window | None:
+    """ "month to date", "since the start of the week": the calendar period so far."""
     unit = m.group("period")
     return clock.window(clock.at(_period_start(unit, clock.today)), clock.now, f"this {unit}")
 
@@ -529,18 +525,5 @@ def _fortnight(m: re.Match, clock: _Clock) -> Window | None:
     return clock.window(clock.now - timedelta(weeks=2), clock.now, "last 2 weeks")
 
 
-def _whole_day_or_since(m: re.Match, clock: _Clock) -> Window | None:
-    if m.group(0) == "since midnight":
-        return clock.window(clock.at(clock.today), clock.now, "today")
-    return _whole_day(m, clock)
-
-
-_COMPILED: dict[tuple, list] = {}
-
-
 def _compiled(rules: tuple[tuple[str, Callable], ...]) -> list[tuple[re.Pattern[str], Callable]]:
-    """The rules with their patterns compiled once (on first use, not at import)."""
-    key = tuple(pattern for pattern, _ in rules)
-    if key not in _COMPILED:
-        _COMPILED[key] = [(re.compile(pattern), rule) for pattern, rule in rules]
-    return _COMPILED[key]
+    return [(re.compile(pattern), rule) for pattern, rule in rules]
