@@ -62,7 +62,7 @@ _STATUS_METRICS = frozenset({"running_status"})
 _ALERT_WHERE = """
     (NOT %(active)s OR a.cleared_at IS NULL)
     AND (cardinality(%(severities)s::text[]) = 0 OR a.severity = ANY(%(severities)s::text[]))
-    AND (%(eq)s::text IS NULL OR a.equipment_id = %(eq)s)
+    AND (cardinality(%(ids)s::text[]) = 0 OR a.equipment_id = ANY(%(ids)s::text[]))
     AND (%(type)s::text IS NULL OR e.equipment_type = %(type)s)
     AND (%(start)s::timestamptz IS NULL OR a.raised_at >= %(start)s)
     AND (%(end)s::timestamptz IS NULL OR a.raised_at < %(end)s)
@@ -510,15 +510,15 @@ class TimeSeriesDataAccess:
         *,
         active_only: bool = False,
         severity: str | list[str] | None = None,
-        equipment_id: str | None = None,
+        equipment_id: str | list[str] | None = None,
         equipment_type: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         acknowledged: bool | None = None,
         limit: int = 100,
     ) -> list[AlertRow]:
-        """Alerts, newest first: active only, by severity, equipment or type, raised in ``[start, end)``,
-        acknowledged or not (None: either)."""
+        """Alerts, newest first: active only, by severity, equipment (one id or several) or type, raised in
+        ``[start, end)``, acknowledged or not (None: either)."""
         if not 1 <= limit <= 10_000:
             raise InvalidQuery("limit", f"must be between 1 and 10000, got {limit}")
         params = self._alert_filter(active_only, severity, equipment_id, equipment_type, start, end, acknowledged)
@@ -538,7 +538,7 @@ class TimeSeriesDataAccess:
         *,
         active_only: bool = False,
         severity: str | list[str] | None = None,
-        equipment_id: str | None = None,
+        equipment_id: str | list[str] | None = None,
         equipment_type: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
@@ -562,8 +562,9 @@ class TimeSeriesDataAccess:
         for s in severities:
             if s not in SEVERITIES:
                 raise InvalidQuery("severity", f"must be one of {', '.join(SEVERITIES)}, got {s!r}")
-        if equipment_id is not None:
-            self._table(equipment_id)
+        ids = [equipment_id] if isinstance(equipment_id, str) else list(equipment_id or [])
+        for eq in ids:
+            self._table(eq)
         if equipment_type is not None:
             self.catalog.ids_of_type(equipment_type)
         if start and end:
@@ -571,7 +572,7 @@ class TimeSeriesDataAccess:
         return {
             "active": active_only,
             "severities": severities,
-            "eq": equipment_id,
+            "ids": ids,
             "type": equipment_type,
             "start": start,
             "end": end,

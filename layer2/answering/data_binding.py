@@ -245,8 +245,6 @@ def _ranking(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict
 def _alerts(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     filters = alert_filters(intent, equipment_ids=c.equipment_ids, equipment_type=c.equipment_type)
     rows = access.alerts(**filters, limit=ALERT_ROWS)
-    if len(c.equipment_ids) > 1:
-        rows = [r for r in rows if r.equipment_id in c.equipment_ids]
     return {"counts_by_severity": access.alert_counts(**filters), "alerts": [_record(r) for r in rows]}
 
 
@@ -256,7 +254,7 @@ def alert_filters(intent: Intent, *, equipment_ids, equipment_type: str | None) 
     filters = {
         "active_only": active,
         "severity": intent.filters.get("severity"),
-        "equipment_id": equipment_ids[0] if len(equipment_ids) == 1 else None,
+        "equipment_id": list(equipment_ids) or None,  # each one named, never the whole plant instead
         "equipment_type": equipment_type if not equipment_ids else None,
         "acknowledged": intent.filters.get("acknowledged"),
     }
@@ -303,7 +301,7 @@ def _anomaly_timeline(c: Candidate, intent: Intent, access: TimeSeriesDataAccess
         anomalies = [a for a in anomalies if a.metric in intent.metrics]
     tr = _chart_window(intent)
     alerts = access.alerts(
-        equipment_id=c.equipment_ids[0] if len(c.equipment_ids) == 1 else None,
+        equipment_id=list(c.equipment_ids) or None,
         equipment_type=c.equipment_type if not c.equipment_ids else None,
         start=tr.start,
         end=tr.end + timedelta(microseconds=1),

@@ -259,20 +259,18 @@ def _anomaly_phrase(a, access: TimeSeriesDataAccess) -> str:
 
 
 def _alerts(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
-    scopes = [alert_filters(intent, equipment_ids=[eq], equipment_type=None) for eq in intent.equipment_ids] or [
-        alert_filters(intent, equipment_ids=[], equipment_type=intent.equipment_type)
-    ]
+    filters = alert_filters(intent, equipment_ids=intent.equipment_ids, equipment_type=intent.equipment_type)
     if intent.filters.get("newest"):
-        return _newest_alert(intent, scopes, access)
-    total = sum(sum(access.alert_counts(**f).values()) for f in scopes)
-    kind = " ".join(p for p in _alert_words(intent, scopes[0]) if p)
+        return _newest_alert(intent, filters, access)
+    total = sum(access.alert_counts(**filters).values())
+    kind = " ".join(p for p in _alert_words(intent, filters) if p)
     noun = "alert" if total == 1 else "alerts"
     where = _alert_place(intent, access)
-    window = _window_words(intent) if "start" in scopes[0] else ""
+    window = _window_words(intent) if "start" in filters else ""
     tail = "".join(f" {p}" for p in (where, window) if p)
     if total == 0:
         return f"There are no {kind + ' ' if kind else ''}alerts{tail}."
-    newest = max((r for f in scopes for r in access.alerts(**f, limit=1)), key=lambda r: (r.raised_at, r.id))
+    newest = access.alerts(**filters, limit=1)[0]
     verb = "is" if total == 1 else "are"
     when = _clock_words(newest.raised_at, intent)
     return f"There {verb} {total} {kind + ' ' if kind else ''}{noun}{tail}. The newest, {when}: {newest.message}."
@@ -294,14 +292,14 @@ def _alert_words(intent: Intent, filters: dict) -> list[str]:
     ]
 
 
-def _newest_alert(intent: Intent, scopes: list[dict], access: TimeSeriesDataAccess) -> str:
-    rows = [r for f in scopes for r in access.alerts(**f, limit=1)]
+def _newest_alert(intent: Intent, filters: dict, access: TimeSeriesDataAccess) -> str:
+    rows = access.alerts(**filters, limit=1)
     scope = _join([access.catalog.table(e).display_name for e in intent.equipment_ids]) or (
         f"The {plural(intent.equipment_type)}" if intent.equipment_type else "The plant"
     )
     if not rows:
         return f"{scope} {'has' if len(intent.equipment_ids) == 1 else 'have'} no alerts on record."
-    row = max(rows, key=lambda r: (r.raised_at, r.id))
+    row = rows[0]
     state = "still active" if row.cleared_at is None else "cleared"
     who = access.catalog.table(row.equipment_id).display_name if row.equipment_id in access.catalog.equipment else scope
     return f"{who} last alarmed {_clock_words(row.raised_at, intent)} ({row.severity}, {state}): {row.message}."

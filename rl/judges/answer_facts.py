@@ -109,7 +109,7 @@ class AnswerFacts:
         access, intent = self.access, experience.intent
         ids = [i for i in intent["equipment_ids"] if i in access.catalog.equipment]
         if ids:
-            return sum(sum(access.alert_counts(active_only=True, equipment_id=i).values()) for i in ids)
+            return sum(access.alert_counts(active_only=True, equipment_id=ids).values())
         if intent.get("equipment_type") in access.catalog.types():
             return sum(access.alert_counts(active_only=True, equipment_type=intent["equipment_type"]).values())
         return sum(access.alert_counts(active_only=True).values())

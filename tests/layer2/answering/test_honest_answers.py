@@ -92,3 +92,22 @@ def test_clock_times_are_spoken_on_the_plant_clock(ask, plant_db):
 def test_a_well_formed_question_always_gets_an_answer(ask, transcript):
     body = ask(transcript)
     assert body["voice_response"]
+
+
+def test_alerts_on_two_named_units_are_counted_on_those_two_only(ask, plant_db):
+    equipment_type = plant_db.execute(
+        "SELECT e.equipment_type FROM alerts a JOIN equipment e USING (equipment_id) "
+        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
+    said = equipment_type.replace("_", " ")
+    body = ask(f"alarms on {said} 1 and {said} 2 over the last 2 days")
+    counted = plant_db.execute(
+        "SELECT count(*) FROM alerts WHERE equipment_id = ANY(%s) AND raised_at >= %s::timestamptz - interval '2 days' "
+        "AND raised_at < %s",
+        ([f"{equipment_type}_001", f"{equipment_type}_002"], "2026-03-02T00:01Z", "2026-03-02T00:01Z"),
+    ).fetchone()[0]
+    everywhere = plant_db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    assert counted < everywhere  # the plant-wide count would be another number
+    assert f" {counted} alert" in body["voice_response"] or (counted == 0 and "no alerts" in body["voice_response"])
+    [widget] = [w for w in body["widgets"] if w["type"] == "alerts_list"]
+    assert sum(widget["data"]["counts_by_severity"].values()) == counted
