@@ -105,16 +105,29 @@ def aggregate_value(
     if aggregation == "delta":
         return {**base, **window, "value": access.counter_increase(equipment_id, metric, tr.start, tr.end)}
     stats = access.stats(equipment_id, metric, tr.start, tr.end)
-    hours = stats.count * READING_INTERVAL / timedelta(hours=1)
+    value, unit, aggregation = _window_figure(aggregation, column.unit, stats)
+    label = "running time" if aggregation == "runtime" else column.label
+    return {**base, **window, "aggregation": aggregation, "value": value, "unit": unit, "label": label,
+            "count": stats.count}  # fmt: skip
+
+
+def _window_figure(aggregation: str, unit: str, window) -> tuple[float | None, str, str]:
+    """(value, unit, aggregation) of ``aggregation`` from a window's ``count``, ``mean``, ``min``, ``max``
+    (a ``Stats`` or a ``WindowAggregate``): a rate's total is its integral (kWh from kW), ``runtime`` the
+    hours ``running_status`` was on, and a total of anything else (a temperature) its average."""
+    integral = None if window.mean is None else window.mean * window.count * READING_INTERVAL / timedelta(hours=1)
+    if aggregation == "runtime" or (aggregation == "sum" and unit in INTEGRATED_UNITS):
+        return integral, _figure_unit(aggregation, unit), aggregation
+    if aggregation in ("min", "max"):
+        return getattr(window, aggregation), unit, aggregation
+    return window.mean, unit, "avg"
+
+
+def _figure_unit(aggregation: str, unit: str) -> str:
+    """The unit of ``aggregation`` over a column in ``unit``: hours for ``runtime``, kWh for a total of kW."""
     if aggregation == "runtime":
-        value = None if stats.mean is None else stats.mean * hours
-        return {**base, **window, "value": value, "unit": "h", "label": "running time", "count": stats.count}
-    if aggregation == "sum" and column.unit in INTEGRATED_UNITS:
-        value = None if stats.mean is None else stats.mean * hours
-        return {**base, **window, "value": value, "unit": INTEGRATED_UNITS[column.unit], "count": stats.count}
-    aggregation = "avg" if aggregation == "sum" else aggregation
-    value = {"avg": stats.mean, "min": stats.min, "max": stats.max}[aggregation]
-    return {**base, **window, "aggregation": aggregation, "value": value, "count": stats.count}
+        return "h"
+    return INTEGRATED_UNITS.get(unit, unit) if aggregation == "sum" else unit
 
 
 def ranked_values(equipment_type: str, metric: str, intent: Intent, access: TimeSeriesDataAccess) -> list[dict]:
@@ -138,19 +151,13 @@ def fleet_window_values(equipment_type: str, metric: str, intent: Intent, access
     statements for the whole fleet (a counter's increase, or count / mean / min / max)."""
     ids = access.catalog.ids_of_type(equipment_type)
     tr, aggregation = intent.time_range, intent.aggregation
-    column = access.metric(ids[0], metric)
-    unit = column.unit
+    unit = access.metric(ids[0], metric).unit
     if aggregation == "delta":
         values = access.counter_increases(ids, metric, tr.start, tr.end)
     else:
         rows = access.window_aggregates(ids, metric, tr.start, tr.end)
-        hours = {eq: r.count * READING_INTERVAL / timedelta(hours=1) for eq, r in rows.items()}
-        if aggregation in ("runtime", "sum") and (aggregation == "runtime" or unit in INTEGRATED_UNITS):
-            values = {eq: None if r.mean is None else r.mean * hours[eq] for eq, r in rows.items()}
-            unit = "h" if aggregation == "runtime" else INTEGRATED_UNITS[unit]
-        else:
-            pick = {"min": "min", "max": "max"}.get(aggregation, "mean")
-            values = {eq: getattr(r, pick) for eq, r in rows.items()}
+        values = {eq: _window_figure(aggregation, unit, r)[0] for eq, r in rows.items()}
+        unit = _figure_unit(aggregation, unit)
     return [
         {
             "equipment_id": eq,
