@@ -39,11 +39,7 @@ FILLERS = re.compile(
     r"\b(?:u+m+|u+h+|e+r+m*|h+m+|a+h+|you know|i guess|basically|kind of|sort of|please|kindly|okay|ok|hey|hi|hello"
     r"|quickly|can you tell me|could you tell me|tell me|i want to know|i need to know|let me know)\b"
 )
-CORRECTION = re.compile(
-    r"\b(?:sorry|i mean|i meant|no no|no wait|wait|scratch that|or rather|correction|make that|no sorry"
-    r"|no(?= (?:the )?(?:pump|chiller|compressor|boiler|motor|ahu|ups|dg|generator|meter|transformer|tower|ct|tx)s?"
-    r" \d))\b"
-)
+CORRECTION_WORDS = r"sorry|i mean|i meant|no no|no wait|wait|scratch that|or rather|correction|make that|no sorry"
 GLUED_TYPES = re.compile(
     r"\b(air|cooling|energy|diesel|power)(compressors?|towers?|meters?|generators?|handlers?)(?=\d|\b)"
 )
@@ -130,8 +126,7 @@ def _run_together(text: str) -> str:
 
 @cache
 def _alias_glued() -> re.Pattern[str]:
-    words = sorted({a for names in TYPE_ALIASES.values() for a in names if " " not in a}, key=len, reverse=True)
-    return re.compile(rf"\b({'|'.join(words)})(?:e?s)?[ _-]?0*(\d+)\b(?<=\d)")
+    return re.compile(rf"\b({_alias_alternatives(single_words=True)})(?:e?s)?[ _-]?0*(\d+)\b(?<=\d)")
 
 
 def _ordinals(text: str) -> str:
@@ -141,8 +136,7 @@ def _ordinals(text: str) -> str:
 
 @cache
 def _ordinal_alias() -> re.Pattern[str]:
-    words = sorted({a for names in TYPE_ALIASES.values() for a in names}, key=len, reverse=True)
-    return re.compile(rf"\b(?:the )?(\d+)(?:st|nd|rd|th) ({'|'.join(map(re.escape, words))})\b")
+    return re.compile(rf"\b(?:the )?(\d+)(?:st|nd|rd|th) ({_alias_alternatives()})\b")
 
 
 def _homophones(text: str, is_real: Callable[[str, int], bool]) -> str:
@@ -158,10 +152,9 @@ def _homophones(text: str, is_real: Callable[[str, int], bool]) -> str:
 
 @cache
 def _homophone_pattern() -> re.Pattern[str]:
-    words = sorted({a for names in TYPE_ALIASES.values() for a in names}, key=len, reverse=True)
     return re.compile(
         rf"(?<!\bthe )(?<!\bwhich )(?<!\beach )(?<!\bany )(?<!\ball )(?<!\ba )"
-        rf"\b(?P<alias>{'|'.join(map(re.escape, words))}) (?:number )?(?P<word>{'|'.join(HOMOPHONES)})\b(?! \d)"
+        rf"\b(?P<alias>{_alias_alternatives()}) (?:number )?(?P<word>{'|'.join(HOMOPHONES)})\b(?! \d)"
     )
 
 
@@ -207,7 +200,7 @@ def _spoken_types() -> tuple[str, ...]:
 
 def _corrections(text: str) -> str:
     """ "pump 3 sorry pump 4 vibration" -> "pump 4 vibration": what follows the correction replaces what it fixes."""
-    while m := CORRECTION.search(text):
+    while m := _correction().search(text):
         before, after = text[: m.start()].rstrip(" ,"), text[m.end() :].lstrip(" ,")
         mention = _last_mention().search(before + " ")
         if mention and re.match(rf"(?:the )?(?:{_alias_alternatives()})\b", after):
@@ -221,9 +214,16 @@ def _corrections(text: str) -> str:
 
 
 @cache
-def _alias_alternatives() -> str:
-    words = sorted({a for names in TYPE_ALIASES.values() for a in names}, key=len, reverse=True)
-    return "|".join(map(re.escape, words))
+def _alias_alternatives(*, single_words: bool = False) -> str:
+    """Every type word as one regex alternation, longest first ("air compressor" before "air")."""
+    words = {a for names in TYPE_ALIASES.values() for a in names if not (single_words and " " in a)}
+    return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+
+
+@cache
+def _correction() -> re.Pattern[str]:
+    """The words that take back what was just said; a bare "no" only before another unit ("pump 9 no pump 10")."""
+    return re.compile(rf"\b(?:{CORRECTION_WORDS}|no(?= (?:the )?(?:{_alias_alternatives()})(?:e?s)? \d))\b")
 
 
 @cache
