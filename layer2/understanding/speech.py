@@ -200,16 +200,20 @@ def _spoken_types() -> tuple[str, ...]:
 
 def _corrections(text: str) -> str:
     """ "pump 3 sorry pump 4 vibration" -> "pump 4 vibration": what follows the correction replaces what it fixes."""
-    while m := _correction().search(text):
+    start = 0
+    while m := _correction().search(text, start):
         before, after = text[: m.start()].rstrip(" ,"), text[m.end() :].lstrip(" ,")
         mention = _last_mention().search(before + " ")
+        if m.group(0) == "no" and not mention:
+            start = m.end()  # "is there no pump 3": a question, nothing taken back
+            continue
         if mention and re.match(rf"(?:the )?(?:{_alias_alternatives()})\b", after):
             before = before[: mention.start()]
         elif mention and re.match(r"\d+\b", after):
             before = before[: mention.start()] + mention.group(1) + " "
         elif before and not re.match(r"\d", after):
             before = before.rsplit(" ", 1)[0] if " " in before else ""
-        text = f"{before} {after}"
+        text, start = f"{before} {after}", len(before)
     return text
 
 
