@@ -23,10 +23,11 @@ from django.utils import timezone
 from industrial.plant.spec import READING_INTERVAL
 from industrial.timeseries.access import TimeSeriesDataAccess
 from layer2.answering import voice
-from layer2.answering.data_binding import BoundWidget, bind
+from layer2.answering.data_binding import BoundWidget, bind, ranked_values
 from layer2.answering.request_memo import MemoizedAccess
 from layer2.planning.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
-from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary, parse_intent
+from layer2.understanding.followup import TurnContext, understand
+from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.understanding.roles import ROLES
 from rl.experiences.buffer import ExperienceBuffer
 from rl.experiences.records import CandidateRecord, Experience, WidgetChoice
@@ -56,10 +57,15 @@ class Answer:
     voice_response: str
     processing_time_ms: float
     planner: str
+    context: TurnContext | None = None  # what the next turn of a conversation reads this one by
+    conversation_id: str | None = None
+    turn: int | None = None
 
     def to_dict(self) -> dict:
         return {
             "query_id": self.query_id,
+            "conversation_id": self.conversation_id,
+            "turn": self.turn,
             "transcript": self.transcript,
             "intent": self.intent.to_dict(),
             "widgets": [w.to_dict() for w in self.widgets],
@@ -88,8 +94,19 @@ class Orchestrator:
             self._vocabulary = (catalog, PlantVocabulary.from_catalog(catalog))
         return self._vocabulary[1]
 
-    def answer(self, transcript: str, role: str | None = None) -> Answer:
-        """Answer ``transcript`` for someone in ``role`` (``layer2.understanding.roles.ROLES``; None: unknown)."""
+    def answer(
+        self,
+        transcript: str,
+        role: str | None = None,
+        *,
+        context: TurnContext | None = None,
+        conversation: tuple[str, int] | None = None,
+    ) -> Answer:
+        """Answer ``transcript`` for someone in ``role`` (``layer2.understanding.roles.ROLES``; None: unknown).
+
+        ``context`` is the conversation's previous turn (None: the question stands alone);
+        ``conversation`` its id and this turn's number, recorded with the experience.
+        """
         if role is not None and role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)} or None, got {role!r}")
         started = time.perf_counter()
@@ -99,7 +116,7 @@ class Orchestrator:
         newest = self.access.newest_reading()
         # Windows are [start, end): "now" is just after the newest reading, so windows include it.
         now = newest + READING_INTERVAL if newest else timezone.now()
-        parsed = parse_intent(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone())
+        parsed = understand(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone(), context=context)
         timings["parse_ms"] = _since(started)
         answerable = (parsed.intent.equipment_ids or not parsed.unresolved) and not voice.blocked(parsed)
         proposed = candidates(intent=parsed.intent, vocabulary=vocabulary) if answerable else []
@@ -109,8 +126,18 @@ class Orchestrator:
         timings["bind_ms"] = _since(started) - sum(timings.values())
         spoken = voice.compose(parsed=parsed, access=access, vocabulary=vocabulary)
         timings["voice_ms"] = _since(started) - sum(timings.values())
+        conversation_id, turn = conversation or (None, None)
         answer = Answer(
-            uuid.uuid4().hex, transcript, parsed.intent, widgets, spoken, round(_since(started), 2), planner
+            uuid.uuid4().hex,
+            transcript,
+            parsed.intent,
+            widgets,
+            spoken,
+            round(_since(started), 2),
+            planner,
+            TurnContext(parsed.intent, parsed.heard, _listed(parsed.intent, access, context)),
+            conversation_id,
+            turn,
         )
         self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role))
         return answer
@@ -121,6 +148,14 @@ class Orchestrator:
             if chosen:
                 return chosen, self.backend.name
         return self.ranker.choose(parsed.intent, proposed, MAX_WIDGETS, role=role), "rules"
+
+
+def _listed(intent: Intent, access, context: TurnContext | None) -> list[str]:
+    """The units the conversation's latest ranking listed, in its order ("the last one" two turns later)."""
+    if intent.intent_type != "ranking" or not intent.equipment_type or not intent.metrics:
+        return context.ranked if context else []
+    ranked = ranked_values(intent.equipment_type, intent.metrics[0], intent, access)  # memoised: the answer's own
+    return [v["equipment_id"] for v in ranked[: intent.top_k or 5]]
 
 
 def _experience(
@@ -152,6 +187,8 @@ def _experience(
         ranker=ranker if answer.planner == "rules" else answer.planner,
         created_at=timezone.now(),
         user_role=role,
+        conversation_id=answer.conversation_id,
+        turn=answer.turn,
     )
 
 

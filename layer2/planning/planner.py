@@ -23,6 +23,7 @@ from layer2.understanding.intent import Intent, PlantVocabulary
 from layer2.understanding.vocabulary import resolve_metric
 
 MAX_WIDGETS = 4
+MAX_PEERS = 6  # units on a diagnosis's peer comparison, the diagnosed one included
 MIN_SCORE = 0.35
 SIZE_PENALTY = 0.15  # rule score lost per size step away from the preferred size
 
@@ -93,6 +94,17 @@ PRIORS: dict[str, dict[str, float]] = {
         "bar_ranking": 0.5,
         "comparison": 0.4,
         "table": 0.4,
+        "text_summary": 0.3,
+    },
+    # Why a unit misbehaves: the symptom against its limit, its trend with what drives it, its alerts, its peers.
+    "diagnosis": {
+        "gauge": 0.9,
+        "trend_line": 0.92,
+        "alerts_list": 0.8,
+        "comparison": 0.78,
+        "kpi": 0.6,
+        "anomaly_timeline": 0.45,
+        "table": 0.3,
         "text_summary": 0.3,
     },
 }
@@ -193,7 +205,7 @@ def candidates(*, intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate
         types = {vocabulary.type_of(i) for i in ids}
         available = [m for m in available if all(m in vocabulary.metrics_by_type.get(t, []) for t in types)]
     metrics = [m for m in intent.metrics if m in available] or ([primary_metric(available)] if available else [])
-    slots = _slots(intent, ids, eq_type, metrics, available)
+    slots = _slots(intent, ids, eq_type, metrics, vocabulary.ids_by_type.get(eq_type or "", []))
     proposed = []
     for widget_type, slot_ids, metric, bonus in slots:
         if widget_type not in priors:
@@ -204,7 +216,7 @@ def candidates(*, intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate
     return proposed
 
 
-def _slots(intent: Intent, ids: tuple[str, ...], eq_type: str | None, metrics: list[str], available: list[str]):
+def _slots(intent: Intent, ids: tuple[str, ...], eq_type: str | None, metrics: list[str], fleet: list[str]):
     """(widget type, equipment ids, metric, score bonus) for what the intent names."""
     first = metrics[0] if metrics else None
     slots: list[tuple[str, tuple[str, ...], str | None, float]] = []
@@ -215,6 +227,9 @@ def _slots(intent: Intent, ids: tuple[str, ...], eq_type: str | None, metrics: l
             if _gaugeable(eq_type, metric):
                 slots.append(("gauge", ids, metric, later))
         slots += [("table", ids, None, 0.0), ("alerts_list", ids, None, 0.0), ("anomaly_timeline", ids, None, 0.0)]
+        if intent.intent_type == "diagnosis" and first:  # does the unit stand out from its peers?
+            peers = [i for i in fleet if i not in ids][: MAX_PEERS - 1]
+            slots.append(("comparison", (*ids, *peers), first, 0.0))
     elif len(ids) > 1 and first is None:  # units of types with no metric in common: their alerts
         slots.append(("alerts_list", ids, None, 0.0))
     elif len(ids) > 1:

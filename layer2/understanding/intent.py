@@ -45,7 +45,7 @@ from layer2.understanding.vocabulary import (
     resolve_metric,
 )
 
-INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy")
+INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy", "diagnosis")
 AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count", "runtime")
 REFUSALS = ("command", "out_of_domain")
 UTC_ZONE = ZoneInfo("UTC")
@@ -65,9 +65,11 @@ than running working going whats lets let want need know number good bad badly w
 low currently level levels some more most less please could would should will shall may might must
 being any anything something reading one two like a an i us them they their stats statistics figure
 figures numbers say said dashboard screen panel today's doing how's what's up
-out
+out over past hows whats thats wheres n uh um hm hmm ok okay
 """
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+_SLURRED = {"twenny": "twenty", "fitty": "fifty", "fiddy": "fifty", "thirdy": "thirty", "fordy": "forty"}
+SLURRED_NUMBERS = re.compile(rf"\b(?:{'|'.join(_SLURRED)})\b")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class TimeRange:
             "end": iso_timestamp(self.end, utc="Z"),
             "label": self.label,
             "time_zone": self.time_zone,
+            **({"point": True} if self.point else {}),
         }
 
 
@@ -104,11 +107,21 @@ class Intent:
     aggregations: list[str] = field(default_factory=list)  # every one asked: "mean and max" is avg, max
     not_understood: list[str] = field(default_factory=list)  # what was heard but could not be read
     refusal: str | None = None  # "command" or "out_of_domain": answered with a refusal, no widgets
+    inherited: list[str] = field(default_factory=list)  # fields a follow-up took from the conversation
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["time_range"] = self.time_range.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Intent:
+        """The inverse of :meth:`to_dict` (a conversation's stored turn)."""
+        tr = data["time_range"]
+        start, end = (datetime.fromisoformat(tr[k].replace("Z", "+00:00")) for k in ("start", "end"))
+        time_range = TimeRange(start, end, tr["label"], tr.get("time_zone", "UTC"), bool(tr.get("point", False)))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "time_range": time_range})
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,8 @@ class ParsedQuery:
     intent: Intent
     unresolved: list[UnresolvedEquipment] = field(default_factory=list)
     unknown_metrics: list[UnknownMetric] = field(default_factory=list)
+    heard: dict[str, list[str]] = field(default_factory=dict)  # the words of each slot said (see :func:`heard`)
+    text: str = ""  # the normalised, repaired words the intent was read from
 
 
 @dataclass(frozen=True)
@@ -212,6 +227,7 @@ def normalise(transcript: str) -> str:
     text = re.sub(r"[?!;:\"(),]|(?<!\d)\.|\.(?!\d)", " ", text)  # a dot stays only inside a decimal
     text = re.sub(r"\b(?:c|see) (?:o|oh) (?:two|2)\b", "co2", text)  # before "o two" becomes "02"
     text = re.sub(r"^control\b|\bover(?: and out)?$", " ", text) if text.startswith("control") else text  # radio
+    text = SLURRED_NUMBERS.sub(lambda m: _SLURRED[m.group(0)], text)  # "twenny one": twenty one
     text = alpha2digit(text, "en", threshold=0)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -296,6 +312,8 @@ def parse_intent(
         for u in meaning.unknown
     ]
     type_words = "|".join(re.escape(a) for t in types for a in TYPE_ALIASES[t]) or NEVER  # "the 3 pumps"
+    if meaning.kind == "diagnosis":
+        meaning = replace(meaning, said=["latest"], aggregation="latest")
     intent = Intent(
         intent_type=meaning.kind,
         equipment_type=meaning.equipment_type,
@@ -304,14 +322,39 @@ def parse_intent(
         time_range=_time_range(phrase, meaning.kind, meaning.aggregation, now, zone, named=bool(ids)),
         aggregation=meaning.aggregation,
         comparison=meaning.kind == "comparison" or len(ids) >= 2,
-        filters=keywords.filters(rest, meaning.kind, found),
+        filters=_filters(rest, meaning.kind, found),
         top_k=keywords.top_k(rest, meaning.kind, type_words, any(s.plural for s in spans)),
         confidence=_confidence(found, types, unresolved, not_understood, rest, refused),
         aggregations=meaning.said or [meaning.aggregation],
         not_understood=not_understood,
         refusal=refused,
     )
-    return ParsedQuery(transcript, intent, unresolved, meaning.unknown)
+    return ParsedQuery(transcript, intent, unresolved, meaning.unknown, heard(rest, spans, phrase), text)
+
+
+def heard(rest: str, spans: list[_Span], phrase: TimePhrase | None) -> dict[str, list[str]]:
+    """The words of each slot a question said: what a follow-up that leaves a slot unsaid inherits.
+
+    Slots: ``equipment``, ``metric`` (and its everyday words, ``weak_metric``), ``window``, ``kind``,
+    ``aggregation``, ``severity``, ``state``.
+    """
+    return {
+        "equipment": [s.text for s in spans if s.kind == "equipment"],
+        "metric": [s.text for s in spans if s.kind == "metric"],
+        "weak_metric": [s.text for s in spans if s.kind == "metric" and (s.weak or s.action)],
+        "window": [phrase.text] if phrase and phrase.window else [],
+        "kind": keywords.kind_words(rest),
+        "aggregation": keywords.aggregation_words(rest),
+        "severity": keywords.severity_words(rest),
+        "state": keywords.state_words(rest),
+    }
+
+
+def _filters(rest: str, kind: str, found: keywords.Resolved) -> dict[str, object]:
+    if kind == "diagnosis":
+        said = keywords.direction(keywords.DIAGNOSIS.sub(" ", rest))  # the "up" of "what's up with" is no way
+        return {"direction": said} if said else {}
+    return keywords.filters(rest, kind, found)
 
 
 @dataclass(frozen=True)
@@ -344,6 +387,8 @@ def _meaning(rest, found, types, unknown, phrase, vocabulary: PlantVocabulary) -
         metrics = power  # "what did pump 3 use today": the energy its power adds up to
     if not said and found.timed and used and metrics and metrics[0].endswith(_RATES):
         said = ["sum"]  # "gas used by boiler 3 today": the total of a rate over the window
+    if not metrics and found.ids and "running_status" in available and keywords.asks_running(rest):
+        metrics = ["running_status"]  # "is boiler 4 on": its running state
     point = bool(phrase and phrase.window and phrase.window.point)
     if kind == "trend" and point and not keywords.TREND.search(rest):
         kind = "status"  # "at 7:30 this morning": one reading
@@ -397,7 +442,7 @@ def _time_range(
         return TimeRange(now - timedelta(hours=1), now, "now", name)
     if named and agg in ("avg", "min", "max", "sum", "delta", "runtime"):  # "peak demand on meter 1": a day's
         return TimeRange(now - timedelta(hours=24), now, "last 24 hours", name)
-    default = timedelta(hours=24) if kind in ("trend", "energy") else timedelta(hours=1)
+    default = timedelta(hours=24) if kind in ("trend", "energy", "diagnosis") else timedelta(hours=1)
     return TimeRange(now - default, now, "last 24 hours" if default.days else "now", name)
 
 

@@ -37,6 +37,31 @@ USED = re.compile(
     r"\b(used|use|consumed|consumption|burned|burnt|burning|produced|made|generated|eat up|ate up|eaten|eats"
     r"|went through|gone through|burn through)\b"
 )
+DIAGNOSIS = re.compile(
+    r"\b(?:why|how come|what(?:s| is)? (?:wrong|the matter|the problem|the issue|up|going on|happening|off) with"
+    r"|what happened (?:to|with)|what(?:s| is)? causing|(?:is|was) (?:there )?(?:anything|something) (?:wrong|off|up)"
+    r" with|(?:any|a) (?:problem|issue|trouble)s? with|diagnos\w*|troubleshoot\w*|root cause|cause of|explain"
+    r"|(?:something|anything)(?: is| s)? (?:wrong|off|up) (?:with|on))\b"
+)
+"""A question about why a unit misbehaves (a diagnosis), not only what it reads."""
+DIRECTION_WORDS = {
+    "flat": r"stuck|frozen|flat(?:lined|lining)?|not (?:changing|moving)|(?:has|have)n'?t (?:changed|moved)"
+    r"|has not (?:changed|moved)|constant|same value|ain'?t moving",
+    "stopped": r"trip(?:ped|s)?|stop(?:ped|s)?|shut (?:down|off)|went (?:off|down)|cut out|dropped out|tripping",
+    "low": r"low|lower|drop(?:ped|ping|s)?|falling|fell|down|cold|cool|weak|empty|dipp?(?:ed|ing)?|sagging|losing|lost",
+    "high": r"high|higher|hot|hotter|warm|warmer|up|ris(?:ing|en)|rose|climb(?:ing|ed)?|spik\w*|elevated|overheat\w*"
+    r"|too much|so much|shaking|rough|excessive|heating",
+}
+
+
+def direction(text: str) -> str | None:
+    """Which way a diagnosed reading is off, as said ("why is it so hot": high), or None."""
+    for name, words in DIRECTION_WORDS.items():
+        if re.search(rf"\b(?:{words})\b", text):
+            return name
+    return None
+
+
 OVERVIEW = re.compile(r"\b(overview|summary|summari[sz]e)\b")
 SUMMARY = re.compile(r"\b(overview|summary|summari[sz]e|doing|how (is|are)|status of|state of|health)\b")
 DESCENDING_SAID = re.compile(
@@ -59,6 +84,18 @@ STOPPED = re.compile(
     r"\b(?:(?:are|is|were|was|currently|still) (?:off|stopped|not running|idle|offline|down|tripped)|switched off"
     r"|turned off|stopped|idle|offline|not running|shut down)\b"
 )
+ASKS_RUNNING = re.compile(
+    r"^(?:(?:and |so |ok )?(?:is|are|was|were)\b.*\b"
+    r"(?:on|running|off|stopped|working|in service|online|offline|tripped)"
+    r"|(?:is|are) (?:it|they) (?:on|running|off|stopped|working))\b(?: now| right now| at the moment| still)?$"
+)
+
+
+def asks_running(text: str) -> bool:
+    """ "is boiler 4 on", "was pump 3 running": a yes-or-no on the running state."""
+    return bool(ASKS_RUNNING.search(text))
+
+
 RUNTIME_WORDS = re.compile(r"\b(?:hours run|run hours|running hours|hours (?:it )?ran)\b")
 NEWEST_ALERT = re.compile(
     r"\bwhen (?:did|was|has)\b.*\blast\b|\b(?:last|latest|most recent|newest) (?:time|alarm\w*|alert\w*|trip\w*)\b"
@@ -98,11 +135,11 @@ _ABOVE = ("above", "over", "greater than", "more than", "exceeding", "exceed", "
           "hotter than", "warmer than", "bigger than", "larger than", "faster than", "beyond")  # fmt: skip
 SEVERITY_WORDS = {
     "critical": r"critical|severe|serious|emergency",
-    "high": r"high(?= (?:priority|severity|alarms?|alerts?|level alarms?|(?:or|and) (?:critical|medium|low)))|major"
-    r"|high priority|high severity",
+    "high": r"high(?= (?:priority|severity|alarms?|alerts?|ones?|1s?|level alarms?"
+    r"|(?:or|and) (?:critical|medium|low)))|major|high priority|high severity",
     "medium": r"medium|moderate",
-    "low": r"low(?= (?:priority|severity|alarms?|alerts?|(?:or|and) (?:critical|medium|high)))|minor|low priority"
-    r"|low severity",
+    "low": r"low(?= (?:priority|severity|alarms?|alerts?|ones?|1s?|(?:or|and) (?:critical|medium|high)))|minor"
+    r"|low priority|low severity",
 }
 UNACKNOWLEDGED = re.compile(
     r"\b(unacknowledged|unacked|not (?:been |yet )?acknowledged|not acked"
@@ -131,6 +168,8 @@ class Resolved:
 
 def intent_type(text: str, found: Resolved) -> str:
     no_ids = found.fleet or not found.ids
+    if DIAGNOSIS.search(text) and found.ids and not found.fleet:
+        return "diagnosis"
     if ALERT.search(text):
         return "alerts"
     if ANOMALY.search(text):
@@ -252,9 +291,33 @@ def top_k(text: str, kind: str, type_words: str, plural: bool) -> int | None:
     return 1 if superlative and not plural else DEFAULT_TOP_K
 
 
+KINDS = {"diagnosis": DIAGNOSIS, "alerts": ALERT, "anomaly": ANOMALY, "ranking": RANK, "comparison": COMPARE,
+         "trend": TREND, "energy": ENERGY, "summary": OVERVIEW}  # fmt: skip
+"""The words that say what kind a question is; a follow-up without any keeps its conversation's kind."""
+
+
+def kind_words(text: str) -> list[str]:
+    """The words of ``text`` that name its kind ("why", "alarms", "trend", "highest")."""
+    return [m.group(0) for pattern in KINDS.values() for m in pattern.finditer(text)]
+
+
+def aggregation_words(text: str) -> list[str]:
+    words = [m.group(0) for p, _ in AGGREGATION_WORDS for m in p.finditer(text)]
+    return words + [m.group(0) for m in RUNTIME.finditer(text)]
+
+
+def severity_words(text: str) -> list[str]:
+    return [m.group(0) for s in SEVERITIES for m in re.finditer(rf"\b(?:{SEVERITY_WORDS[s]})\b", text)]
+
+
+def state_words(text: str) -> list[str]:
+    """Running or stopped, said of a fleet ("how many are running"), and thresholds ("above 80")."""
+    return [m.group(0) for p in (RUNNING, STOPPED, THRESHOLD) for m in p.finditer(text)]
+
+
 def without_keywords(text: str) -> str:
     """``text`` with every word this module reads taken out: what is left is for the parser to name."""
-    for pattern in (RANK, COMPARE, TREND, SUMMARY, OVERVIEW, ANOMALY, ALERT, RUNNING, STOPPED, THRESHOLD, USED,
-                    DESCENDING_SAID, ASCENDING_SAID, *(p for p, _ in AGGREGATION_WORDS)):  # fmt: skip
+    for pattern in (DIAGNOSIS, RANK, COMPARE, TREND, SUMMARY, OVERVIEW, ANOMALY, ALERT, RUNNING, STOPPED, THRESHOLD,
+                    USED, DESCENDING_SAID, ASCENDING_SAID, *(p for p, _ in AGGREGATION_WORDS)):  # fmt: skip
         text = pattern.sub(" ", text)
     return text

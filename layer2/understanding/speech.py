@@ -204,8 +204,9 @@ def _corrections(text: str) -> str:
     while m := _correction().search(text, start):
         before, after = text[: m.start()].rstrip(" ,"), text[m.end() :].lstrip(" ,")
         mention = _last_mention().search(before + " ")
-        if m.group(0) == "no" and not mention:
-            start = m.end()  # "is there no pump 3": a question, nothing taken back
+        right_after = mention is not None and mention.end() >= len(before)
+        if m.group(0) == "no" and (not mention or (re.match(r"\d", after) and not right_after)):
+            start = m.end()  # "is there no pump 3": a question, nothing taken back ("pump 7 no 11" is taken back)
             continue
         if mention and re.match(rf"(?:the )?(?:{_alias_alternatives()})\b", after):
             before = before[: mention.start()]
@@ -226,8 +227,9 @@ def _alias_alternatives(*, single_words: bool = False) -> str:
 
 @cache
 def _correction() -> re.Pattern[str]:
-    """The words that take back what was just said; a bare "no" only before another unit ("pump 9 no pump 10")."""
-    return re.compile(rf"\b(?:{CORRECTION_WORDS}|no(?= (?:the )?(?:{_alias_alternatives()})(?:e?s)? \d))\b")
+    """The words that take back what was just said; a bare "no" only before another unit ("pump 9 no pump 10",
+    "pump 9 no 10")."""
+    return re.compile(rf"\b(?:{CORRECTION_WORDS}|no(?= (?:the )?(?:{_alias_alternatives()})(?:e?s)? \d| \d+\b))\b")
 
 
 @cache

@@ -6,8 +6,10 @@ judge, the six rich evaluation fields. It is persisted as JSON with a
 schema version; ``to_dict``/``from_dict`` are the one place that does it
 and round-trip exactly.
 
-Schema versions: 1, the first; 2 adds ``user_role``, the asker's role. A
-version 1 record (an older journal) is read as version 2 with no role.
+Schema versions: 1, the first; 2 adds ``user_role``, the asker's role; 3 adds
+``conversation_id`` and ``turn`` (a follow-up's ``intent`` is the resolved one,
+with ``inherited`` naming what it took from the conversation). An older record
+is read as version 3 with the fields it lacks set to None.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from datetime import datetime
 
 from industrial.timestamps import iso_timestamp
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 RATINGS = ("up", "down")
 
 
@@ -106,6 +108,8 @@ class Experience:
     feedback: Feedback | None = None
     schema_version: int = SCHEMA_VERSION
     user_role: str | None = None  # operator | engineer | manager (layer2/understanding/roles.py); None when unknown
+    conversation_id: str | None = None  # the conversation the question was asked in
+    turn: int | None = None  # its turn there, from 1
 
     @property
     def rating(self) -> str | None:
@@ -130,7 +134,7 @@ class Experience:
         return cls(
             **{
                 **data,
-                "schema_version": SCHEMA_VERSION,  # version 1 differs only by lacking user_role (None)
+                "schema_version": SCHEMA_VERSION,  # older versions differ only by lacking fields that default to None
                 "widgets": [WidgetChoice(**w) for w in data["widgets"]],
                 "candidates": [CandidateRecord(**c) for c in data["candidates"]],
                 "created_at": _parse(data["created_at"]),
