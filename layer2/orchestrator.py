@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from industrial.plant.spec import READING_INTERVAL
 from industrial.timeseries.access import TimeSeriesDataAccess
 from layer2.answering import voice
 from layer2.answering.data_binding import BoundWidget, bind, ranked_values
+from layer2.answering.diagnosis import Diagnosis, diagnose
 from layer2.answering.request_memo import MemoizedAccess
 from layer2.planning.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
 from layer2.understanding.followup import TurnContext, understand
@@ -118,13 +119,19 @@ class Orchestrator:
         now = newest + READING_INTERVAL if newest else timezone.now()
         parsed = understand(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone(), context=context)
         timings["parse_ms"] = _since(started)
+        diagnosis = diagnose(intent=parsed.intent, access=access) if parsed.intent.intent_type == "diagnosis" else None
+        if diagnosis is not None:  # the widgets show the symptom and its strongest driver
+            drivers = [r.metric for r in diagnosis.drivers if r.metric != "running_status"]
+            shown = [diagnosis.symptom.metric, *drivers[:1]]
+            parsed = replace(parsed, intent=replace(parsed.intent, metrics=shown))
+            timings["diagnose_ms"] = _since(started) - sum(timings.values())
         answerable = (parsed.intent.equipment_ids or not parsed.unresolved) and not voice.blocked(parsed)
         proposed = candidates(intent=parsed.intent, vocabulary=vocabulary) if answerable else []
         choices, planner = self._choose(parsed, proposed, role)
         timings["plan_ms"] = _since(started) - sum(timings.values())
         widgets = [bind(candidate=c.candidate, intent=parsed.intent, access=access) for c in choices]
         timings["bind_ms"] = _since(started) - sum(timings.values())
-        spoken = voice.compose(parsed=parsed, access=access, vocabulary=vocabulary)
+        spoken = voice.compose(parsed=parsed, access=access, vocabulary=vocabulary, diagnosis=diagnosis)
         timings["voice_ms"] = _since(started) - sum(timings.values())
         conversation_id, turn = conversation or (None, None)
         answer = Answer(
@@ -139,7 +146,7 @@ class Orchestrator:
             conversation_id,
             turn,
         )
-        self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role))
+        self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role, diagnosis))
         return answer
 
     def _choose(self, parsed: ParsedQuery, proposed: list[Candidate], role: str | None) -> tuple[list[Choice], str]:
@@ -159,7 +166,13 @@ def _listed(intent: Intent, access, context: TurnContext | None) -> list[str]:
 
 
 def _experience(
-    answer: Answer, choices: list[Choice], proposed: list[Candidate], timings: dict, ranker: str, role: str | None
+    answer: Answer,
+    choices: list[Choice],
+    proposed: list[Candidate],
+    timings: dict,
+    ranker: str,
+    role: str | None,
+    diagnosis: Diagnosis | None,
 ):
     widgets = [
         WidgetChoice(
@@ -182,7 +195,7 @@ def _experience(
         voice_response=answer.voice_response,
         processing_time_ms=answer.processing_time_ms,
         timings_ms={k: round(v, 2) for k, v in timings.items()},
-        data_summary=_data_summary(answer.widgets),
+        data_summary={**_data_summary(answer.widgets), **({"diagnosis": diagnosis.to_dict()} if diagnosis else {})},
         planner=answer.planner,
         ranker=ranker if answer.planner == "rules" else answer.planner,
         created_at=timezone.now(),

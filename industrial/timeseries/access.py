@@ -126,6 +126,22 @@ class WindowAggregate:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """One metric of one unit over a window, beside its usual level: the same clock hours on earlier days."""
+
+    metric: str
+    unit: str
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    last: float | None  # the window's newest reading
+    usual: float | None  # the mean over the same hours of the previous days
+    usual_spread: float | None  # the standard deviation of those readings
+    usual_days: int  # how many previous days had readings in those hours
+
+
+@dataclass(frozen=True)
 class Stats:
     equipment_id: str
     metric: str
@@ -415,6 +431,55 @@ class TimeSeriesDataAccess:
         )
         rows = self._per_table("window", equipment_ids, metric, part, {"start": start, "end": end})
         return {eq: WindowAggregate(int(n), _num(mean), _num(low), _num(high)) for eq, n, mean, low, high in rows}
+
+    def profile(
+        self, equipment_id: str, metrics: list[str], start: datetime, end: datetime, *, days: int = 7
+    ) -> dict[str, Profile]:
+        """Each of ``metrics`` over ``[start, end)`` and over the same clock hours of the ``days`` days before.
+
+        One statement: the window's rows and each earlier day's like window, one index range scan each. What a
+        diagnosis compares a reading with ("its usual for this hour"), the daily load cycle included.
+        """
+        _check_window(start, end)
+        if not 1 <= days <= 31:
+            raise InvalidQuery("days", f"must be between 1 and 31, got {days}")
+        table = self._table(equipment_id)
+        columns = [self.metric(equipment_id, m) for m in dict.fromkeys(metrics)]
+        if not columns:
+            return {}
+        per_column = sql.SQL(", ").join(
+            sql.SQL(
+                "avg({c}) FILTER (WHERE d = 0)::float8, min({c}) FILTER (WHERE d = 0)::float8, "
+                "max({c}) FILTER (WHERE d = 0)::float8, "
+                '(array_agg({c} ORDER BY "timestamp" DESC) FILTER (WHERE d = 0 AND {c} IS NOT NULL))[1]::float8, '
+                "avg({c}) FILTER (WHERE d > 0)::float8, stddev_samp({c}) FILTER (WHERE d > 0)::float8, "
+                "count(DISTINCT d) FILTER (WHERE d > 0 AND {c} IS NOT NULL), count({c}) FILTER (WHERE d = 0)"
+            ).format(c=sql.Identifier(c.name))
+            for c in columns
+        )
+        names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+        query = sql.SQL(
+            'WITH w AS MATERIALIZED (SELECT 0 AS d, "timestamp", {names} FROM {t} '
+            'WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
+            'UNION ALL SELECT k.d, b."timestamp", {b_names} FROM generate_series(1, %(days)s) AS k(d) JOIN {t} b '
+            "ON b.\"timestamp\" >= %(start)s - k.d * interval '1 day' AND b.\"timestamp\" < %(end)s - k.d * interval '1 day') "
+            "SELECT {per_column} FROM w"
+        ).format(
+            names=names,
+            b_names=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(c.name)) for c in columns),
+            t=sql.Identifier(table.equipment_id),
+            per_column=per_column,
+        )
+        with self._pool.connection() as conn:
+            row = conn.execute(query, {"start": start, "end": end, "days": days}).fetchone()
+        found = {}
+        for i, c in enumerate(columns):
+            mean, low, high, last, usual, spread, usual_days, count = row[8 * i : 8 * i + 8]
+            found[c.name] = Profile(
+                c.name, c.unit, int(count), _num(mean), _num(low), _num(high), _num(last), _num(usual),
+                _num(spread), int(usual_days),
+            )  # fmt: skip
+        return found
 
     def first_reading(self, equipment_id: str, max_age: float = 60.0) -> datetime | None:
         """When ``equipment_id``'s data starts (its oldest row), or None for an empty table; cached ``max_age``

@@ -218,6 +218,8 @@ def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     bucket = bucket_for(tr.end - tr.start)
     aggregation = "delta" if c.metric == "energy_kwh" else "avg"
     series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation) for eq in ids]
+    if intent.intent_type == "diagnosis" and c.widget_type == "trend_line" and len(intent.metrics) > 1:
+        series.append(access.series(ids[0], intent.metrics[1], tr.start, tr.end, bucket, aggregation))  # its driver
     return {
         "window": {**tr.to_dict()},
         "bucket": bucket,

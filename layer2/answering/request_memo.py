@@ -27,6 +27,7 @@ _MEMOISED = frozenset(
         "equipment_types",
         "first_reading",
         "window_aggregates",
+        "profile",
     }
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from industrial.plant.spec import limit_for
 from industrial.timeseries.access import TimeSeriesDataAccess
 from industrial.timeseries.rag import format_number
 from layer2.answering.data_binding import (
@@ -21,6 +22,7 @@ from layer2.answering.data_binding import (
     fleet_window_values,
     ranked_values,
 )
+from layer2.answering.diagnosis import Diagnosis
 from layer2.planning.planner import primary_metric
 from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary
 from layer2.understanding.vocabulary import plural
@@ -64,7 +66,13 @@ def spoken(metric: str, value: float | None, unit: str) -> str:
     return f"{format_number(metric, value)} {UNIT_WORDS.get(unit, unit)}".strip()
 
 
-def compose(*, parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: PlantVocabulary) -> str:
+def compose(
+    *,
+    parsed: ParsedQuery,
+    access: TimeSeriesDataAccess,
+    vocabulary: PlantVocabulary,
+    diagnosis: Diagnosis | None = None,
+) -> str:
     intent = parsed.intent
     if intent.refusal:
         return REFUSALS[intent.refusal]
@@ -79,6 +87,8 @@ def compose(*, parsed: ParsedQuery, access: TimeSeriesDataAccess, vocabulary: Pl
     sentences = [_unresolved(parsed, access)] if parsed.unresolved else []
     if parsed.unresolved and not intent.equipment_ids:
         return " ".join(sentences)
+    if diagnosis is not None:
+        return " ".join(s for s in [*sentences, _diagnosis(diagnosis, intent, access)] if s)
     body = {
         "alerts": _alerts,
         "anomaly": _anomaly,
@@ -370,6 +380,87 @@ def _fleet_figure(intent: Intent, access: TimeSeriesDataAccess, vocabulary: Plan
     value = spoken(metric, figure[intent.aggregation], unit)
     tail = f" {window}" if window else ""
     return f"The {len(values)} {plural(eq_type)} have {word[intent.aggregation]} {label} of {value}{tail}."
+
+
+def _diagnosis(d: Diagnosis, intent: Intent, access: TimeSeriesDataAccess) -> str:
+    """The symptom against its limit and usual, what drives it, alerts and peers, then the likely causes."""
+    name = access.catalog.table(d.equipment_id).display_name
+    return " ".join([_symptom_words(d, name, intent), _context_words(d, intent), _cause_words(d)])
+
+
+def _symptom_words(d: Diagnosis, name: str, intent: Intent) -> str:
+    s = d.symptom
+    value = spoken(s.metric, s.value, s.unit)
+    usual = spoken(s.metric, s.usual, s.unit) if s.usual is not None else None
+    when = (
+        ""
+        if d.ongoing
+        else f" between {_clock_words(d.start, intent).removeprefix('at ')} and "
+        + _clock_words(d.end, intent).removeprefix("at ").split(" on ")[0]
+    )
+    if s.metric == "running_status":
+        state = "running" if (s.value or 0.0) >= 0.5 else "stopped"
+        share = "" if s.usual is None else f"; at these hours it ran {format_number('load_percent', s.usual * 100)} "
+        return f"{name} is {state}{share}{'percent of the time over the previous days' if share else ''}."
+    if d.direction == "flat":
+        tail = f", while at these hours it usually averages {usual}" if usual else ""
+        return f"{name} {s.label} has read {value} without moving{when or ' for the last hour'}{tail}."
+    verb = "is" if d.ongoing else {"high": "peaked at", "low": "fell to"}.get(d.direction, "averaged")
+    shown, extra = s.value, ""
+    if d.ongoing and _past(s.peak, d) and not _past(s.value, d):  # normal now, but it was past the limit
+        shown = s.peak
+        extra = f" after {'reaching' if d.direction == 'high' else 'dipping to'} {spoken(s.metric, s.peak, s.unit)}"
+        extra += " in the last hour"
+    against = []
+    if d.limit is not None and shown is not None:
+        high = d.direction == "high" or (d.direction not in ("low",) and d.limit == _high_limit(d))
+        side = "above" if (shown > d.limit) else "below"
+        against.append(f"{side} its {'high' if high else 'low'} limit of {format_number(s.metric, d.limit)}")
+    if usual:
+        against.append(f"its usual {usual} for these hours")
+    head = f"{name} {s.label} {verb} {value}{when}{extra}"
+    return head + (f", {_join(against)}" if against else "") + "."
+
+
+def _high_limit(d: Diagnosis) -> float | None:
+    limit = limit_for(d.equipment_type, d.symptom.metric)
+    return limit.high if limit else None
+
+
+def _past(value: float | None, d: Diagnosis) -> bool:
+    """Whether ``value`` is past the symptom's limit on its side."""
+    if value is None or d.limit is None or d.direction not in ("high", "low"):
+        return False
+    return value > d.limit if d.direction == "high" else value < d.limit
+
+
+def _context_words(d: Diagnosis, intent: Intent) -> str:
+    parts = []
+    for r in [r for r in d.drivers if r.metric != "running_status"][:2]:
+        usual = f" (usual {spoken(r.metric, r.usual, r.unit)})" if r.usual is not None else ""
+        parts.append(f"its {r.label} {'is' if d.ongoing else 'averaged'} "
+                     f"{spoken(r.metric, r.value if d.ongoing else r.mean, r.unit)}{usual}")  # fmt: skip
+    if d.running is not None and d.symptom.metric != "running_status":
+        parts.append("it is running" if d.ongoing and d.running >= 0.5 else "it is stopped" if d.ongoing else
+                     f"it ran {format_number('load_percent', d.running * 100)} percent of that time")  # fmt: skip
+    window = _window_words(intent) or "now"
+    parts.append(
+        f"{d.alerts} alert{'s' if d.alerts != 1 else ''} on it {window}" if d.alerts else f"no alerts {window}"
+    )
+    if d.peers and d.peer_mean is not None:
+        parts.append(f"its {d.peers} peers read a median of {spoken(d.symptom.metric, d.peer_mean, d.symptom.unit)}")
+    text = _join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def _cause_words(d: Diagnosis) -> str:
+    first, *rest = d.causes
+    if first.kind == "none":
+        return f"Nothing points to a fault: {first.text}."
+    text = f"Most likely {first.text}"
+    if rest:
+        text += f"; less likely {rest[0].text}"
+    return text + "."
 
 
 def _unresolved(parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str:

@@ -221,7 +221,8 @@ def _slots(intent: Intent, ids: tuple[str, ...], eq_type: str | None, metrics: l
     first = metrics[0] if metrics else None
     slots: list[tuple[str, tuple[str, ...], str | None, float]] = []
     if len(ids) == 1:
-        for i, metric in enumerate(metrics[:3]):
+        shown = metrics[:1] if intent.intent_type == "diagnosis" else metrics[:3]  # its driver rides in the trend
+        for i, metric in enumerate(shown):
             later = -0.05 * i  # the first-named metric leads
             slots += [("kpi", ids, metric, later), ("trend_line", ids, metric, later)]
             if _gaugeable(eq_type, metric):
