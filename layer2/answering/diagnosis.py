@@ -116,9 +116,9 @@ def diagnose(*, intent: Intent, access: TimeSeriesDataAccess) -> Diagnosis | Non
     symptom_profile = profiles[metric]
     if metric == "running_status":  # "why did pump 3 trip": is it stopped, and does it usually run now?
         shown = "stopped" if (symptom_profile.last or 0.0) < 0.5 else "none"
-    else:
-        shown = _direction_of(symptom_profile, table.equipment_type, metric)
     flagged = any(a.metric == metric for a in anomalies) or any(a.metric == metric for a in alerts)
+    if metric != "running_status":
+        shown = _direction_of(symptom_profile, table.equipment_type, metric, alerted=flagged)
     abnormal = shown != "none" or flagged
     direction = (
         shown if shown != "none" else said or (_flagged_side(metric, anomalies, symptom_profile) if flagged else "none")
@@ -159,12 +159,13 @@ def _symptom_metric(intent: Intent, available: list[str], anomalies, alerts, sai
     asked = [m for m in intent.metrics if m in available and m != "running_status"]
     if asked:
         return asked[0]
-    if said == "stopped" and "running_status" in available:
-        return "running_status"
+    tripped = alerts[0].metric if alerts and alerts[0].metric in available else None
+    if said == "stopped" and (tripped or "running_status" in available):
+        return tripped or "running_status"  # "why did it trip": the alarm it tripped on, else its stop
     if anomalies:
         return anomalies[0].metric
-    if alerts and alerts[0].metric in available:
-        return alerts[0].metric
+    if tripped:
+        return tripped
     return primary_metric(available) or available[0]
 
 
@@ -183,8 +184,10 @@ def _episode(metric: str, intent: Intent, anomalies, alerts) -> tuple[datetime, 
     return intent.time_range.start, now if intent.time_range.end >= now else intent.time_range.end, False
 
 
-def _direction_of(p: Profile, equipment_type: str, metric: str) -> str:
-    if p.count >= 10 and p.min == p.max and (p.usual_spread or 0) > 0:
+def _direction_of(p: Profile, equipment_type: str, metric: str, *, alerted: bool) -> str:
+    """Which way the data shows the symptom off; flat readings count when the metric usually moves or was
+    alerted on (a sensor stuck at a stopped unit's constant reading)."""
+    if p.count >= 10 and p.min == p.max and ((p.usual_spread or 0) > 0 or alerted):
         return "flat"
     limit = limit_for(equipment_type, metric)
     if limit and limit.high is not None and p.max is not None and p.max > limit.high:
@@ -252,14 +255,16 @@ def _with_causes(d: Diagnosis, p: Profile, knowledge: physics.Symptom, available
     if d.direction in ("high", "low") and _brief(p, d.direction, d.limit):
         causes.append(Cause("sensor_spike", "sensor spikes or electrical noise: brief readings past the limit while "
                             "its average stayed near usual", 0.85))  # fmt: skip
-    if d.abnormal and d.running is not None and d.running < 0.5:
-        causes.append(Cause("stopped", "the unit is stopped", 0.8))
     sign = 1 if d.direction == "high" else -1 if d.direction == "low" else 0
     for driver, reading in ((k, r) for k in knowledge.drivers for r in d.drivers if r.metric == k.metric):
         moved = reading.deviation is not None and abs(reading.deviation) >= MOVED
         if d.abnormal and sign and moved and (reading.deviation > 0) == (driver.sign * sign > 0):
             score = 0.55 + 0.05 * min(abs(reading.deviation), 6)
-            causes.append(Cause("driver", driver.why, round(score, 2), driver.metric))
+            side = "above" if reading.deviation > 0 else "below"
+            text = f"{driver.why} (its {reading.label} is {side} its usual)"
+            if driver.metric == "running_status":
+                text = f"{driver.why}: it ran less than it usually does at these hours"
+            causes.append(Cause("driver", text, round(score, 2), driver.metric))
     if d.abnormal and d.peers >= 2 and d.peers_same * 2 >= d.peers and sign:
         causes.append(Cause("shared", "a cause its peers share (the weather or the plant's load)", 0.7))
     if d.abnormal and sign and not any(c.kind in ("stuck_sensor", "sensor_spike", "driver", "shared") for c in causes):

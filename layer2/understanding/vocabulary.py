@@ -165,6 +165,7 @@ METRIC_PHRASES: list[tuple[str, tuple[str, ...]]] = [
     (r"chilled water return|chilled water coming back", ("chw_return_temp_c",)),
     (r"chilled water supply", ("chw_supply_temp_c",)),
     (r"condenser water (?:going into|entering|going in|coming in)", ("cw_supply_temp_c",)),
+    (r"condenser water (?:coming back|returning|leaving|going out|going back)", ("cw_return_temp_c",)),
     (r"power into cooling|cooling per (?:kw|kilowatt)|cooling for the power", ("cop",)),
     (r"\d+(?:\.\d+)? bar", ("discharge_pressure_bar", "steam_pressure_bar", "oil_pressure_bar")),
     (r"shakiest|shakier|shakes", ("vibration_mm_s",)),

@@ -19,16 +19,19 @@ decimals as were said).
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from industrial.errors import UnknownName
+from industrial.plant.spec import limit_for
 from industrial.timeseries.access import TimeSeriesDataAccess
+from layer2.answering.diagnosis import USUAL_DAYS as DIAGNOSIS_USUAL_DAYS  # "usual": the same hours over these days
 from layer2.answering.voice import MAX_SPOKEN, MAX_SPOKEN_METRICS  # the answer speaks of no more than these
 from layer2.planning.planner import primary_metric
 from rl.experiences.records import Experience
 
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+NUMBER = re.compile(r"(?<![A-Za-z])-?\d+(?:\.\d+)?")  # not the 2 of "co2"
 UNRESOLVED = re.compile(r"I couldn't find [^.]*\.(?: The closest are [^.]*\.)?")
 NOT_CLAIMS = re.compile(
     r"\b\d{1,2}:\d{2} ?(?:am|pm)\b|\bon \d{1,2} [A-Z][a-z]+(?: \d{4})?|\bThe data starts on [^.]*\."
@@ -46,7 +49,9 @@ class Fact:
     equipment_id: str | None  # None for a fleet total
     metric: str
     value: float
-    kind: str  # latest | avg | min | max | sum | delta
+    kind: (
+        str  # latest | avg | min | max | sum | delta; a diagnosis's: mean | last | usual | limit | peer_median | count
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class AnswerFacts:
         ids = [i for i in intent["equipment_ids"] if i in catalog.equipment][:MAX_SPOKEN]
         eq_type, metrics = intent.get("equipment_type"), intent["metrics"]
         try:
+            if intent["intent_type"] == "diagnosis" and "diagnosis" in experience.data_summary:
+                return self._diagnosis_facts(experience.data_summary["diagnosis"], intent)
             if ids and intent["intent_type"] in VALUE_INTENTS:
                 return [f for eq in ids for f in self._equipment_facts(eq, metrics, intent, start, end)]
             if intent["intent_type"] == "ranking" and (intent.get("filters") or {}).get("threshold"):
@@ -137,6 +144,31 @@ class AnswerFacts:
         except UnknownName:  # a metric the type lacks: nothing could have been said about it
             return []
         return None
+
+    def _diagnosis_facts(self, diagnosis: dict, intent: dict) -> list[Fact]:
+        """A diagnosis's numbers re-read over its episode: each metric's newest, mean, extremes and usual level,
+        the symptom's alarm limits, its peers' median, and the unit's alerts in the window asked."""
+        eq, metric = diagnosis["equipment_id"], diagnosis["symptom"]["metric"]
+        start, end = (datetime.fromisoformat(diagnosis[k]) for k in ("start", "end"))
+        metrics = [metric, *(d["metric"] for d in diagnosis["drivers"])]
+        if "running_status" in self.access.catalog.table(eq).metrics:
+            metrics.append("running_status")
+        facts = []
+        for p in self.access.profile(eq, metrics, start, end, days=DIAGNOSIS_USUAL_DAYS).values():
+            for kind in ("mean", "min", "max", "last", "usual"):
+                if (value := getattr(p, kind)) is not None:
+                    facts.append(Fact(eq, p.metric, value * 100 if p.metric == "running_status" else value, kind))
+        limit = limit_for(self.access.catalog.table(eq).equipment_type, metric)
+        facts += [Fact(eq, metric, v, "limit") for v in (limit.low, limit.high) if v is not None] if limit else []
+        peers = [i for i in self.access.catalog.ids_of_type(self.access.catalog.table(eq).equipment_type) if i != eq]
+        means = [
+            a.mean for a in self.access.window_aggregates(peers, metric, start, end).values() if a.mean is not None
+        ]
+        if means:
+            facts += [Fact(None, metric, statistics.median(means), "peer_median"), Fact(None, "", len(means), "count")]
+        window = [datetime.fromisoformat(intent["time_range"][k].replace("Z", "+00:00")) for k in ("start", "end")]
+        alerts = self.access.alerts(equipment_id=eq, start=window[0], end=window[1], limit=10_000)
+        return [*facts, Fact(eq, "", len(alerts), "count")]
 
     def _equipment_facts(self, eq: str, metrics: list[str], intent: dict, start: datetime, end: datetime):
         table = self.access.catalog.table(eq)
