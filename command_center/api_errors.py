@@ -2,7 +2,8 @@
 
 DRF's own errors keep its shape (``{"field": ["message"]}`` for 400s,
 ``{"detail": "..."}`` otherwise). Our typed errors map as follows: an
-unknown equipment in the URL is 404 with close matches; an unknown metric,
+unknown equipment in the URL is 404 with close matches; a conversation that is not the asker's (unknown,
+expired or another user's) is 404 naming ``conversation_id``; an unknown metric,
 type or bad parameter in a query or body is 400 naming the field; a Tier 2
 approval that cannot start is 409 with its reason.
 """
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from industrial.errors import InvalidQuery, UnknownEquipment, UnknownEquipmentType, UnknownMetric
-from layer2.errors import InvalidFeedback
+from layer2.errors import ConversationNotFound, InvalidFeedback
 from rl.experiences.buffer import ExperienceNotFound
 from rl.tier2.jobs import TrainingRefused
 
@@ -27,6 +28,8 @@ def exception_handler(exc, context):
     if isinstance(exc, UnknownEquipment):
         body = {"detail": str(exc), "suggestions": exc.suggestions}
         return Response(body, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, ConversationNotFound):
+        return Response({"conversation_id": [str(exc)]}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, ExperienceNotFound):
         return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, UnknownMetric):

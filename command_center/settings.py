@@ -85,7 +85,13 @@ TIMESERIES_DATABASE_NAME = os.environ.get("TIMESERIES_DATABASE_NAME", "plant")
 if os.environ.get("DATABASE_URL"):
     _default_db = dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
 else:
-    _default_db = {"ENGINE": "django.db.backends.sqlite3", "NAME": STATE_DIR / "default.sqlite3"}
+    # Every worker writes here (ratings, conversations): write-ahead logging lets readers go on during a write,
+    # and IMMEDIATE transactions wait their turn (up to the timeout) instead of failing as "database is locked".
+    _default_db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": STATE_DIR / "default.sqlite3",
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+    }
 
 if TIMESERIES_DATABASE_URL:
     _timeseries_db = dj_database_url.parse(TIMESERIES_DATABASE_URL, conn_max_age=60)
@@ -109,6 +115,10 @@ EXPERIENCE_BUFFER_PATH = Path(os.environ.get("EXPERIENCE_BUFFER_PATH", STATE_DIR
 EXPERIENCE_BUFFER_CAPACITY = int(os.environ.get("EXPERIENCE_BUFFER_CAPACITY", "200000"))
 EXPERIENCE_FSYNC = _env_bool("EXPERIENCE_FSYNC", False)
 ENABLE_CONTINUOUS_RL = _env_bool("ENABLE_CONTINUOUS_RL", False)  # Tier 1 learns online and ranks widgets
+
+# --- Conversations ---------------------------------------------------------------
+# A conversation idle longer than this is closed: its id answers 404 and a follow-up must start afresh.
+CONVERSATION_IDLE_MINUTES = int(os.environ.get("CONVERSATION_IDLE_MINUTES", "30"))
 
 # --- Judge (auto_evaluate_responses.py) ---------------------------------------------
 ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")  # set: the Claude judge is the default

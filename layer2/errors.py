@@ -8,3 +8,11 @@ class InvalidFeedback(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class ConversationNotFound(LookupError):
+    """A conversation id that is not the asker's fresh conversation (unknown, expired or another user's)."""
+
+    def __init__(self, conversation_id: str):
+        self.conversation_id = conversation_id
+        super().__init__(f"no conversation {conversation_id} of yours (unknown, or idle too long)")

@@ -1,4 +1,5 @@
-"""Ratings as rows in Django's own database, beside the experience journal; users' operator profiles.
+"""Ratings as rows in Django's own database, beside the experience journal; users' operator profiles;
+conversations.
 
 The journal is what the learners read; these rows are what the customer's
 reporting (and ``train_from_live_feedback``) read. One row per feedback
@@ -56,3 +57,22 @@ class OperatorProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.role}"
+
+
+class Conversation(models.Model):
+    """One user's conversation: the context its next question is read in (``layer2/understanding/followup.py``).
+
+    In the default database, so every gunicorn worker reads the turn another wrote. ``context`` is the last
+    turn's ``TurnContext`` (resolved intent, the words of each slot, the units it ranked); older turns live in
+    the experience journal under the same ``conversation_id``.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    turns = models.PositiveIntegerField(default=0)
+    context = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.turns} turns)"

@@ -18,6 +18,12 @@ MAX_ITEMS = 50
 class OrchestrateRequestSerializer(serializers.Serializer):
     transcript = StrictCharField(max_length=MAX_TRANSCRIPT, trim_whitespace=True, allow_blank=False)
     role = serializers.ChoiceField(choices=ROLES, required=False, help_text="Who asks; absent: the user's profile.")
+    conversation_id = serializers.RegexField(
+        r"^[0-9a-f]{32}$",
+        required=False,
+        error_messages={"invalid": "must be a conversation_id: 32 hex digits, as an earlier answer returned it"},
+        help_text="Ask as the next turn of this conversation (from an earlier answer); absent: a new one.",
+    )
 
 
 class WidgetFeedbackSerializer(serializers.Serializer):
@@ -88,6 +94,9 @@ class IntentSerializer(serializers.Serializer):
     aggregations = serializers.ListField(child=serializers.CharField(), help_text="Every aggregation asked.")
     not_understood = serializers.ListField(child=serializers.CharField(), help_text="What was heard but not read.")
     refusal = serializers.CharField(allow_null=True, help_text="'command' or 'out_of_domain': no widgets.")
+    inherited = serializers.ListField(
+        child=serializers.CharField(), help_text="Fields a follow-up took from its conversation ('equipment_ids')."
+    )
 
 
 class WidgetSerializer(serializers.Serializer):
@@ -101,6 +110,8 @@ class WidgetSerializer(serializers.Serializer):
 
 class AnswerSerializer(serializers.Serializer):
     query_id = serializers.CharField()
+    conversation_id = serializers.CharField(help_text="Send it back to ask a follow-up.")
+    turn = serializers.IntegerField(help_text="This answer's turn in the conversation, from 1.")
     transcript = serializers.CharField()
     intent = IntentSerializer()
     widgets = WidgetSerializer(many=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from industrial.timeseries.access import get_timeseries_access
+from layer2 import conversations
 from layer2.feedback import record_feedback
 from layer2.models import OperatorProfile
 from layer2.orchestrator import Answer, Orchestrator
@@ -56,9 +57,18 @@ def _llm_planner():
     return LLMPlanner(model, active_adapter=get_registry().active_path)  # follows promotions and rollbacks
 
 
-def answer_question(*, transcript: str, role: str | None, user) -> Answer:
-    """Answer ``transcript`` for ``role``, else for the role on ``user``'s profile (a shared login may name another)."""
-    return get_orchestrator().answer(transcript, role=role or OperatorProfile.objects.role_of(user))
+def answer_question(*, transcript: str, role: str | None, user, conversation_id: str | None = None) -> Answer:
+    """Answer ``transcript`` for ``role``, else for the role on ``user``'s profile (a shared login may name another),
+    as the next turn of ``user``'s conversation ``conversation_id`` (None: a new conversation)."""
+    conversation_id, turn, context = conversations.resume(conversation_id=conversation_id, user=user)
+    answer = get_orchestrator().answer(
+        transcript,
+        role=role or OperatorProfile.objects.role_of(user),
+        context=context,
+        conversation=(conversation_id, turn),
+    )
+    conversations.record(conversation_id=conversation_id, user=user, turn=turn, context=answer.context)
+    return answer
 
 
 def submit_feedback(

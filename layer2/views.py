@@ -33,10 +33,18 @@ def _valid(serializer_class, data):
 class OrchestrateView(APIView):
     """A question in, a widget plan for the asker's role and a spoken answer out (recorded as an experience)."""
 
-    @extend_schema(request=OrchestrateRequestSerializer, responses={200: AnswerSerializer, 400: BAD_REQUEST})
+    @extend_schema(
+        request=OrchestrateRequestSerializer,
+        responses={200: AnswerSerializer, 400: BAD_REQUEST, 404: OpenApiResponse(OpenApiTypes.OBJECT)},
+    )
     def post(self, request):
         data = _valid(OrchestrateRequestSerializer, request.data).validated_data
-        answer = services.answer_question(transcript=data["transcript"], role=data.get("role"), user=request.user)
+        answer = services.answer_question(
+            transcript=data["transcript"],
+            role=data.get("role"),
+            user=request.user,
+            conversation_id=data.get("conversation_id"),
+        )
         return Response(answer.to_dict())
 
 

@@ -462,7 +462,8 @@ class TimeSeriesDataAccess:
             'WITH w AS MATERIALIZED (SELECT 0 AS d, "timestamp", {names} FROM {t} '
             'WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
             'UNION ALL SELECT k.d, b."timestamp", {b_names} FROM generate_series(1, %(days)s) AS k(d) JOIN {t} b '
-            "ON b.\"timestamp\" >= %(start)s - k.d * interval '1 day' AND b.\"timestamp\" < %(end)s - k.d * interval '1 day') "
+            "ON b.\"timestamp\" >= %(start)s - k.d * interval '1 day' "
+            "AND b.\"timestamp\" < %(end)s - k.d * interval '1 day') "
             "SELECT {per_column} FROM w"
         ).format(
             names=names,

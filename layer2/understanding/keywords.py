@@ -40,8 +40,9 @@ USED = re.compile(
 DIAGNOSIS = re.compile(
     r"\b(?:why|how come|what(?:s| is)? (?:wrong|the matter|the problem|the issue|up|going on|happening|off) with"
     r"|what happened|what gives|what(?:s| is)? (?:that|this|it) about|what(?:s| is)? going on|\bor what$"
-    r"|what was (?:it|that)(?: about)?$|what(?:s| is)? causing|(?:is|was) (?:there )?(?:anything|something) (?:wrong|off|up)"
-    r" with|(?:any|a) (?:problem|issue|trouble)s? with|diagnos\w*|troubleshoot\w*|root cause|cause of|explain"
+    r"|what was (?:it|that)(?: about)?$|what(?:s| is)? causing"
+    r"|(?:is|was) (?:there )?(?:anything|something) (?:wrong|off|up) with|(?:any|a) (?:problem|issue|trouble)s? with"
+    r"|diagnos\w*|troubleshoot\w*|root cause|cause of|explain"
     r"|(?:something|anything)(?: is| s)? (?:wrong|off|up) (?:with|on)"
     r"|stuck|frozen|flat ?lin\w*|is flat|not (?:changing|moving)|(?:has|have|is)n'?t (?:changed|moved|moving|changing)"
     r"|(?:has|have) not (?:changed|moved)|(?:exact )?same (?:number|value|reading))\b"

@@ -10,7 +10,7 @@ from layer2.models import OperatorProfile, WidgetRating
 ORCHESTRATE, FEEDBACK, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/feedback/", "/api/layer2/experiences/"
 INTENT_FIELDS = ["intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation",
                  "comparison", "filters", "top_k", "confidence", "aggregations", "not_understood",
-                 "refusal"]  # fmt: skip
+                 "refusal", "inherited"]  # fmt: skip
 
 
 def ask(client, transcript: str) -> dict:
@@ -35,7 +35,8 @@ RICH = {
 
 def test_orchestrate_answers_with_the_documented_shape(api_client, serving):
     body = ask(api_client, "Show chiller 1 power")
-    assert set(body) == {"query_id", "transcript", "intent", "widgets", "voice_response", "processing_time_ms"}
+    assert set(body) == {"query_id", "conversation_id", "turn", "transcript", "intent", "widgets", "voice_response",
+                         "processing_time_ms"}  # fmt: skip
     assert list(body["intent"]) == INTENT_FIELDS
     assert body["intent"]["equipment_ids"] == ["chiller_001"] and body["intent"]["metrics"] == ["power_consumption_kw"]
     assert body["widgets"][0]["type"] == "kpi" and body["widgets"][0]["size"] == "small"
@@ -75,7 +76,7 @@ def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api
     recorded = api_client.get(EXPERIENCES).json()["experiences"]
     assert [e["query_id"] for e in recorded] == asked
     assert [e["user_role"] for e in recorded] == [None, "engineer", "manager"]
-    assert {e["schema_version"] for e in recorded} == {2}
+    assert {e["schema_version"] for e in recorded} == {3}
 
 
 def test_feedback_for_an_unknown_query_is_404(api_client, serving):

@@ -111,9 +111,10 @@ def build_cases(phrasings: list[dict]) -> list[dict]:
         if options:
             cases.append(_case(f, _pick(options, f), f["metric"], f["kind"]))
         if newest[f["equipment_id"]] is f:
+            zone = ZoneInfo("Asia/Singapore")
             generic = [p for p in phrasings if p["equipment_type"] == f["equipment_type"] and p["metric"] is None
-                       and p["tense"] == tense
-                       and _window_holds(p["template"], raised, now, parse_window, ZoneInfo("Asia/Singapore"))]  # fmt: skip
+                       and p["tense"] == tense and _window_holds(p["template"], raised, now, parse_window, zone)
+                       ]  # fmt: skip
             if generic:
                 cases.append(_case(f, _pick(generic, f), f["metric"], f["kind"]))
     return cases

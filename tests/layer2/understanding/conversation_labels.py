@@ -42,7 +42,7 @@ def ranking(expect: dict, db, catalog_ids: dict[str, list[str]]) -> list[str]:
 
 
 def turn_misses(turn: dict, parsed, ranked_before: list[str] | None) -> list[str]:
-    """The fields of ``turn``'s expect that ``parsed`` gets wrong; a ``{"ranked": N}`` is read from ``ranked_before``."""
+    """The fields of ``turn``'s expect that ``parsed`` gets wrong; ``{"ranked": N}`` is read from ``ranked_before``."""
     expect = dict(turn["expect"])
     ids = expect.get("equipment_ids")
     if isinstance(ids, dict):

@@ -60,6 +60,8 @@ def make_experience(query_id: str, *, seq: int = 0, transcript_pad: int = 0, fee
         created_at=CREATED + timedelta(seconds=seq),
         feedback=feedback,
         user_role="engineer",
+        conversation_id=f"{seq:032x}",
+        turn=seq + 1,
     )
 
 

@@ -85,19 +85,21 @@ def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reope
         assert list(view.iter_all()) == [judged, replace(later, feedback=evaluation)]
 
 
-def test_a_version_1_record_from_an_older_journal_reads_as_version_2_without_a_role(tmp_path):
+def test_a_version_1_record_from_an_older_journal_reads_as_version_3_without_a_role_or_conversation(tmp_path):
     current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3))
     old = current.to_dict()
-    del old["user_role"]
+    for newer in ("user_role", "conversation_id", "turn"):
+        del old[newer]
     old["schema_version"] = 1
     upgraded = Experience.from_dict(json.loads(json.dumps(old)))
-    assert upgraded == replace(current, user_role=None) and upgraded.schema_version == 2
+    assert upgraded == replace(current, user_role=None, conversation_id=None, turn=None)
+    assert upgraded.schema_version == 3
     assert Experience.from_dict(upgraded.to_dict()) == upgraded
     path = tmp_path / "experiences.jsonl"
     path.write_text(json.dumps({"op": "add", "experience": old}) + "\n")
     assert ExperienceBuffer(path).get("q-old") == upgraded
-    with pytest.raises(ValueError, match="schema_version 3"):
-        Experience.from_dict({**old, "schema_version": 3})
+    with pytest.raises(ValueError, match="schema_version 4"):
+        Experience.from_dict({**old, "schema_version": 4})
 
 
 # -- 2. many processes -----------------------------------------------------------------------------
