@@ -119,11 +119,8 @@ class Orchestrator:
         now = newest + READING_INTERVAL if newest else timezone.now()
         parsed = understand(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone(), context=context)
         timings["parse_ms"] = _since(started)
-        diagnosis = diagnose(intent=parsed.intent, access=access) if parsed.intent.intent_type == "diagnosis" else None
-        if diagnosis is not None:  # the widgets show the symptom and its strongest driver
-            drivers = [r.metric for r in diagnosis.drivers if r.metric != "running_status"]
-            shown = [diagnosis.symptom.metric, *drivers[:1]]
-            parsed = replace(parsed, intent=replace(parsed.intent, metrics=shown))
+        diagnosis, parsed, intent = _diagnosed(parsed, access)
+        if diagnosis is not None:
             timings["diagnose_ms"] = _since(started) - sum(timings.values())
         answerable = (parsed.intent.equipment_ids or not parsed.unresolved) and not voice.blocked(parsed)
         proposed = candidates(intent=parsed.intent, vocabulary=vocabulary) if answerable else []
@@ -137,12 +134,12 @@ class Orchestrator:
         answer = Answer(
             uuid.uuid4().hex,
             transcript,
-            parsed.intent,
+            intent,
             widgets,
             spoken,
             round(_since(started), 2),
             planner,
-            TurnContext(parsed.intent, parsed.heard, _listed(parsed.intent, access, context)),
+            TurnContext(intent, parsed.heard, _listed(intent, access, context)),
             conversation_id,
             turn,
         )
@@ -155,6 +152,16 @@ class Orchestrator:
             if chosen:
                 return chosen, self.backend.name
         return self.ranker.choose(parsed.intent, proposed, MAX_WIDGETS, role=role), "rules"
+
+
+def _diagnosed(parsed: ParsedQuery, access) -> tuple[Diagnosis | None, ParsedQuery, Intent]:
+    """For a diagnosis: the diagnosis, the query to plan (the symptom and its strongest driver, which the widgets
+    chart together) and the intent to answer with (the symptom diagnosed); else None and the query as it is."""
+    if parsed.intent.intent_type != "diagnosis" or (diagnosis := diagnose(intent=parsed.intent, access=access)) is None:
+        return None, parsed, parsed.intent
+    drivers = [r.metric for r in diagnosis.drivers if r.metric != "running_status"]
+    planned = replace(parsed, intent=replace(parsed.intent, metrics=[diagnosis.symptom.metric, *drivers[:1]]))
+    return diagnosis, planned, replace(parsed.intent, metrics=[diagnosis.symptom.metric])
 
 
 def _listed(intent: Intent, access, context: TurnContext | None) -> list[str]:

@@ -144,19 +144,40 @@ def gunicorn_server(plant_conninfo, tmp_path):
         server.stop()
 
 
+FULL_PLANT = f"{TEST_DATABASE}_full"
+DIAGNOSIS_PLANT = f"{TEST_DATABASE}_diagnosis"
+
+
 @pytest.fixture(scope="session")
-def full_plant_vocabulary(django_db_blocker) -> PlantVocabulary:
-    """The vocabulary of a plant of the contract's full shape (363 tables), read by introspection."""
-    name = f"{TEST_DATABASE}_full"
+def full_plant_conninfo(django_db_blocker) -> str:
+    """A plant of the contract's full shape (363 tables), a quarter hour of data up to PLANT_END."""
     with django_db_blocker.unblock():
-        conninfo = recreate_database(name)
+        conninfo = recreate_database(FULL_PLANT)
         plan = SeedPlan(days=0.01, counts={t.name: None for t in EQUIPMENT_TYPES}, seed=1, end=PLANT_END)
         seed_plant(conninfo=conninfo, plan=plan)
-        access = TimeSeriesDataAccess(conninfo, max_size=1)
-        vocabulary = PlantVocabulary.from_catalog(access.catalog)
-        access.close()
-    yield vocabulary
-    drop_database(name)
+    yield conninfo
+    drop_database(FULL_PLANT)
+
+
+@pytest.fixture(scope="session")
+def full_plant_vocabulary(full_plant_conninfo) -> PlantVocabulary:
+    """The vocabulary of a plant of the contract's full shape (363 tables), read by introspection."""
+    access = TimeSeriesDataAccess(full_plant_conninfo, max_size=1)
+    vocabulary = PlantVocabulary.from_catalog(access.catalog)
+    access.close()
+    return vocabulary
+
+
+@pytest.fixture(scope="session")
+def diagnosis_plant_conninfo(django_db_blocker) -> str:
+    """The plant of the labelled diagnosis cases (tests/layer2/answering/diagnosis_cases.py), faults and all."""
+    from tests.layer2.answering.diagnosis_cases import seed_plan
+
+    with django_db_blocker.unblock():
+        conninfo = recreate_database(DIAGNOSIS_PLANT)
+        seed_plant(conninfo=conninfo, plan=seed_plan())
+    yield conninfo
+    drop_database(DIAGNOSIS_PLANT)
 
 
 @pytest.fixture

@@ -140,10 +140,12 @@ def _rewrite(text, alone: ParsedQuery, said: dict, target, context: TurnContext,
     before, intent = context.heard, context.intent
     names_units = bool(alone.intent.equipment_ids) or target is not None
     parts, inherited = [text], []
-    if target is not None or not said["equipment"] or _adds_to_comparison(alone, text, intent):
+    adds = _adds_to_comparison(alone, text, intent)
+    if target is not None or not said["equipment"] or adds:
         units = [target] if target else intent.equipment_ids
         words = _unit_words(units) if units else " ".join(before["equipment"])
-        parts = [_in_place_of_pronoun(text, words)]  # "is it on": "is boiler 4 on", read as said
+        # "is it on": "is boiler 4 on", read as said; the units compared before come first
+        parts = [f"{words} {text}" if adds and not PRONOUN.search(text) else _in_place_of_pronoun(text, words)]
         inherited.append("equipment")
     fleet_before = intent.intent_type in FLEET_KINDS and not intent.equipment_ids
     to_units = names_units and fleet_before  # "which pump vibrates most" then "its temperature": one unit now

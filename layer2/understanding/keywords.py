@@ -40,7 +40,7 @@ USED = re.compile(
 DIAGNOSIS = re.compile(
     r"\b(?:why|how come|what(?:s| is)? (?:wrong|the matter|the problem|the issue|up|going on|happening|off) with"
     r"|what happened|what gives|what(?:s| is)? (?:that|this|it) about|what(?:s| is)? going on|\bor what$"
-    r"|what was (?:it|that)(?: about)?$|what(?:s| is)? causing"
+    r"|(?:alarm\w*|alert\w*|trip\w*)\b.*\bwhat was (?:it|that)|what was (?:it|that) about|what(?:s| is)? causing"
     r"|(?:is|was) (?:there )?(?:anything|something) (?:wrong|off|up) with|(?:any|a) (?:problem|issue|trouble)s? with"
     r"|diagnos\w*|troubleshoot\w*|root cause|cause of|explain"
     r"|(?:something|anything)(?: is| s)? (?:wrong|off|up) (?:with|on)"
