@@ -83,7 +83,7 @@ def test_intent_has_exactly_the_documented_fields(full_plant_vocabulary):
     ).intent.to_dict()
     assert list(intent) == [
         "intent_type", "equipment_type", "equipment_ids", "metrics", "time_range", "aggregation", "comparison",
-        "filters", "top_k", "confidence", "aggregations", "not_understood", "refusal",
+        "filters", "top_k", "confidence", "aggregations", "not_understood", "refusal", "inherited",
     ]  # fmt: skip
     assert intent["top_k"] == 5 and intent["filters"] == {"order": "desc"} and intent["metrics"] == ["vibration_mm_s"]
     assert intent["time_range"]["end"] == "2026-03-04T14:30:00Z"
