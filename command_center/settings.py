@@ -120,6 +120,14 @@ ENABLE_CONTINUOUS_RL = _env_bool("ENABLE_CONTINUOUS_RL", False)  # Tier 1 learns
 # A conversation idle longer than this is closed: its id answers 404 and a follow-up must start afresh.
 CONVERSATION_IDLE_MINUTES = int(os.environ.get("CONVERSATION_IDLE_MINUTES", "30"))
 
+# --- Language-model intent resolver (layer2/understanding/llm_resolver.py) ----------------
+INTENT_RESOLVER = os.environ.get("INTENT_RESOLVER", "rules")  # rules | llm (asks Claude when the rules are unsure)
+RESOLVER_MODEL = os.environ.get("RESOLVER_MODEL", "claude-haiku-4-5-20251001")  # Claude Haiku 4.5: the fastest
+RESOLVER_CONFIDENCE = float(os.environ.get("RESOLVER_CONFIDENCE", "0.6"))  # ask below this rules confidence
+RESOLVER_TIMEOUT_S = float(os.environ.get("RESOLVER_TIMEOUT_S", "3.0"))  # then the rules' answer stands
+RESOLVER_DAILY_CALLS = int(os.environ.get("RESOLVER_DAILY_CALLS", "1000"))  # per UTC day, all workers together
+RESOLVER_CACHE_SIZE = int(os.environ.get("RESOLVER_CACHE_SIZE", "1024"))  # identical transcripts, per worker
+
 # --- Judge (auto_evaluate_responses.py) ---------------------------------------------
 ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")  # set: the Claude judge is the default
 ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "")  # empty: Anthropic's own API

@@ -76,3 +76,13 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.turns} turns)"
+
+
+class ResolverDay(models.Model):
+    """Calls made to the language-model intent resolver on one UTC day, counted across every worker."""
+
+    day = models.DateField(primary_key=True)
+    calls = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.calls} calls"

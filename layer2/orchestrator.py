@@ -29,6 +29,7 @@ from layer2.answering.request_memo import MemoizedAccess
 from layer2.planning.planner import MAX_WIDGETS, Candidate, Choice, Ranker, RuleRanker, candidates
 from layer2.understanding.followup import TurnContext, understand
 from layer2.understanding.intent import Intent, ParsedQuery, PlantVocabulary
+from layer2.understanding.llm_resolver import LLMResolver, needs_help
 from layer2.understanding.roles import ROLES
 from rl.experiences.buffer import ExperienceBuffer
 from rl.experiences.records import CandidateRecord, Experience, WidgetChoice
@@ -59,6 +60,7 @@ class Answer:
     processing_time_ms: float
     planner: str
     context: TurnContext | None = None  # what the next turn of a conversation reads this one by
+    resolver: str = "rules"  # who read the intent: rules | llm
     conversation_id: str | None = None
     turn: int | None = None
 
@@ -82,11 +84,13 @@ class Orchestrator:
         buffer: ExperienceBuffer,
         ranker: Ranker | None = None,
         backend: PlanBackend | None = None,
+        resolver: LLMResolver | None = None,
     ):
         self.access = access
         self.buffer = buffer
         self.ranker = ranker or RuleRanker()
         self.backend = backend
+        self.resolver = resolver
         self._vocabulary: tuple[object, PlantVocabulary] | None = None
 
     def vocabulary(self) -> PlantVocabulary:
@@ -119,6 +123,9 @@ class Orchestrator:
         now = newest + READING_INTERVAL if newest else timezone.now()
         parsed = understand(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone(), context=context)
         timings["parse_ms"] = _since(started)
+        parsed, resolver = self._resolved(parsed, vocabulary, now, context)
+        if resolver == "llm" or self.resolver is not None:
+            timings["resolve_ms"] = _since(started) - sum(timings.values())
         diagnosis, parsed, intent = _diagnosed(parsed, access)
         if diagnosis is not None:
             timings["diagnose_ms"] = _since(started) - sum(timings.values())
@@ -139,12 +146,23 @@ class Orchestrator:
             spoken,
             round(_since(started), 2),
             planner,
-            TurnContext(intent, parsed.heard, _listed(intent, access, context)),
-            conversation_id,
-            turn,
+            context=TurnContext(intent, parsed.heard, _listed(intent, access, context)),
+            resolver=resolver,
+            conversation_id=conversation_id,
+            turn=turn,
         )
         self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role, diagnosis))
         return answer
+
+    def _resolved(self, parsed: ParsedQuery, vocabulary, now, context: TurnContext | None) -> tuple[ParsedQuery, str]:
+        """The language model's reading where the rules are unsure and it gives a valid one; else the rules'."""
+        if self.resolver is None or not needs_help(parsed, confidence_below=self.resolver.config.confidence_below):
+            return parsed, "rules"
+        resolution = self.resolver.resolve(
+            parsed=parsed, vocabulary=vocabulary, now=now, zone=plant_zone(),
+            context=context.intent.to_dict() if context else None,
+        )  # fmt: skip
+        return (resolution.parsed, "llm") if resolution.parsed is not None else (parsed, "rules")
 
     def _choose(self, parsed: ParsedQuery, proposed: list[Candidate], role: str | None) -> tuple[list[Choice], str]:
         if self.backend is not None and proposed:
@@ -209,6 +227,7 @@ def _experience(
         user_role=role,
         conversation_id=answer.conversation_id,
         turn=answer.turn,
+        resolver=answer.resolver,
     )
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 from django.conf import settings
 
 from industrial.timeseries.access import get_timeseries_access
-from layer2 import conversations
+from layer2 import conversations, resolver_budget
 from layer2.feedback import record_feedback
 from layer2.models import OperatorProfile
 from layer2.orchestrator import Answer, Orchestrator
+from layer2.understanding.llm_resolver import LLMResolver, ResolverConfig
 from rl import status
 from rl.experiences.buffer import ExperienceBuffer, get_experience_buffer
 from rl.experiences.records import Experience, Feedback
@@ -40,7 +41,23 @@ def get_orchestrator() -> Orchestrator:
         from rl.tier1.scorer import Tier1Ranker  # torch: loaded only where Tier 1 runs
 
         ranker = Tier1Ranker(service.learner)
-    return Orchestrator(get_timeseries_access(), get_experience_buffer(), ranker=ranker, backend=backend)
+    resolver = _llm_resolver() if settings.INTENT_RESOLVER == "llm" else None
+    return Orchestrator(
+        get_timeseries_access(), get_experience_buffer(), ranker=ranker, backend=backend, resolver=resolver
+    )
+
+
+def _llm_resolver() -> LLMResolver:
+    config = ResolverConfig(
+        api_key=settings.ANTHROPIC_API_KEY,
+        model=settings.RESOLVER_MODEL,
+        base_url=settings.ANTHROPIC_BASE_URL or None,
+        confidence_below=settings.RESOLVER_CONFIDENCE,
+        timeout=settings.RESOLVER_TIMEOUT_S,
+        daily_calls=settings.RESOLVER_DAILY_CALLS,
+        cache_size=settings.RESOLVER_CACHE_SIZE,
+    )
+    return LLMResolver(config, budget=lambda: resolver_budget.take_call(daily_calls=config.daily_calls))
 
 
 def _llm_planner():

@@ -8,7 +8,8 @@ and round-trip exactly.
 
 Schema versions: 1, the first; 2 adds ``user_role``, the asker's role; 3 adds
 ``conversation_id`` and ``turn`` (a follow-up's ``intent`` is the resolved one,
-with ``inherited`` naming what it took from the conversation). An older record
+with ``inherited`` naming what it took from the conversation) and ``resolver``
+(``rules``, or ``llm`` when the language-model resolver read the intent). An older record
 is read as version 3 with the fields it lacks set to None.
 """
 
@@ -110,6 +111,7 @@ class Experience:
     user_role: str | None = None  # operator | engineer | manager (layer2/understanding/roles.py); None when unknown
     conversation_id: str | None = None  # the conversation the question was asked in
     turn: int | None = None  # its turn there, from 1
+    resolver: str | None = None  # who read the intent: "rules", or "llm" (the language-model resolver)
 
     @property
     def rating(self) -> str | None:

@@ -62,6 +62,7 @@ def make_experience(query_id: str, *, seq: int = 0, transcript_pad: int = 0, fee
         user_role="engineer",
         conversation_id=f"{seq:032x}",
         turn=seq + 1,
+        resolver="llm",
     )
 
 

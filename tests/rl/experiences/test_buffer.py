@@ -88,11 +88,11 @@ def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reope
 def test_a_version_1_record_from_an_older_journal_reads_as_version_3_without_a_role_or_conversation(tmp_path):
     current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3))
     old = current.to_dict()
-    for newer in ("user_role", "conversation_id", "turn"):
+    for newer in ("user_role", "conversation_id", "turn", "resolver"):
         del old[newer]
     old["schema_version"] = 1
     upgraded = Experience.from_dict(json.loads(json.dumps(old)))
-    assert upgraded == replace(current, user_role=None, conversation_id=None, turn=None)
+    assert upgraded == replace(current, user_role=None, conversation_id=None, turn=None, resolver=None)
     assert upgraded.schema_version == 3
     assert Experience.from_dict(upgraded.to_dict()) == upgraded
     path = tmp_path / "experiences.jsonl"

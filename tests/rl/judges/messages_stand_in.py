@@ -22,6 +22,7 @@ class Reply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (a slow API)
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ def message(content: list[dict], *, stop_reason: str = "tool_use", input_tokens:
     }
 
 
-def tool_reply(evaluation: object, **usage) -> Reply:
-    """The model calling ``record_evaluation`` with ``evaluation`` as its input."""
-    block = {"type": "tool_use", "id": "toolu_stand_in", "name": "record_evaluation", "input": evaluation}
+def tool_reply(evaluation: object, *, tool: str = "record_evaluation", **usage) -> Reply:
+    """The model calling ``tool`` (the judge's ``record_evaluation``) with ``evaluation`` as its input."""
+    block = {"type": "tool_use", "id": "toolu_stand_in", "name": tool, "input": evaluation}
     return Reply(200, json.dumps(message([block], **usage)).encode())
 
 
@@ -116,6 +117,7 @@ class MessagesStandIn:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = stand_in._next(Received(self.path, headers, body, time.monotonic()))
+                time.sleep(reply.delay)
                 if reply.status == 0:
                     self.close_connection = True
                     return
