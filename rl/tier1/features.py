@@ -39,7 +39,8 @@ import numpy as np
 from layer2.planning.widgets import CATALOG, SIZES
 from layer2.understanding.roles import ROLES
 
-INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy")
+INTENT_TYPES = ("status", "trend", "comparison", "ranking", "anomaly", "alerts", "summary", "energy",
+                "diagnosis")  # fmt: skip  # diagnosis: issue 13 (a new layout: older checkpoints are not loaded)
 EQUIPMENT_TYPES = ("chiller", "cooling_tower", "pump", "air_compressor", "ahu", "boiler", "transformer",
                    "diesel_generator", "ups", "energy_meter", "motor")  # fmt: skip
 AGGREGATIONS = ("latest", "avg", "min", "max", "sum", "delta", "count", "runtime")  # runtime: issue 12

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from command_center.config_options import add_config_options, config_from_options
 from layer2.planning.planner_model import PlannerModelConfig
+from layer2.understanding.llm_resolver import ResolverConfig
 from rl.judges.auto_evaluate import RunConfig
 from rl.judges.claude import ClaudeJudgeConfig
 from rl.simulation.data_provider import ProviderConfig
@@ -57,6 +58,7 @@ def test_the_config_classes_are_found():
         ProviderCheckOptions,
         ClaudeJudgeConfig,
         RunConfig,
+        ResolverConfig,
     }
 
 

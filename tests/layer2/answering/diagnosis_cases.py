@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,9 +35,7 @@ PLAN_END = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 DIAGNOSIS_PLAN = {"days": 4, "count": 5, "seed": 11, "fault_rate": 0.9, "end": PLAN_END}
 CAUSE_OF_FAULT = {"sensor_stuck": "stuck_sensor", "sensor_spike": "sensor_spike", "overheating": "unit_fault",
                   "vibration_rise": "unit_fault", "pressure_drop": "unit_fault"}  # fmt: skip
-TYPE_WORDS = {"chiller": "chiller", "cooling_tower": "cooling tower", "pump": "pump", "air_compressor": "compressor",
-              "ahu": "AHU", "boiler": "boiler", "transformer": "transformer", "diesel_generator": "DG", "ups": "UPS",
-              "energy_meter": "energy meter", "motor": "motor"}  # fmt: skip
+RELATES = re.compile(r"\b(?:limit|usual|alerts?|running|stopped|ran)\b")
 
 
 def seed_plan():
@@ -154,6 +153,36 @@ def _case(fault: dict, phrasing: dict, metric: str, kind: str) -> dict:
         },
         "truth": {"fault": kind, "raised_at": fault["raised_at"], "active": fault["active"]},
     }
+
+
+def bar_misses(body: dict, experience, access) -> list[str]:
+    """What the answer lacks of the issue's bar."""
+    spoken, diagnosis = body["voice_response"], experience.data_summary["diagnosis"]
+    name = access.catalog.table(diagnosis["equipment_id"]).display_name
+    labels = [diagnosis["symptom"]["label"], *(d["label"] for d in diagnosis["drivers"])]
+    misses = [] if name in spoken else [f"{name} not named"]
+    reported = [label for label in labels if re.search(rf"\b{re.escape(label)}\b", spoken)]
+    if len(reported) + (" is running" in spoken or " is stopped" in spoken or " ran " in spoken) < 2:
+        misses.append(f"fewer than two metrics reported ({reported})")
+    if not RELATES.search(spoken):
+        misses.append("related to no limit, usual level, alert or running state")
+    from rl.judges.answer_facts import AnswerFacts
+
+    check = AnswerFacts(access).check_numbers(experience)
+    if not check.checked or check.false:
+        misses.append(f"numbers not the data's: {check.false}")
+    return misses
+
+
+def diagnosed_misses(case: dict, body: dict, experience) -> list[str]:
+    """What the answer gets wrong of the injected fault: the kind read, the unit, the symptom, the first cause."""
+    intent, diagnosis = body["intent"], experience.data_summary.get("diagnosis")
+    if intent["intent_type"] != "diagnosis" or diagnosis is None:
+        return [f"read as {intent['intent_type']}"]
+    expect = case["expect"]
+    found = {"equipment_ids": intent["equipment_ids"][:1], "symptom": diagnosis["symptom"]["metric"],
+             "cause": diagnosis["causes"][0]["kind"]}  # fmt: skip
+    return [f"{k} {v!r}, want {expect[k]!r}" for k, v in found.items() if v != expect[k]]
 
 
 def main() -> None:
