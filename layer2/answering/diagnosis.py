@@ -62,7 +62,7 @@ class Reading:
 
 @dataclass(frozen=True)
 class Cause:
-    kind: str  # stuck_sensor | sensor_spike | driver | shared | stopped | unit_fault | none
+    kind: str  # stuck_sensor | sensor_spike | driver | shared | unit_fault | sensor | schedule | unplanned_stop | none
     text: str
     score: float
     metric: str | None = None
@@ -271,6 +271,8 @@ def _with_causes(d: Diagnosis, p: Profile, knowledge: physics.Symptom, available
         causes.append(Cause("unit_fault", knowledge.local, 0.75))
     if not causes:
         causes.append(Cause("none", "it is within its limits and near its usual level", 0.5))
+    elif d.abnormal and not any(c.kind in ("stuck_sensor", "sensor_spike") for c in causes):
+        causes.append(Cause("sensor", "a faulty sensor (check it against a local gauge)", 0.3))
     causes.sort(key=lambda c: -c.score)
     return _replace(d, causes=causes)
 
