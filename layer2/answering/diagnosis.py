@@ -114,24 +114,15 @@ def diagnose(*, intent: Intent, access: TimeSeriesDataAccess) -> Diagnosis | Non
         read.append("running_status")
     profiles = access.profile(eq_id, read, start, end, days=USUAL_DAYS)
     symptom_profile = profiles[metric]
-    if metric == "running_status":  # "why did pump 3 trip": is it stopped, and does it usually run now?
-        shown = "stopped" if (symptom_profile.last or 0.0) < 0.5 else "none"
     flagged = any(a.metric == metric for a in anomalies) or any(a.metric == metric for a in alerts)
-    if metric != "running_status":
-        shown = _direction_of(symptom_profile, table.equipment_type, metric, alerted=flagged)
-    abnormal = shown != "none" or flagged
-    direction = (
-        shown if shown != "none" else said or (_flagged_side(metric, anomalies, symptom_profile) if flagged else "none")
-    )
+    direction, abnormal = _which_way(symptom_profile, table.equipment_type, anomalies, said, flagged=flagged)
     limit = _limit(table.equipment_type, metric, direction)
     symptom = _reading(access, eq_id, symptom_profile, direction, ongoing)
     drivers = sorted(
         (_reading(access, eq_id, profiles[d.metric], None, ongoing) for d in knowledge.drivers if d.metric != metric),
         key=lambda r: -abs(r.deviation or 0.0),
     )[:MAX_DRIVERS]
-    peer_ids = [i for i in access.catalog.ids_of_type(table.equipment_type) if i != eq_id]
-    peer_means = access.window_aggregates(peer_ids, metric, start, end) if peer_ids else {}
-    means = [a.mean for a in peer_means.values() if a.mean is not None]
+    means = _peer_means(access, eq_id, table.equipment_type, metric, start, end)
     running = profiles["running_status"].mean if "running_status" in profiles else None
     diagnosis = Diagnosis(
         equipment_id=eq_id,
@@ -153,6 +144,24 @@ def diagnose(*, intent: Intent, access: TimeSeriesDataAccess) -> Diagnosis | Non
         peer_mean=statistics.median(means) if means else None,
     )
     return _with_causes(diagnosis, symptom_profile, knowledge, available)
+
+
+def _which_way(p: Profile, equipment_type: str, anomalies, said: str | None, *, flagged: bool) -> tuple[str, bool]:
+    """Which way the symptom is off (as the data shows it, else as said) and whether the data shows it off."""
+    if p.metric == "running_status":  # "why did pump 3 trip": is it stopped now?
+        shown = "stopped" if (p.last or 0.0) < 0.5 else "none"
+    else:
+        shown = _direction_of(p, equipment_type, p.metric, alerted=flagged)
+    if shown != "none":
+        return shown, True
+    return said or (_flagged_side(p.metric, anomalies, p) if flagged else "none"), flagged
+
+
+def _peer_means(access, eq_id: str, equipment_type: str, metric: str, start, end) -> list[float]:
+    """Each peer's mean of ``metric`` over the episode (one statement for the fleet)."""
+    peers = [i for i in access.catalog.ids_of_type(equipment_type) if i != eq_id]
+    found = access.window_aggregates(peers, metric, start, end) if peers else {}
+    return [a.mean for a in found.values() if a.mean is not None]
 
 
 def _symptom_metric(intent: Intent, available: list[str], anomalies, alerts, said: str | None) -> str:

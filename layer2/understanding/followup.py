@@ -112,15 +112,11 @@ def understand(
     said = {slot: bool(words) for slot, words in alone.heard.items()}
     if shift:
         said["window"] = False
-    rewrite, inherited = _rewrite(text, alone, said, target, context, vocabulary)
+    rewrite, inherited = _rewrite(text, alone, said, target, context)
     reparse = functools.partial(parse_intent, vocabulary=vocabulary, now=now, zone=zone)
     parsed = reparse(transcript=rewrite)
-    if (
-        not alone.heard["metric"]
-        and "metric" in inherited
-        and (swapped := _swapped_metric(alone, context, rewrite, reparse))
-    ):
-        parsed = swapped
+    if not alone.heard["metric"] and "metric" in inherited:
+        parsed = _swapped_metric(alone, context, rewrite, reparse) or parsed
     intent = _adjusted(parsed.intent, context, shift, inherited, said)
     return replace(parsed, transcript=transcript, intent=intent)
 
@@ -135,7 +131,7 @@ def _names_own_subject(parsed: ParsedQuery) -> bool:
     return bool(heard["kind"] or heard["severity"]) and bool(PLANT_WIDE.search(parsed.text))
 
 
-def _rewrite(text, alone: ParsedQuery, said: dict, target, context: TurnContext, vocabulary: PlantVocabulary):
+def _rewrite(text: str, alone: ParsedQuery, said: dict, target: str | None, context: TurnContext):
     """The standalone question: ``text`` with the previous turn's words for each slot it leaves unsaid."""
     before, intent = context.heard, context.intent
     names_units = bool(alone.intent.equipment_ids) or target is not None

@@ -48,6 +48,8 @@ FIT: dict[str, dict[str, float]] = {
                 "table": 0.6},
     "energy": {"kpi": 1.0, "trend_line": 0.9, "bar_ranking": 0.7, "comparison": 0.7, "table": 0.5,
                "text_summary": 0.4},
+    "diagnosis": {"trend_line": 1.0, "gauge": 1.0, "kpi": 0.9, "alerts_list": 0.9, "comparison": 0.9,
+                  "anomaly_timeline": 0.8, "table": 0.5, "text_summary": 0.5},
 }  # fmt: skip
 UNFIT = 0.3
 # The widget types that answer each intent type: a plan should hold one of them.
@@ -60,6 +62,7 @@ ANSWERS = {
     "alerts": ("alerts_list",),
     "summary": ("status_grid", "kpi"),
     "energy": ("kpi",),
+    "diagnosis": ("trend_line",),
 }
 WRONG_EQUIPMENT = 0.15  # score factor: none of the widget's equipment was asked about
 EXTRA_EQUIPMENT = 0.6  # some of it was not
@@ -127,6 +130,9 @@ class OfflineJudge:
         if asked and shown and not shown & asked:
             issues.append(f"shows {', '.join(sorted(shown))}; the question was about {', '.join(sorted(asked))}")
             return WRONG_EQUIPMENT
+        if asked and shown - asked and intent["intent_type"] == "diagnosis" and w.widget_type == "comparison":
+            strengths.append("sets the unit beside its peers")  # a diagnosis asks whether the peers share it
+            return 1.0
         if asked and shown - asked:
             issues.append(f"also shows {', '.join(sorted(shown - asked))}, which was not asked about")
             return EXTRA_EQUIPMENT

@@ -1,6 +1,6 @@
 """The labelled conversations (tests/data/conversations.jsonl) are understood turn by turn through the API.
 
-Each conversation is asked over a plant of the contract's full shape in the
+Both sets (ours, and the held-out one first scored blind) are asked over a plant of the contract's full shape in the
 labels' zone, every follow-up sending back the conversation id its first
 answer returned. A turn is understood when every labelled field is right
 (``conversation_labels.turn_misses``; a ranking reference is checked against
@@ -11,9 +11,16 @@ floor; the issue's target for follow-ups is 90 %.
 import psycopg
 import pytest
 
-from tests.layer2.understanding.conversation_labels import is_ranking, load_conversations, ranking, turn_misses
+from tests.layer2.understanding.conversation_labels import (
+    CONVERSATIONS_PATH,
+    is_ranking,
+    load_conversations,
+    ranking,
+    turn_misses,
+)
 from tests.layer2.understanding.labels import ZONE, parsed_value
 
+HELD_OUT = CONVERSATIONS_PATH.parent / "held_out" / "conversations.jsonl"  # scored blind once, then kept
 FOLLOW_UP_FLOOR = 0.95
 FIRST_TURN_FLOOR = 0.95
 
@@ -38,9 +45,12 @@ def full_plant_serving(full_plant_conninfo, use_timeseries_database, experience_
     use_timeseries_database(FULL_PLANT)
 
 
-def test_labelled_follow_ups_are_understood_in_their_conversation(api_client, full_plant_serving, full_plant_conninfo):
-    conversations = load_conversations()
-    assert len(conversations) >= 60 and all(2 <= len(c["turns"]) <= 4 for c in conversations)
+@pytest.mark.parametrize("path", [CONVERSATIONS_PATH, HELD_OUT], ids=["labelled", "held-out"])
+def test_labelled_follow_ups_are_understood_in_their_conversation(
+    api_client, full_plant_serving, full_plant_conninfo, path
+):
+    conversations = load_conversations(path)
+    assert len(conversations) >= 40 and all(2 <= len(c["turns"]) <= 4 for c in conversations)
     misses = {"first": [], "follow-up": []}
     counts = {"first": 0, "follow-up": 0}
     with psycopg.connect(full_plant_conninfo, autocommit=True) as db:
