@@ -244,7 +244,27 @@ PHYSICS: dict[str, dict[str, Symptom]] = {
 }
 
 
+LOAD_OF = {
+    "chiller": Driver(_LOAD, 1, "the cooling load it carries"),
+    "cooling_tower": Driver("fan_speed_percent", 1, "its fan speed"),
+    "pump": Driver("flow_rate_m3h", 1, "the flow it moves"),
+    "air_compressor": Driver(_LOAD, 1, "the load it carries"),
+    "ahu": Driver("fan_speed_percent", 1, "the air it moves"),
+    "boiler": Driver("steam_flow_kg_h", 1, "the steam drawn from it"),
+    "transformer": Driver(_LOAD, 1, "the load it carries"),
+    "diesel_generator": Driver("power_output_kw", 1, "the load it carries"),
+    "ups": Driver(_LOAD, 1, "the load it carries"),
+    "energy_meter": Driver("active_power_kw", 1, "the load it measures"),
+    "motor": Driver("current_a", 1, "the load it drives"),
+}
+"""What a metric with no known drivers is read beside: the unit's load (its sign a guess, its reading a fact)."""
+
+
 def symptom(equipment_type: str, metric: str, available: list[str]) -> Symptom:
-    """What drives ``metric`` on ``equipment_type``, keeping only drivers the unit has (``available``)."""
+    """What drives ``metric`` on ``equipment_type``, keeping only drivers the unit has (``available``); a metric
+    with none known is read beside the unit's load."""
     known = PHYSICS.get(equipment_type, {}).get(metric) or Symptom((), "a fault in the unit or its sensor")
-    return Symptom(tuple(d for d in known.drivers if d.metric in available and d.metric != metric), known.local)
+    drivers = tuple(d for d in known.drivers if d.metric in available and d.metric != metric)
+    if not any(d.metric != "running_status" for d in drivers) and (load := LOAD_OF.get(equipment_type)):
+        drivers += (load,) if load.metric in available and load.metric != metric else ()
+    return Symptom(drivers, known.local)

@@ -403,7 +403,7 @@ def _symptom_words(d: Diagnosis, name: str, intent: Intent) -> str:
         share = "" if s.usual is None else f"; at these hours it ran {format_number('load_percent', s.usual * 100)} "
         return f"{name} is {state}{share}{'percent of the time over the previous days' if share else ''}."
     if d.direction == "flat":
-        tail = f", while at these hours it usually averages {usual}" if usual else ""
+        tail = f"; its usual for these hours is {usual}" if usual else ""
         return f"{name} {s.label} has read {value} without moving{when or ' for the last hour'}{tail}."
     verb = "is" if d.ongoing else {"high": "peaked at", "low": "fell to"}.get(d.direction, "averaged")
     shown, extra = s.value, ""

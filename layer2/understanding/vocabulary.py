@@ -226,8 +226,16 @@ REWRITES = [
     (re.compile(r"\b(low|lowest|short) on (?:diesel|fuel)\b"), r"\1 fuel level"),
     (re.compile(r"\b(low|lowest|short) on water\b"), r"\1 water level"),
     (re.compile(r"\b(?:running |run )?out of (?:gas|fuel|diesel)\b"), "low fuel level"),
+    (
+        re.compile(
+            r"\b(?:ain'?t|isn'?t|is not|not|hasn'?t|has not|haven'?t|never|won'?t|doesn'?t) "
+            r"(?:moving|moved|move|changing|changed|change|budging|budged|budge)\b(?! (?:any|water|air|much))"
+        ),
+        "stuck",
+    ),
 ]
-"""Words apart that mean one metric together: "how much fuel has DG 2 got left" is its fuel level."""
+"""Words apart that mean one metric together ("how much fuel has DG 2 got left" is its fuel level), or no
+metric at all ("the reading ain't moving": stuck)."""
 
 
 @dataclass(frozen=True)
