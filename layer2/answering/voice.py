@@ -392,12 +392,7 @@ def _symptom_words(d: Diagnosis, name: str, intent: Intent) -> str:
     s = d.symptom
     value = spoken(s.metric, s.value, s.unit)
     usual = spoken(s.metric, s.usual, s.unit) if s.usual is not None else None
-    when = (
-        ""
-        if d.ongoing
-        else f" between {_clock_words(d.start, intent).removeprefix('at ')} and "
-        + _clock_words(d.end, intent).removeprefix("at ").split(" on ")[0]
-    )
+    when = "" if d.ongoing else f" between {_span_words(d.start, d.end, intent)}"
     if s.metric == "running_status":
         state = "running" if (s.value or 0.0) >= 0.5 else "stopped"
         share = "" if s.usual is None else f"; at these hours it ran {format_number('load_percent', s.usual * 100)} "
@@ -420,6 +415,13 @@ def _symptom_words(d: Diagnosis, name: str, intent: Intent) -> str:
         against.append(f"its usual {usual} for these hours")
     head = f"{name} {s.label} {verb} {value}{when}{extra}"
     return head + (f", {_join(against)}" if against else "") + "."
+
+
+def _span_words(start, end, intent: Intent) -> str:
+    """ "2:05 pm on 1 March and 4:10 pm", the end's date said only when it is another day."""
+    first, last = _clock_words(start, intent).removeprefix("at "), _clock_words(end, intent).removeprefix("at ")
+    same_day = first.split(" on ")[1] == last.split(" on ")[1]
+    return f"{first} and {last.split(' on ')[0] if same_day else last}"
 
 
 def _high_limit(d: Diagnosis) -> float | None:
