@@ -41,13 +41,12 @@ def resume(*, conversation_id: str | None, user) -> tuple[str, int, TurnContext 
     )
     if row is None:
         raise ConversationNotFound(conversation_id)
-    context = TurnContext.from_dict(row["context"]) if row["context"] else None
-    return conversation_id, row["turns"] + 1, context
+    return conversation_id, row["turns"] + 1, TurnContext.from_dict(row["context"])
 
 
-def record(*, conversation_id: str, user, turn: int, context: TurnContext | None) -> None:
+def record(*, conversation_id: str, user, turn: int, context: TurnContext) -> None:
     """Store ``context`` as turn ``turn`` of ``conversation_id`` (created on its first turn)."""
-    data = context.to_dict() if context else {}
+    data = context.to_dict()
     if turn == 1:
         Conversation.objects.create(id=conversation_id, user=user, turns=1, context=data)
         _purge_closed()

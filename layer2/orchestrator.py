@@ -124,7 +124,7 @@ class Orchestrator:
         parsed = understand(transcript=transcript, vocabulary=vocabulary, now=now, zone=plant_zone(), context=context)
         timings["parse_ms"] = _since(started)
         parsed, resolver = self._resolved(parsed, vocabulary, now, context)
-        if resolver == "llm" or self.resolver is not None:
+        if self.resolver is not None:
             timings["resolve_ms"] = _since(started) - sum(timings.values())
         diagnosis, parsed, intent = _diagnosed(parsed, access)
         if diagnosis is not None:

@@ -16,7 +16,3 @@ def take_call(*, daily_calls: int) -> bool:
         ResolverDay.objects.get_or_create(day=today)
         taken = ResolverDay.objects.filter(day=today, calls__lt=daily_calls).update(calls=F("calls") + 1)
     return taken == 1
-
-
-def calls_today() -> int:
-    return ResolverDay.objects.filter(day=timezone.now().date()).values_list("calls", flat=True).first() or 0

@@ -28,7 +28,7 @@ beyond ``MOVED`` a driver counts as moved.
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from industrial.plant.spec import limit_for
@@ -79,6 +79,7 @@ class Diagnosis:
     ongoing: bool  # the episode reaches now
     abnormal: bool  # the data shows the symptom off (past a limit, far from usual, flat, alerted or anomalous)
     limit: float | None  # the alarm limit on the symptom's side
+    limit_side: str | None  # "high" or "low": which of the metric's limits that is
     drivers: list[Reading]  # strongest first
     running: float | None  # share of the episode the unit ran (None: no running status)
     alerts: int  # on the unit in the window asked
@@ -116,7 +117,7 @@ def diagnose(*, intent: Intent, access: TimeSeriesDataAccess) -> Diagnosis | Non
     symptom_profile = profiles[metric]
     flagged = any(a.metric == metric for a in anomalies) or any(a.metric == metric for a in alerts)
     direction, abnormal = _which_way(symptom_profile, table.equipment_type, anomalies, said, flagged=flagged)
-    limit = _limit(table.equipment_type, metric, direction)
+    limit, limit_side = _limit(table.equipment_type, metric, direction)
     symptom = _reading(access, eq_id, symptom_profile, direction, ongoing)
     drivers = sorted(
         (_reading(access, eq_id, profiles[d.metric], None, ongoing) for d in knowledge.drivers if d.metric != metric),
@@ -134,6 +135,7 @@ def diagnose(*, intent: Intent, access: TimeSeriesDataAccess) -> Diagnosis | Non
         ongoing=ongoing,
         abnormal=abnormal,
         limit=limit,
+        limit_side=limit_side,
         drivers=drivers,
         running=running,
         alerts=len(alerts),
@@ -209,14 +211,15 @@ def _direction_of(p: Profile, equipment_type: str, metric: str, *, alerted: bool
     return "high" if z > 0 else "low"
 
 
-def _limit(equipment_type: str, metric: str, direction: str) -> float | None:
-    """The alarm limit on the symptom's side (a flat or stopped reading: whichever the metric has)."""
+def _limit(equipment_type: str, metric: str, direction: str) -> tuple[float | None, str | None]:
+    """The alarm limit on the symptom's side and which side it is (a flat or stopped reading: whichever the
+    metric has, the high one first)."""
     limit = limit_for(equipment_type, metric)
     if limit is None:
-        return None
-    if direction in ("high", "low"):
-        return limit.high if direction == "high" else limit.low
-    return limit.high if limit.high is not None else limit.low
+        return None, None
+    if direction == "low" or (direction != "high" and limit.high is None):
+        return limit.low, "low"
+    return limit.high, "high"
 
 
 def _flagged_side(metric: str, anomalies, p: Profile) -> str:
@@ -260,7 +263,7 @@ def _with_causes(d: Diagnosis, p: Profile, knowledge: physics.Symptom, available
     if d.direction == "flat":
         causes.append(Cause("stuck_sensor", "a stuck sensor: the reading has not moved while it usually does", 0.95))
     if d.symptom.metric == "running_status":
-        return _replace(d, causes=[_stop_cause(d)])
+        return replace(d, causes=[_stop_cause(d)])
     if d.direction in ("high", "low") and _brief(p, d.direction, d.limit):
         causes.append(Cause("sensor_spike", "sensor spikes or electrical noise: brief readings past the limit while "
                             "its average stayed near usual", 0.85))  # fmt: skip
@@ -283,7 +286,7 @@ def _with_causes(d: Diagnosis, p: Profile, knowledge: physics.Symptom, available
     elif d.abnormal and not any(c.kind in ("stuck_sensor", "sensor_spike") for c in causes):
         causes.append(Cause("sensor", "a faulty sensor (check it against a local gauge)", 0.3))
     causes.sort(key=lambda c: -c.score)
-    return _replace(d, causes=causes)
+    return replace(d, causes=causes)
 
 
 def _brief(p: Profile, direction: str, limit: float | None) -> bool:
@@ -307,7 +310,3 @@ def _stop_cause(d: Diagnosis) -> Cause:
     if d.alerts:
         return Cause("unplanned_stop", "an unplanned stop after an alert: it usually runs at these hours", 0.85)
     return Cause("unplanned_stop", "an unplanned stop: it usually runs at these hours", 0.8)
-
-
-def _replace(d: Diagnosis, **changes) -> Diagnosis:
-    return Diagnosis(**{**{f: getattr(d, f) for f in d.__dataclass_fields__}, **changes})

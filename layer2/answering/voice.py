@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from industrial.plant.spec import limit_for
 from industrial.timeseries.access import TimeSeriesDataAccess
 from industrial.timeseries.rag import format_number
 from layer2.answering.data_binding import (
@@ -408,9 +407,8 @@ def _symptom_words(d: Diagnosis, name: str, intent: Intent) -> str:
         extra += " in the last hour"
     against = []
     if d.limit is not None and shown is not None:
-        high = d.direction == "high" or (d.direction not in ("low",) and d.limit == _high_limit(d))
         side = "above" if (shown > d.limit) else "below"
-        against.append(f"{side} its {'high' if high else 'low'} limit of {format_number(s.metric, d.limit)}")
+        against.append(f"{side} its {d.limit_side} limit of {format_number(s.metric, d.limit)}")
     if usual:
         against.append(f"its usual {usual} for these hours")
     head = f"{name} {s.label} {verb} {value}{when}{extra}"
@@ -422,11 +420,6 @@ def _span_words(start, end, intent: Intent) -> str:
     first, last = _clock_words(start, intent).removeprefix("at "), _clock_words(end, intent).removeprefix("at ")
     same_day = first.split(" on ")[1] == last.split(" on ")[1]
     return f"{first} and {last.split(' on ')[0] if same_day else last}"
-
-
-def _high_limit(d: Diagnosis) -> float | None:
-    limit = limit_for(d.equipment_type, d.symptom.metric)
-    return limit.high if limit else None
 
 
 def _past(value: float | None, d: Diagnosis) -> bool:

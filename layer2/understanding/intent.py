@@ -120,8 +120,8 @@ class Intent:
         tr = data["time_range"]
         start, end = (datetime.fromisoformat(tr[k].replace("Z", "+00:00")) for k in ("start", "end"))
         time_range = TimeRange(start, end, tr["label"], tr.get("time_zone", "UTC"), bool(tr.get("point", False)))
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{**{k: v for k, v in data.items() if k in known}, "time_range": time_range})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "time_range": time_range})
 
 
 @dataclass(frozen=True)

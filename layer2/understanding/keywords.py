@@ -145,6 +145,7 @@ SEVERITY_WORDS = {
     "low": r"low(?= (?:priority|severity|alarms?|alerts?|ones?|1s?|(?:or|and) (?:critical|medium|high)))|minor"
     r"|low priority|low severity",
 }
+SEVERITY_PATTERNS = {s: re.compile(rf"\b(?:{SEVERITY_WORDS[s]})\b") for s in SEVERITIES}
 UNACKNOWLEDGED = re.compile(
     r"\b(unacknowledged|unacked|not (?:been |yet )?acknowledged|not acked"
     r"|(?:nobody|no one|no 1|no-one|none) (?:has |have )?(?:yet )?(?:acknowledged|acked)"
@@ -256,7 +257,7 @@ def order(text: str, metrics: list[str] = ()) -> str:
 
 def _alert_filters(text: str, timed: bool) -> dict[str, object]:
     result: dict[str, object] = {}
-    severities = [s for s in SEVERITIES if re.search(rf"\b(?:{SEVERITY_WORDS[s]})\b", text)]
+    severities = [s for s, pattern in SEVERITY_PATTERNS.items() if pattern.search(text)]
     if severities:
         result["severity"] = severities
     newest = bool(NEWEST_ALERT.search(text))
@@ -311,7 +312,7 @@ def aggregation_words(text: str) -> list[str]:
 
 
 def severity_words(text: str) -> list[str]:
-    return [m.group(0) for s in SEVERITIES for m in re.finditer(rf"\b(?:{SEVERITY_WORDS[s]})\b", text)]
+    return [m.group(0) for pattern in SEVERITY_PATTERNS.values() for m in pattern.finditer(text)]
 
 
 def state_words(text: str) -> list[str]:

@@ -49,9 +49,8 @@ class Fact:
     equipment_id: str | None  # None for a fleet total
     metric: str
     value: float
-    kind: (
-        str  # latest | avg | min | max | sum | delta; a diagnosis's: mean | last | usual | limit | peer_median | count
-    )
+    # latest | avg | min | max | sum | delta; a diagnosis's mean | last | usual | limit | peer_median | count
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -149,18 +148,19 @@ class AnswerFacts:
         """A diagnosis's numbers re-read over its episode: each metric's newest, mean, extremes and usual level,
         the symptom's alarm limits, its peers' median, and the unit's alerts in the window asked."""
         eq, metric = diagnosis["equipment_id"], diagnosis["symptom"]["metric"]
+        table = self.access.catalog.table(eq)
         start, end = (datetime.fromisoformat(diagnosis[k]) for k in ("start", "end"))
         metrics = [metric, *(d["metric"] for d in diagnosis["drivers"])]
-        if "running_status" in self.access.catalog.table(eq).metrics:
+        if "running_status" in table.metrics:
             metrics.append("running_status")
         facts = []
         for p in self.access.profile(eq, metrics, start, end, days=DIAGNOSIS_USUAL_DAYS).values():
             for kind in ("mean", "min", "max", "last", "usual"):
                 if (value := getattr(p, kind)) is not None:
                     facts.append(Fact(eq, p.metric, value * 100 if p.metric == "running_status" else value, kind))
-        limit = limit_for(self.access.catalog.table(eq).equipment_type, metric)
+        limit = limit_for(table.equipment_type, metric)
         facts += [Fact(eq, metric, v, "limit") for v in (limit.low, limit.high) if v is not None] if limit else []
-        peers = [i for i in self.access.catalog.ids_of_type(self.access.catalog.table(eq).equipment_type) if i != eq]
+        peers = [i for i in self.access.catalog.ids_of_type(table.equipment_type) if i != eq]
         means = [
             a.mean for a in self.access.window_aggregates(peers, metric, start, end).values() if a.mean is not None
         ]
