@@ -8,8 +8,11 @@
 Each experience without an evaluation (``GET /api/layer2/experiences/
 ?has_evaluation=false``) is shown to a judge, and its evaluation, the overall
 rating and the six rich fields, is validated and posted to
-``/api/layer2/feedback/`` with source ``judge:claude`` or ``judge:offline``.
-An operator's own thumb is kept: the judge adds its evaluation under it.
+``/api/layer2/feedback/`` through a judge account, which the server records as
+``judge:<account>``: run the ``claude`` judge with the token of an account made
+by ``create_api_user claude --judge``, the ``offline`` one with ``offline``'s
+(the run checks this first). An operator's own thumb is kept: the judge adds its
+evaluation under it.
 
 Judges: ``claude`` (the ``anthropic`` SDK; ``--model``, default Claude Sonnet
 4.5; ``ANTHROPIC_BASE_URL`` for a gateway) and ``offline`` (a deterministic
@@ -18,7 +21,7 @@ See ``docs/judge.md``.
 
 Settings come from the environment through ``command_center/settings.py``:
 ``COMMAND_CENTER_URL``, ``COMMAND_CENTER_TOKEN`` (``python manage.py
-create_api_user judge --quiet`` prints one), ``ANTHROPIC_API_KEY``,
+create_api_user claude --judge --quiet`` prints one), ``ANTHROPIC_API_KEY``,
 ``ANTHROPIC_BASE_URL``, ``JUDGE_MODEL``; the offline judge reads the plant
 database the server is configured with.
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+MANAGE = [str(BIN / "python"), str(ROOT / "manage.py")]
 
 
 @dataclass
@@ -31,6 +32,12 @@ class LocalServer:
     state_dir: Path
     process: subprocess.Popen
     log_path: Path
+    environment: dict[str, str]
+    control_socket: Path
+
+    def create_user(self, username: str, *flags: str) -> str:
+        """The API token of ``username``, made (or reused) by ``create_api_user`` with ``flags`` (--staff, --judge)."""
+        return _create_api_user(self.environment, username, *flags)
 
     def request(self, method: str, path: str, body: dict | None = None, token: str | None = "default"):
         """(status, JSON body, worker pid) of one HTTP request."""
@@ -55,6 +62,14 @@ class LocalServer:
                 self.process.wait()
 
 
+def _create_api_user(environment: dict[str, str], username: str, *flags: str) -> str:
+    created = subprocess.run(
+        [*MANAGE, "create_api_user", username, *flags, "--quiet"],
+        env=environment, check=True, cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    return created.stdout.strip()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,20 +88,18 @@ def start_local_server(*, timeseries_url: str, state_dir: Path, workers: int = 2
         "THROTTLE_USER_RATE": "1000000/minute",
         **env,
     }
-    manage = [str(BIN / "python"), str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
-    created = subprocess.run(
-        [*manage, "create_api_user", "tester", "--staff", "--quiet"],
-        env=environment, check=True, cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+    subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
+    token = _create_api_user(environment, "tester", "--staff")
     log_path = state_dir / "gunicorn.log"
-    with open(log_path, "w") as log:
+    # Its own control socket: gunicorn's default path is one per user, which a second server would take over.
+    control_socket = state_dir / "gunicorn.ctl"
+    with open(log_path, "a") as log:
         process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "command_center/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers)],
+             "--workers", str(workers), "--control-socket", str(control_socket)],
             env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    server = LocalServer(f"http://127.0.0.1:{port}", created.stdout.strip(), state_dir, process, log_path)
+    server = LocalServer(f"http://127.0.0.1:{port}", token, state_dir, process, log_path, environment, control_socket)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -16,3 +16,11 @@ class ConversationNotFound(LookupError):
     def __init__(self, conversation_id: str):
         self.conversation_id = conversation_id
         super().__init__(f"no conversation {conversation_id} of yours (unknown, or idle too long)")
+
+
+class NotYours(PermissionError):
+    """An answer the caller may see (staff) but not rate: only its asker rates it."""
+
+    def __init__(self, query_id: str):
+        self.query_id = query_id
+        super().__init__(f"answer {query_id} was asked by another user: only its asker may rate it")

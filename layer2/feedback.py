@@ -14,15 +14,12 @@ def record_feedback(*, buffer: ExperienceBuffer, query_id: str, feedback: Feedba
     """Attach ``feedback`` to the experience ``query_id`` (any worker's) and keep a ``WidgetRating`` row.
 
     Raises ``ExperienceNotFound`` for an unknown id and ``InvalidFeedback``
-    when per-widget feedback names a widget the answer did not have.
+    when per-widget feedback names a widget the answer did not have (an index past its widgets, or a type
+    other than the one shown at that index).
     """
     experience = buffer.get(query_id)
     for item in feedback.per_widget_feedback:
-        if not 0 <= item.widget_index < len(experience.widgets):
-            raise InvalidFeedback(
-                "per_widget_feedback",
-                f"widget_index {item.widget_index} is out of range: the answer had {len(experience.widgets)} widgets",
-            )
+        _check_widget(item.widget_index, item.widget_type, experience)
     with transaction.atomic():
         WidgetRating.objects.create(
             query_id=query_id,
@@ -38,3 +35,16 @@ def record_feedback(*, buffer: ExperienceBuffer, query_id: str, feedback: Feedba
             suggested_improvements=feedback.suggested_improvements,
         )
         return buffer.update_feedback(query_id, feedback)
+
+
+def _check_widget(index: int, widget_type: str, experience: Experience) -> None:
+    shown = experience.widgets
+    if not 0 <= index < len(shown):
+        raise InvalidFeedback(
+            "per_widget_feedback", f"widget_index {index} is out of range: the answer had {len(shown)} widgets"
+        )
+    if shown[index].widget_type != widget_type:
+        raise InvalidFeedback(
+            "per_widget_feedback",
+            f"widget {index} of this answer is a {shown[index].widget_type}, not a {widget_type}",
+        )

@@ -28,6 +28,8 @@ class WidgetRating(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # Granted by `create_api_user NAME --judge` (layer2/rights.py): read every answer, evaluate any of them.
+        permissions = [("judge_answers", "May read every answer and post evaluations of it as judge:<user name>")]
 
     def __str__(self) -> str:
         return f"{self.query_id}: {self.rating}"

@@ -106,11 +106,13 @@ class Orchestrator:
         *,
         context: TurnContext | None = None,
         conversation: tuple[str, int] | None = None,
+        asked_by: int | None = None,
     ) -> Answer:
         """Answer ``transcript`` for someone in ``role`` (``layer2.understanding.roles.ROLES``; None: unknown).
 
         ``context`` is the conversation's previous turn (None: the question stands alone);
-        ``conversation`` its id and this turn's number, recorded with the experience.
+        ``conversation`` its id and this turn's number, and ``asked_by`` the asker's user id, recorded with the
+        experience (only the asker, staff and judges may read or rate it).
         """
         if role is not None and role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)} or None, got {role!r}")
@@ -151,7 +153,8 @@ class Orchestrator:
             conversation_id=conversation_id,
             turn=turn,
         )
-        self.buffer.add(_experience(answer, choices, proposed, timings, self.ranker.name, role, diagnosis))
+        experience = _experience(answer, choices, proposed, timings, self.ranker.name, role, diagnosis)
+        self.buffer.add(replace(experience, asked_by=asked_by))
         return answer
 
     def _resolved(self, parsed: ParsedQuery, vocabulary, now, context: TurnContext | None) -> tuple[ParsedQuery, str]:

@@ -50,11 +50,26 @@ class FeedbackRequestSerializer(serializers.Serializer):
     suggested_improvements = serializers.ListField(
         child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list
     )
-    source = serializers.RegexField(r"^(operator|judge:[\w.-]{1,48})$", required=False, default="operator")
+    source = serializers.RegexField(
+        r"^(operator|judge:[\w.-]{1,48})$",
+        required=False,
+        help_text="Set by the server from the account (operator, or judge:NAME for a judge account); "
+        "if sent, it must be that value.",
+    )
+
+    def validate_source(self, value: str) -> str:
+        if value != self.context["source"]:
+            raise serializers.ValidationError(
+                f"is set by the server from your account, which posts as {self.context['source']!r}; "
+                "leave it out (judges post through a judge account: create_api_user NAME --judge)"
+            )
+        return value
 
     def to_feedback(self) -> Feedback:
+        """The feedback, under the account's source (``context["source"]``, from ``layer2/rights.py``)."""
         data = dict(self.validated_data)
         data.pop("query_id")
+        data["source"] = self.context["source"]
         widgets = [WidgetFeedback(**w) for w in data.pop("per_widget_feedback", [])]
         return Feedback(**data, per_widget_feedback=widgets, received_at=timezone.now())
 
@@ -117,3 +132,11 @@ class AnswerSerializer(serializers.Serializer):
     widgets = WidgetSerializer(many=True)
     voice_response = serializers.CharField()
     processing_time_ms = serializers.FloatField()
+
+
+class AccountSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    is_staff = serializers.BooleanField(help_text="Reads everyone's answers; may approve Tier 2 training.")
+    is_judge = serializers.BooleanField(help_text="Reads every answer and posts evaluations of any.")
+    feedback_source = serializers.CharField(help_text="What its feedback is recorded as: operator or judge:NAME.")
+    role = serializers.CharField(allow_null=True, help_text="The role on its operator profile, if any.")

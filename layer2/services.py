@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from industrial.timeseries.access import get_timeseries_access
-from layer2 import conversations, resolver_budget
+from layer2 import conversations, resolver_budget, rights
 from layer2.feedback import record_feedback
 from layer2.models import OperatorProfile
 from layer2.orchestrator import Answer, Orchestrator
@@ -83,6 +83,7 @@ def answer_question(*, transcript: str, role: str | None, user, conversation_id:
         role=role or OperatorProfile.objects.role_of(user),
         context=context,
         conversation=(conversation_id, turn),
+        asked_by=user.pk,
     )
     conversations.record(conversation_id=conversation_id, user=user, turn=turn, context=answer.context)
     return answer
@@ -91,21 +92,38 @@ def answer_question(*, transcript: str, role: str | None, user, conversation_id:
 def submit_feedback(
     *, query_id: str, feedback: Feedback, user=None, buffer: ExperienceBuffer | None = None
 ) -> Experience:
-    """Record ``feedback`` on answer ``query_id`` (in ``buffer``, default the process's) and let Tier 1 learn it now."""
-    experience = record_feedback(
-        buffer=buffer or get_experience_buffer(), query_id=query_id, feedback=feedback, user=user
-    )
+    """Record ``feedback`` on answer ``query_id`` (in ``buffer``, default the process's) and let Tier 1 learn it now.
+
+    ``user`` is the account posting it over the API: it must be allowed to rate that answer (``layer2/rights.py``;
+    raises ``ExperienceNotFound`` or ``NotYours``). None: a trusted in-process caller (simulation, tests).
+    """
+    buffer = buffer or get_experience_buffer()
+    if user is not None:
+        rights.check_may_rate(user=user, experience=buffer.get(query_id))
+    experience = record_feedback(buffer=buffer, query_id=query_id, feedback=feedback, user=user)
     feedback_received(experience)  # this process's scorer re-ranks the next answer at once
     return experience
 
 
-def list_experiences(**query) -> list[Experience]:
-    """Recorded experiences, filtered as ``ExperienceBuffer.list`` filters them."""
-    return get_experience_buffer().list(**query)
+def list_experiences(*, user, **query) -> list[Experience]:
+    """The experiences ``user`` may read (``layer2/rights.py``), filtered as ``ExperienceBuffer.list`` filters them."""
+    return get_experience_buffer().list(**query, asked_by=rights.owner_filter(user))
 
 
-def rl_status() -> dict:
-    return status.rl_status()
+def account(*, user) -> dict:
+    """What ``user`` is to the API (``layer2/rights.py``)."""
+    return {
+        "username": user.get_username(),
+        "is_staff": user.is_staff,
+        "is_judge": rights.is_judge(user),
+        "feedback_source": rights.feedback_source(user),
+        "role": OperatorProfile.objects.role_of(user),
+    }
+
+
+def rl_status(*, user) -> dict:
+    """The learning loop's status; server paths only for staff."""
+    return status.rl_status(include_paths=user.is_staff)
 
 
 def approve_training(*, method: str, approved_by: str) -> dict:

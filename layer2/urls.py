@@ -6,6 +6,7 @@ urlpatterns = [
     path("orchestrate/", views.OrchestrateView.as_view(), name="orchestrate"),
     path("feedback/", views.FeedbackView.as_view(), name="feedback"),
     path("experiences/", views.ExperiencesView.as_view(), name="experiences"),
+    path("account/", views.AccountView.as_view(), name="account"),
     path("rl-status/", views.RLStatusView.as_view(), name="rl-status"),
     path("approve-training/", views.ApproveTrainingView.as_view(), name="approve-training"),
 ]

@@ -12,8 +12,9 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from layer2 import services
+from layer2 import rights, services
 from layer2.serializers import (
+    AccountSerializer,
     AnswerSerializer,
     ApproveTrainingSerializer,
     ExperienceQuerySerializer,
@@ -24,8 +25,8 @@ from layer2.serializers import (
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description='A field is invalid: {"field": ["..."]}.')
 
 
-def _valid(serializer_class, data):
-    serializer = serializer_class(data=data)
+def _valid(serializer_class, data, **context):
+    serializer = serializer_class(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer
 
@@ -49,14 +50,14 @@ class OrchestrateView(APIView):
 
 
 class FeedbackView(APIView):
-    """A rating (up/down), optionally with the judge's rich evaluation, for an earlier answer."""
+    """A rating (up/down) of one's own earlier answer; a judge account's rich evaluation of any answer."""
 
     @extend_schema(
         request=FeedbackRequestSerializer,
         responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST, 404: OpenApiTypes.OBJECT},
     )
     def post(self, request):
-        serializer = _valid(FeedbackRequestSerializer, request.data)
+        serializer = _valid(FeedbackRequestSerializer, request.data, source=rights.feedback_source(request.user))
         query_id = serializer.validated_data["query_id"]
         experience = services.submit_feedback(query_id=query_id, feedback=serializer.to_feedback(), user=request.user)
         return Response(
@@ -65,13 +66,22 @@ class FeedbackView(APIView):
 
 
 class ExperiencesView(APIView):
-    """Recorded experiences, oldest first, for the evaluator: filter by feedback, evaluation, since."""
+    """Recorded experiences, oldest first: one's own (staff and judges: everyone's); filter by feedback, evaluation,
+    since."""
 
     @extend_schema(parameters=[ExperienceQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST})
     def get(self, request):
         query = _valid(ExperienceQuerySerializer, request.query_params).validated_data
-        experiences = services.list_experiences(**query)
+        experiences = services.list_experiences(**query, user=request.user)
         return Response({"count": len(experiences), "experiences": [e.to_dict() for e in experiences]})
+
+
+class AccountView(APIView):
+    """Who the token belongs to and what it may do (a judge script checks it is a judge before it spends tokens)."""
+
+    @extend_schema(responses={200: AccountSerializer})
+    def get(self, request):
+        return Response(AccountSerializer(services.account(user=request.user)).data)
 
 
 class RLStatusView(APIView):
@@ -79,7 +89,7 @@ class RLStatusView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        return Response(services.rl_status())
+        return Response(services.rl_status(user=request.user))
 
 
 class ApproveTrainingView(APIView):

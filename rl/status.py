@@ -8,6 +8,7 @@ training run with its progress, loss and ETA, as any worker sees them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,9 +25,25 @@ OPE_SAMPLE = 500  # newest experiences with feedback used for the off-policy est
 _pair_counts: tuple[tuple, dict] | None = None  # ((journal, feedback cursor), counts): rebuilt on new feedback
 
 
-def rl_status() -> dict:
+def rl_status(*, include_paths: bool = True) -> dict:
+    """The status; ``include_paths=False`` (non-staff callers) replaces every server path in it with "…"."""
     buffer = get_experience_buffer()
-    return {"buffer": asdict(buffer.stats()), "tier1": _tier1(buffer), "tier2": _tier2(buffer)}
+    status = {"buffer": asdict(buffer.stats()), "tier1": _tier1(buffer), "tier2": _tier2(buffer)}
+    return status if include_paths else _without_paths(status)
+
+
+# An absolute path inside any text (a field, or an error message quoting one); "m3/h" and "up/down" are not paths.
+_PATH = re.compile(r"(?<![\w.~/])/[\w.@+~-]+(?:/[\w.@+~-]*)*")
+
+
+def _without_paths(value):
+    if isinstance(value, str):
+        return _PATH.sub("…", value)
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_paths(v) for v in value]
+    return value
 
 
 def _tier1(buffer) -> dict:

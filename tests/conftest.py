@@ -126,6 +126,30 @@ def api_client(api_user):
 
 
 @pytest.fixture
+def client_for(db):
+    """``client_for("claude", "--judge")``: a DRF test client of an account made by ``create_api_user``."""
+    import io
+
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    def make(username: str, *flags: str) -> APIClient:
+        out = io.StringIO()
+        call_command("create_api_user", username, *flags, "--quiet", stdout=out)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def judge_client(client_for):
+    """A DRF test client of the judge account ``offline`` (``create_api_user offline --judge``)."""
+    return client_for("offline", "--judge")
+
+
+@pytest.fixture
 def gunicorn_server(plant_conninfo, tmp_path):
     """``start(workers=2, **env)``: a real gunicorn over the seeded test plant; stopped after the test."""
     from command_center.local_server import start_local_server

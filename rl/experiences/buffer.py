@@ -68,6 +68,7 @@ class _Entry:
     has_feedback: bool = False
     has_evaluation: bool = False
     evaluated_by: str | None = None  # source of the newest record that carried the evaluation
+    asked_by: int | None = None  # the asker's user id (None: an older record nobody owns)
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,11 @@ class ExperienceBuffer:
         has_feedback: bool | None = None,
         has_evaluation: bool | None = None,
         since: datetime | None = None,
+        asked_by: int | None = None,
         limit: int = 100,
         newest_first: bool = False,
     ) -> list[Experience]:
-        """Experiences oldest first (or newest first), filtered; at most ``limit``."""
+        """Experiences oldest first (or newest first), filtered (``asked_by``: that user's only); at most ``limit``."""
         with self._thread_lock:
             self._catch_up()
             chosen = []
@@ -154,6 +156,8 @@ class ExperienceBuffer:
                 if has_evaluation is not None and entry.has_evaluation != has_evaluation:
                     continue
                 if since is not None and datetime.fromisoformat(entry.created_at) < since:
+                    continue
+                if asked_by is not None and entry.asked_by != asked_by:
                     continue
                 if len(chosen) >= limit:
                     break
@@ -301,6 +305,7 @@ class ExperienceBuffer:
                 has_feedback=feedback is not None,
                 has_evaluation=rich,
                 evaluated_by=feedback.source if rich else None,
+                asked_by=exp.get("asked_by"),
             )
             while len(self._index) > self.capacity:
                 self._index.popitem(last=False)

@@ -9,8 +9,9 @@ and round-trip exactly.
 Schema versions: 1, the first; 2 adds ``user_role``, the asker's role; 3 adds
 ``conversation_id`` and ``turn`` (a follow-up's ``intent`` is the resolved one,
 with ``inherited`` naming what it took from the conversation) and ``resolver``
-(``rules``, or ``llm`` when the language-model resolver read the intent). An older record
-is read as version 3 with the fields it lacks set to None.
+(``rules``, or ``llm`` when the language-model resolver read the intent); 4 adds ``asked_by``, the asker's
+user id (who may read and rate it). An older record is read as version 4 with the fields it lacks set to None
+(an answer nobody owns: only staff and judges see it).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from datetime import datetime
 
 from industrial.timestamps import iso_timestamp
 
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 RATINGS = ("up", "down")
 
 
@@ -112,6 +113,7 @@ class Experience:
     conversation_id: str | None = None  # the conversation the question was asked in
     turn: int | None = None  # its turn there, from 1
     resolver: str | None = None  # who read the intent: "rules", or "llm" (the language-model resolver)
+    asked_by: int | None = None  # the asker's user id (Django's auth user); None: recorded before version 4
 
     @property
     def rating(self) -> str | None:

@@ -161,6 +161,17 @@ class CommandCenterApi:
             cursor = max(e.created_at for e in page)  # the next page starts where this one ended
         return list(found.values())
 
+    def check_posts_as(self, source: str) -> None:
+        """Raise ``ApiError`` unless the token is a judge account whose feedback the server records as ``source``."""
+        account = self._request("GET", "/api/layer2/account/")
+        if account["feedback_source"] != source:
+            name = source.removeprefix("judge:")
+            raise ApiError(
+                f"the token is {account['username']!r}'s, whose feedback is recorded as "
+                f"{account['feedback_source']!r}, not {source!r}: give this judge its own account with "
+                f"'python manage.py create_api_user {name} --judge --quiet' and pass its token"
+            )
+
     def post_feedback(self, payload: dict) -> dict:
         return self._request("POST", "/api/layer2/feedback/", json=payload)
 
@@ -172,7 +183,8 @@ class CommandCenterApi:
         if response.status_code in (401, 403):
             raise ApiError(
                 f"{method} {path}: {response.status_code}: the server refused the token. Create one with "
-                "'python manage.py create_api_user judge --quiet' and pass it as --token or COMMAND_CENTER_TOKEN"
+                "'python manage.py create_api_user claude --judge --quiet' (or offline) and pass it as --token or "
+                "COMMAND_CENTER_TOKEN"
             )
         if response.status_code >= 400:
             raise ApiError(f"{method} {path}: {response.status_code} {response.text[:500]}")
@@ -226,6 +238,7 @@ def run_evaluation(*, config: RunConfig, judge: Judge, api: CommandCenterApi) ->
 
 def _run(config: RunConfig, judge: Judge, api: CommandCenterApi) -> RunSummary:
     summary = RunSummary(judge.source, dry_run=config.dry_run)
+    api.check_posts_as(judge.source)
     experiences = api.unevaluated(config.since, config.limit, min(config.page_size, config.limit))
     summary.candidates = len(experiences)
     budget, stopped = Budget(judge, config.max_tokens, config.max_cost_usd), threading.Event()
@@ -271,7 +284,7 @@ def _post(config: RunConfig, judge: Judge, api: CommandCenterApi, experience: Ex
         logger.info("%s: %s rated %s (dry run)", judge.source, experience.query_id, verdict.evaluation.rating)
         return _Outcome(evaluated=True)
     try:
-        api.post_feedback(verdict.evaluation.feedback_payload(experience.query_id, judge.source))
+        api.post_feedback(verdict.evaluation.feedback_payload(experience.query_id))
     except ApiError as error:
         logger.warning("%s: %s not posted: %s", judge.source, experience.query_id, error)
         return _Outcome(evaluated=True, skipped=f"post refused: {error}")

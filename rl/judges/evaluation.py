@@ -64,9 +64,9 @@ class Evaluation:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def feedback_payload(self, query_id: str, source: str) -> dict:
-        """The body of ``POST /api/layer2/feedback/``."""
-        return {"query_id": query_id, "source": source, **self.to_dict()}
+    def feedback_payload(self, query_id: str) -> dict:
+        """The body of ``POST /api/layer2/feedback/`` (no ``source``: the server records the judge account's)."""
+        return {"query_id": query_id, **self.to_dict()}
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,9 @@ def test_each_answer_is_recorded_once(api_client, serving):
     assert listed["experiences"][0]["widgets"][0]["propensity"] == 1.0
 
 
-def test_feedback_is_stored_on_the_experience_and_as_a_rating_row(api_client, serving):
+def test_feedback_is_stored_on_the_experience_and_as_a_rating_row(api_client, judge_client, serving):
     query_id = ask(api_client, "Show chiller 1 power")["query_id"]
-    response = api_client.post(FEEDBACK, {"query_id": query_id, "rating": "down", **RICH}, format="json")
+    response = judge_client.post(FEEDBACK, {"query_id": query_id, "rating": "down", **RICH}, format="json")
     assert response.status_code == 200, response.content
     assert response.json() == {"query_id": query_id, "rating": "down", "has_evaluation": True}
     row = WidgetRating.objects.get(query_id=query_id)
@@ -76,12 +76,12 @@ def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api
     recorded = api_client.get(EXPERIENCES).json()["experiences"]
     assert [e["query_id"] for e in recorded] == asked
     assert [e["user_role"] for e in recorded] == [None, "engineer", "manager"]
-    assert {e["schema_version"] for e in recorded} == {3}
+    assert {e["schema_version"] for e in recorded} == {4}
 
 
 def test_feedback_for_an_unknown_query_is_404(api_client, serving):
     response = api_client.post(FEEDBACK, {"query_id": "0" * 32, "rating": "up"}, format="json")
-    assert response.status_code == 404 and "0" * 32 in response.json()["detail"]
+    assert response.status_code == 404 and "0" * 32 in response.json()["query_id"][0]
 
 
 @pytest.mark.parametrize(
@@ -98,6 +98,8 @@ def test_feedback_for_an_unknown_query_is_404(api_client, serving):
         ({"per_widget_feedback": "all good"}, "per_widget_feedback"),
         ({"missing_widgets": ["hologram"]}, "missing_widgets"),
         ({"source": "judge:'; DROP TABLE"}, "source"),
+        ({"source": "judge:claude"}, "source"),  # an operator's account posts as the operator, never as a judge
+        ({"per_widget_feedback": [{"widget_index": 0, "widget_type": "gauge"}]}, "per_widget_feedback"),  # a kpi
     ],
 )
 def test_bad_feedback_fields_are_400_naming_the_field(api_client, serving, change, field):

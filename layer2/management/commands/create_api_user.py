@@ -1,10 +1,14 @@
 """Create (or reuse) an API user and print their token."""
 
+import re
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 from layer2.models import OperatorProfile
+from layer2.rights import JUDGE_PERMISSION, feedback_source, is_judge
 from layer2.understanding.roles import ROLES
 
 
@@ -13,7 +17,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username", help="User name, e.g. 'operator' or 'evaluator'.")
-        parser.add_argument("--staff", action="store_true", help="Staff may approve Tier 2 training.")
+        parser.add_argument(
+            "--staff", action="store_true", help="Staff read everyone's answers and may approve Tier 2 training."
+        )
+        parser.add_argument(
+            "--judge",
+            action="store_true",
+            help="A judge account (for auto_evaluate_responses.py): reads every answer and posts evaluations of "
+            "any, recorded as judge:<username>. Its name must be letters, digits, '.', '-' or '_'.",
+        )
         parser.add_argument(
             "--role",
             choices=ROLES,
@@ -25,6 +37,8 @@ class Command(BaseCommand):
         username = options["username"].strip()
         if not username or len(username) > 150:
             raise CommandError("username must be 1 to 150 characters")
+        if options["judge"] and not re.fullmatch(r"[\w.-]{1,48}", username):
+            raise CommandError("a judge's username must be 1 to 48 letters, digits, '.', '-' or '_' (its source name)")
         user, created = get_user_model().objects.get_or_create(username=username)
         if created:
             user.set_unusable_password()
@@ -33,6 +47,9 @@ class Command(BaseCommand):
         user.save()
         if options["role"]:
             OperatorProfile.objects.set_role(user=user, role=options["role"])
+        if options["judge"]:
+            app_label, codename = JUDGE_PERMISSION.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         token, _ = Token.objects.get_or_create(user=user)
         if options["quiet"]:
             self.stdout.write(token.key)
@@ -40,6 +57,7 @@ class Command(BaseCommand):
         details = (
             ["created" if created else "exists"]
             + ["staff"] * user.is_staff
+            + [f"judge, posts as {feedback_source(user)}"] * is_judge(user)
             + [OperatorProfile.objects.role_of(user) or "no role"]
         )
         self.stdout.write(f"User {username} ({', '.join(details)}); token: {token.key}")

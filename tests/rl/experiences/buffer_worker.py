@@ -63,6 +63,7 @@ def make_experience(query_id: str, *, seq: int = 0, transcript_pad: int = 0, fee
         conversation_id=f"{seq:032x}",
         turn=seq + 1,
         resolver="llm",
+        asked_by=7,
     )
 
 

@@ -85,21 +85,21 @@ def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reope
         assert list(view.iter_all()) == [judged, replace(later, feedback=evaluation)]
 
 
-def test_a_version_1_record_from_an_older_journal_reads_as_version_3_without_a_role_or_conversation(tmp_path):
+def test_a_version_1_record_from_an_older_journal_reads_as_version_4_without_a_role_conversation_or_owner(tmp_path):
     current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3))
     old = current.to_dict()
-    for newer in ("user_role", "conversation_id", "turn", "resolver"):
+    for newer in ("user_role", "conversation_id", "turn", "resolver", "asked_by"):
         del old[newer]
     old["schema_version"] = 1
     upgraded = Experience.from_dict(json.loads(json.dumps(old)))
-    assert upgraded == replace(current, user_role=None, conversation_id=None, turn=None, resolver=None)
-    assert upgraded.schema_version == 3
+    assert upgraded == replace(current, user_role=None, conversation_id=None, turn=None, resolver=None, asked_by=None)
+    assert upgraded.schema_version == 4
     assert Experience.from_dict(upgraded.to_dict()) == upgraded
     path = tmp_path / "experiences.jsonl"
     path.write_text(json.dumps({"op": "add", "experience": old}) + "\n")
     assert ExperienceBuffer(path).get("q-old") == upgraded
-    with pytest.raises(ValueError, match="schema_version 4"):
-        Experience.from_dict({**old, "schema_version": 4})
+    with pytest.raises(ValueError, match="schema_version 5"):
+        Experience.from_dict({**old, "schema_version": 5})
 
 
 # -- 2. many processes -----------------------------------------------------------------------------

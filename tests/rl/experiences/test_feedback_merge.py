@@ -60,7 +60,7 @@ def test_stats_count_evaluations_by_their_source(tmp_path):
     assert stats.evaluations_by_source == {"judge:claude": 1, "judge:offline": 2, "operator": 1}
 
 
-def test_through_the_api_the_operator_rating_stands_and_the_rich_fields_land(api_client, serving):
+def test_through_the_api_the_operator_rating_stands_and_the_rich_fields_land(api_client, client_for, serving):
     body = api_client.post("/api/layer2/orchestrate/", {"transcript": "Show chiller 1 power"}, format="json").json()
     query_id = body["query_id"]
     assert api_client.post("/api/layer2/feedback/", {"query_id": query_id, "rating": "up"}, format="json").json() == {
@@ -69,8 +69,8 @@ def test_through_the_api_the_operator_rating_stands_and_the_rich_fields_land(api
         "has_evaluation": False,
     }
     evaluation = evaluation_for([w["type"] for w in body["widgets"]], rating="down")
-    response = api_client.post(
-        "/api/layer2/feedback/", {"query_id": query_id, "source": "judge:claude", **evaluation}, format="json"
+    response = client_for("claude", "--judge").post(
+        "/api/layer2/feedback/", {"query_id": query_id, **evaluation}, format="json"
     )
     assert response.json() == {"query_id": query_id, "rating": "up", "has_evaluation": True}
 

@@ -51,7 +51,8 @@ def start_script(server, plant_conninfo: str, tmp_path: Path, *args: str, **env:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'judge.sqlite3'}",
         "TIMESERIES_DATABASE_URL": plant_conninfo,  # the offline judge reads the plant the server serves
         "COMMAND_CENTER_URL": server.base_url,
-        "COMMAND_CENTER_TOKEN": server.token,
+        # The judge's own account: the server records its evaluations as judge:<account>.
+        "COMMAND_CENTER_TOKEN": server.create_user("claude" if env.get("ANTHROPIC_API_KEY") else "offline", "--judge"),
         "ANTHROPIC_API_KEY": "",
         "ANTHROPIC_BASE_URL": "",
         **env,
@@ -117,6 +118,9 @@ def test_the_offline_judge_evaluates_every_answer_once_keeping_an_operator_thumb
     assert busy.returncode == 0 and "another evaluation run holds" in busy.stdout
     refused = run_script(server, plant_conninfo, tmp_path, "--no-progress", "--token", "not-a-token")
     assert refused.returncode == 1 and "refused the token" in refused.stderr
+    not_a_judge = run_script(server, plant_conninfo, tmp_path, "--no-progress", "--token", server.token)
+    assert not_a_judge.returncode == 1 and "create_api_user offline --judge" in not_a_judge.stderr
+    assert "'tester'" in not_a_judge.stderr and "recorded as 'operator'" in not_a_judge.stderr
 
     result = run_script(server, plant_conninfo, tmp_path, "--no-progress", "--judge", "offline")
     assert result.returncode == 0, result.stderr

@@ -28,8 +28,7 @@ def broken(change) -> dict:
 def test_a_complete_evaluation_parses_to_exactly_its_fields():
     evaluation = parse_evaluation(GOOD, PLAN)
     assert evaluation.to_dict() == GOOD
-    payload = evaluation.feedback_payload("a" * 32, "judge:claude")
-    assert payload == {"query_id": "a" * 32, "source": "judge:claude", **GOOD}
+    assert evaluation.feedback_payload("a" * 32) == {"query_id": "a" * 32, **GOOD}  # the server sets the source
 
 
 @pytest.mark.parametrize(
@@ -87,7 +86,7 @@ def test_not_an_object_is_rejected():
         assert raised.value.reason == reason
 
 
-def test_an_evaluation_at_every_limit_is_accepted_by_the_feedback_api(api_client, serving):
+def test_an_evaluation_at_every_limit_is_accepted_by_the_feedback_api(api_client, client_for, serving):
     """The schema's limits are the serializer's: the largest valid evaluation posts; the rich fields land."""
     body = api_client.post("/api/layer2/orchestrate/", {"transcript": "Show chiller 1 power"}, format="json").json()
     experience = get_experience_buffer().get(body["query_id"])
@@ -98,8 +97,8 @@ def test_an_evaluation_at_every_limit_is_accepted_by_the_feedback_api(api_client
     data["per_widget_feedback"][0]["issues"] = ["i" * MAX_ITEM_TEXT] * MAX_ITEMS
     evaluation = parse_evaluation(data, experience.widgets)
 
-    response = api_client.post(
-        "/api/layer2/feedback/", evaluation.feedback_payload(experience.query_id, "judge:claude"), format="json"
+    response = client_for("claude", "--judge").post(
+        "/api/layer2/feedback/", evaluation.feedback_payload(experience.query_id), format="json"
     )
     assert response.status_code == 200, response.json()
     assert response.json() == {"query_id": experience.query_id, "rating": "down", "has_evaluation": True}
