@@ -41,7 +41,9 @@ demo() {
     echo "    demo user 'operator' (staff), token: ${token}"
     echo "    try: curl -s -H 'Authorization: Token ${token}' -H 'Content-Type: application/json' \\"
     echo "           -d '{\"transcript\": \"Show chiller 1 power\"}' http://127.0.0.1:${port}/api/layer2/orchestrate/"
-    .venv/bin/gunicorn -c command_center/gunicorn_conf.py --bind "127.0.0.1:${port}" --workers "${WORKERS:-3}" &
+    # Its own control socket (gunicorn's default is one path per user: a second server would take it over).
+    .venv/bin/gunicorn -c command_center/gunicorn_conf.py --bind "127.0.0.1:${port}" --workers "${WORKERS:-3}" \
+        --control-socket "${CC_STATE_DIR:-state}/gunicorn-${port}.ctl" &
     SERVER=$!
     # Ctrl-C or a TERM stops both children; `wait` returns as soon as a signal arrives.
     trap 'kill -TERM "$SERVER" "$FOLLOWER" 2>/dev/null || true; wait' EXIT INT TERM

@@ -1,12 +1,20 @@
 """Gunicorn configuration: ``gunicorn -c command_center/gunicorn_conf.py``.
 
-Bind address and worker count come from the command line or gunicorn's own
-``GUNICORN_CMD_ARGS``/``WEB_CONCURRENCY``; this file holds the hooks.
+Bind address, worker count and control socket come from the command line or gunicorn's own
+``GUNICORN_CMD_ARGS``/``WEB_CONCURRENCY``; this file holds the worker class and the hooks.
+
+The workers are gunicorn's own asyncio ``asgi`` workers: a sync worker reads a request itself, so a few
+clients that open a connection and send half a header (or a body slowly) hold every worker and nothing
+else is served. An asyncio worker waits for them in its event loop, which costs a coroutine each, and hands
+Django only complete requests (docs/deployment.md measures both).
 """
 
-wsgi_app = "command_center.wsgi:application"
+worker_class = "command_center.gunicorn_worker.Worker"  # the asgi worker, with JSON errors
+wsgi_app = "command_center.asgi:application"
+asgi_lifespan = "off"  # Django has no lifespan protocol: our start-up work is in the hooks below
 accesslog = "-"
 timeout = 60
+keepalive = 5  # seconds an idle kept-alive connection stays open
 
 
 def on_starting(server):

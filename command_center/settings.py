@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from command_center.secret_key import installation_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -22,7 +24,8 @@ STATE_DIR = Path(os.environ.get("CC_STATE_DIR", BASE_DIR / "state")).resolve()
 # The one piece of import-time work allowed here: SQLite and the embedded server need the folder to exist.
 STATE_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+# Set DJANGO_SECRET_KEY in production (docs/deployment.md); without it, this installation makes its own once.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or installation_secret_key(STATE_DIR)
 DEBUG = _env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [
     h.strip()
@@ -52,8 +55,21 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "command_center.middleware.ServedByMiddleware",
 ]
+
+# --- Behind TLS (docs/deployment.md): `manage.py check --deploy` is clean with DJANGO_HTTPS=true --------
+# Proxies in front that append to X-Forwarded-For (and set X-Forwarded-Proto); 0: clients connect directly.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+HTTPS = _env_bool("DJANGO_HTTPS", False)  # the site is served over HTTPS only: redirect, secure cookies, HSTS
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS and _env_bool("DJANGO_HSTS_PRELOAD", True)
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # the proxy terminated TLS
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "command_center.urls"
 WSGI_APPLICATION = "command_center.wsgi.application"
@@ -161,20 +177,24 @@ STATIC_URL = "static/"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["command_center.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "command_center.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Shared by every worker and process on the host (command_center/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "command_center.throttling.AnonRateThrottle",
+        "command_center.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("THROTTLE_ANON_RATE", "60/minute"),
         "user": os.environ.get("THROTTLE_USER_RATE", "6000/minute"),
+        "failed_signin": os.environ.get("THROTTLE_FAILED_SIGNIN_RATE", "10/minute"),
     },
+    # X-Forwarded-For is read only behind trusted proxies (0: the peer's address is the client's).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "command_center.api_errors.exception_handler",
 }
@@ -182,6 +202,15 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Command Center API",
     "DESCRIPTION": "Operator questions to widget plans and spoken answers; feedback for learning.",
     "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {"WidgetTypeEnum": "layer2.serializers.WIDGET_TYPES"},
+}
+# The throttles' counts (command_center/throttling.py): a file cache every process on the host shares.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": STATE_DIR / "cache",
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    }
 }
 # Request bodies are small JSON; anything larger is refused before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(64 * 1024)))

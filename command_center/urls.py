@@ -11,3 +11,8 @@ urlpatterns = [
     path("api/layer2/", include("layer2.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
+
+handler400 = "command_center.error_views.bad_request"
+handler403 = "command_center.error_views.permission_denied"
+handler404 = "command_center.error_views.not_found"
+handler500 = "command_center.error_views.server_error"

@@ -10,6 +10,7 @@ from layer2.planning.widgets import CATALOG, SIZES
 from layer2.understanding.roles import ROLES
 from rl.experiences.records import RATINGS, Feedback, WidgetFeedback
 
+WIDGET_TYPES = sorted(CATALOG)  # one enum in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"])
 MAX_TRANSCRIPT = 1000
 MAX_TEXT = 4000
 MAX_ITEMS = 50
@@ -28,7 +29,7 @@ class OrchestrateRequestSerializer(serializers.Serializer):
 
 class WidgetFeedbackSerializer(serializers.Serializer):
     widget_index = serializers.IntegerField(min_value=0, max_value=MAX_ITEMS)
-    widget_type = serializers.ChoiceField(choices=sorted(CATALOG))
+    widget_type = serializers.ChoiceField(choices=WIDGET_TYPES)
     appropriateness_score = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
     size_appropriate = serializers.BooleanField(required=False, allow_null=True)
     issues = serializers.ListField(child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list)
@@ -45,7 +46,7 @@ class FeedbackRequestSerializer(serializers.Serializer):
     query_understanding = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
     per_widget_feedback = WidgetFeedbackSerializer(many=True, required=False, max_length=MAX_ITEMS)
     missing_widgets = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(CATALOG)), max_length=MAX_ITEMS, default=list
+        child=serializers.ChoiceField(choices=WIDGET_TYPES), max_length=MAX_ITEMS, default=list
     )
     suggested_improvements = serializers.ListField(
         child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list
@@ -115,7 +116,7 @@ class IntentSerializer(serializers.Serializer):
 
 
 class WidgetSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=sorted(CATALOG))
+    type = serializers.ChoiceField(choices=WIDGET_TYPES)
     size = serializers.ChoiceField(choices=SIZES)
     title = serializers.CharField()
     equipment_ids = serializers.ListField(child=serializers.CharField())

@@ -30,6 +30,14 @@ PLANT_END = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, so generator tes
 SMALL_PLAN = SeedPlan(days=2, counts={t.name: 2 for t in EQUIPMENT_TYPES}, seed=7, end=PLANT_END, fault_rate=0.6)
 
 
+@pytest.fixture(autouse=True)
+def own_throttle_counts(settings, tmp_path):
+    """Each test counts its own requests: the project's cache is the state folder's, which a demo shares."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmp_path / "cache"}
+    }
+
+
 def drop_abandoned_test_databases() -> None:
     """Drop test databases left by runs that were killed before their teardown."""
     with psycopg.connect(timeseries_conninfo("postgres"), autocommit=True) as admin:

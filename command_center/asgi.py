@@ -1,0 +1,59 @@
+"""The ASGI application gunicorn serves (``command_center/gunicorn_conf.py``).
+
+Under ASGI each worker's event loop reads requests: a client that sends half a header, or a body a byte a
+second, holds a coroutine, not the worker; Django runs the (sync) views one at a time per worker in a thread.
+
+Django's ASGI handler spools a whole request body to a temporary file before anything looks at its size,
+so :class:`BodyLimit` refuses a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` as it arrives (413, in JSON), as
+the WSGI handler did by reading lazily.
+"""
+
+import json
+import os
+
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: at most ``settings.DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes of request body."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            return await _too_large(send, limit)
+        received = 0
+
+        async def bounded_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:  # a chunked body (no content-length) that grew past it
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, bounded_receive, send)
+        except _TooLarge:
+            await _too_large(send, limit)
+
+
+async def _too_large(send, limit: int) -> None:
+    body = json.dumps({"detail": f"Request body exceeds {limit} bytes."}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "command_center.settings")
+application = BodyLimit(get_asgi_application())
