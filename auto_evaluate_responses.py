@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="Who judges (default auto: claude when ANTHROPIC_API_KEY is set, otherwise offline).",
     )
-    parser.add_argument("--model", help="Claude model id (default: JUDGE_MODEL, Claude Sonnet 4.5).")
+    parser.add_argument("--model", help="Claude model id (default: JUDGE_MODEL, Claude Sonnet 5.5).")
     parser.add_argument("--api-url", help="The Command Center server (default: COMMAND_CENTER_URL).")
     parser.add_argument("--token", help="Its API token (default: COMMAND_CENTER_TOKEN).")
     parser.add_argument("--limit", type=int, default=100, help="Judge at most this many answers (default 100).")
@@ -128,7 +128,7 @@ def make_judge(args, settings):
         output_price_per_mtok=args.output_price,
     )
     if config.prices() is None:
-        logger.warning("no list price known for %s: cost is estimated at Sonnet 4.5 prices", config.model)
+        logger.warning("no list price known for %s: cost is estimated at Sonnet prices", config.model)
     return ClaudeJudge(config)
 
 

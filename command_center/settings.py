@@ -153,7 +153,7 @@ RESOLVER_CACHE_SIZE = int(os.environ.get("RESOLVER_CACHE_SIZE", "1024"))  # iden
 # --- Judge (auto_evaluate_responses.py) ---------------------------------------------
 ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")  # set: the Claude judge is the default
 ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "")  # empty: Anthropic's own API
-JUDGE_MODEL = os.environ.get("JUDGE_MODEL", "claude-sonnet-4-5-20250929")  # Claude Sonnet 4.5
+JUDGE_MODEL = os.environ.get("JUDGE_MODEL", "claude-sonnet-5-5")  # Claude Sonnet 5.5 (docs/judge.md: pinning another)
 COMMAND_CENTER_URL = os.environ.get("COMMAND_CENTER_URL", "http://127.0.0.1:8000")  # the server the judge posts to
 COMMAND_CENTER_TOKEN = os.environ.get("COMMAND_CENTER_TOKEN", "")  # its API token
 

@@ -1,12 +1,17 @@
-"""The Claude judge: the official ``anthropic`` SDK, a forced tool call, validated before use.
+"""The Claude judge: the official ``anthropic`` SDK, structured output, validated before use.
 
 One experience is one conversation. The model is given the rubric
-(``rl/judges/claude_prompt.py``) and a single tool whose ``input_schema`` is the
-evaluation schema (``rl/judges/evaluation.py``), with ``tool_choice`` forcing that
-tool. Its input is validated; a rejected evaluation (malformed JSON, a
-missing field, a score out of range, a widget that is not in the plan) is
-sent back as an ``is_error`` tool result naming the fault, and the model
-tries again, up to ``max_attempts`` in all; after that the experience is
+(``rl/judges/claude_prompt.py``) and answers in JSON constrained by
+``output_config.format`` to the evaluation schema (``rl/judges/evaluation.py``),
+as the SDK's ``transform_schema`` rewrites it for the API: structured outputs
+accept no numeric or length bounds, so those move into the field descriptions,
+and the full schema is checked here. Current models refuse a forced
+``tool_choice`` (Claude Sonnet 5.5) and any sampling parameter (API version
+2026-10-21: no ``temperature``, ``top_p``, ``top_k``), so neither is sent; the
+test stand-in (``tests/rl/judges/messages_stand_in.py``) refuses them as the API
+does. A rejected evaluation (malformed JSON, a missing field, a score out of
+range, a widget that is not in the plan) is sent back naming the fault, and the
+model tries again, up to ``max_attempts`` in all; after that the experience is
 skipped with the reason.
 
 Transport failures are retried here rather than by the SDK (its own retries
@@ -32,15 +37,18 @@ from dataclasses import dataclass, field
 import anthropic
 
 from rl.experiences.records import Experience
-from rl.judges.claude_prompt import SYSTEM_PROMPT, TOOL_DESCRIPTION, TOOL_NAME, rubric_prompt
+from rl.judges.claude_prompt import SYSTEM_PROMPT, rubric_prompt
 from rl.judges.evaluation import InvalidEvaluation, JudgeStopped, Verdict, evaluation_schema, parse_evaluation
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
-# USD per million (input, output) tokens, by model id prefix (longest match wins); public list prices.
+# Claude Sonnet 5.5, the recommended replacement for Sonnet 4.5 (retired 2026-11-30). Model ids from the 4.6
+# generation on carry no date and are themselves the pinned version; pin another with JUDGE_MODEL / --model.
+DEFAULT_MODEL = "claude-sonnet-5-5"
+# USD per million (input, output) tokens, by model id prefix (longest match wins); public list prices where
+# known (Sonnet 5.5's assumed to be Sonnet's usual; pass --input-price / --output-price to be exact).
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    "claude-sonnet-4": (3.0, 15.0),
+    "claude-sonnet": (3.0, 15.0),
     "claude-haiku-4-5": (1.0, 5.0),
     "claude-opus-4-5": (5.0, 25.0),
     "claude-opus-4": (15.0, 75.0),
@@ -136,22 +144,21 @@ class ClaudeJudge:
         self._client.close()
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
-        prices = self.config.prices() or PRICES_PER_MTOK["claude-sonnet-4"]
+        prices = self.config.prices() or PRICES_PER_MTOK["claude-sonnet"]
         return (input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000
 
     def evaluate(self, experience: Experience) -> Verdict:
         """An evaluation of ``experience``, or the reason there is none. Raises ``JudgeStopped``."""
-        tool = {
-            "name": TOOL_NAME,
-            "description": TOOL_DESCRIPTION,
-            "input_schema": evaluation_schema(len(experience.widgets)),
+        output_format = {
+            "type": "json_schema",
+            "schema": anthropic.transform_schema(evaluation_schema(len(experience.widgets))),
         }
         messages: list[dict] = [{"role": "user", "content": rubric_prompt(experience)}]
         tokens_in = tokens_out = 0
         reason = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                response = self._create(messages, tool)
+                response = self._create(messages, output_format)
             except _GiveUp as give_up:
                 return Verdict(None, str(give_up), tokens_in, tokens_out, attempt)
             usage = response.usage
@@ -160,14 +167,14 @@ class ClaudeJudge:
             )
             tokens_out += usage.output_tokens
             try:
-                evaluation = parse_evaluation(_tool_input(response), experience.widgets)
+                evaluation = parse_evaluation(_reply_json(response), experience.widgets)
             except InvalidEvaluation as invalid:
                 reason = invalid.reason
                 logger.warning(
                     "claude judge: evaluation of %s rejected (attempt %d of %d): %s",
                     experience.query_id, attempt, self.config.max_attempts, reason,
                 )  # fmt: skip
-                messages += [_echo(response), _retry_message(response, reason)]
+                messages += [_echo(response), _retry_message(reason)]
                 continue
             return Verdict(evaluation, None, tokens_in, tokens_out, attempt)
         return Verdict(
@@ -177,7 +184,7 @@ class ClaudeJudge:
 
     # -- one call, with retries ------------------------------------------------------------
 
-    def _create(self, messages: list[dict], tool: dict) -> anthropic.types.Message:
+    def _create(self, messages: list[dict], output_format: dict) -> anthropic.types.Message:
         cfg = self.config
         for retry in range(cfg.max_retries + 1):
             try:
@@ -185,8 +192,7 @@ class ClaudeJudge:
                     model=cfg.model,
                     max_tokens=cfg.max_output_tokens,
                     system=SYSTEM_PROMPT,
-                    tools=[tool],
-                    tool_choice={"type": "tool", "name": TOOL_NAME},
+                    output_config={"format": output_format},
                     messages=messages,
                 )
             except anthropic.APIStatusError as error:
@@ -266,16 +272,15 @@ def _describe(error: anthropic.APIStatusError) -> str:
     return f"{error.status_code} {error.type or 'error'}: {error.api_message or error.message}"
 
 
-def _tool_input(response: anthropic.types.Message) -> object:
-    """The evaluation the model sent: the forced tool's input, or JSON in a text block if it answered in text."""
-    for block in response.content:
-        if block.type == "tool_use" and block.name == TOOL_NAME:
-            return block.input
+def _reply_json(response: anthropic.types.Message) -> object:
+    """The evaluation the model sent: the JSON of its text blocks (structured output)."""
     text = "".join(block.text for block in response.content if block.type == "text").strip()
     if response.stop_reason == "max_tokens":
         raise InvalidEvaluation("the reply was cut off at max_tokens before the evaluation was complete")
+    if response.stop_reason == "refusal":
+        raise InvalidEvaluation("the model declined to evaluate this answer (stop_reason refusal)")
     if not text:
-        raise InvalidEvaluation(f"no {TOOL_NAME} call in the reply (stop_reason {response.stop_reason})")
+        raise InvalidEvaluation(f"no evaluation in the reply (stop_reason {response.stop_reason})")
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -283,18 +288,11 @@ def _tool_input(response: anthropic.types.Message) -> object:
 
 
 def _echo(response: anthropic.types.Message) -> dict:
-    """The model's reply as the assistant turn of the next request (whatever its tool input held)."""
+    """The model's reply as the assistant turn of the next request."""
     content = [block.model_dump(mode="json", exclude_none=True, warnings=False) for block in response.content]
     return {"role": "assistant", "content": content}
 
 
-def _retry_message(response: anthropic.types.Message, reason: str) -> dict:
-    """Tell the model what was wrong, as the tool's error result when it called the tool."""
-    ask = f"Rejected: {reason}. Call {TOOL_NAME} again with a complete, corrected evaluation."
-    call = next((b for b in response.content if b.type == "tool_use"), None)
-    if call is None:
-        return {"role": "user", "content": ask}
-    return {
-        "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": call.id, "is_error": True, "content": ask}],
-    }
+def _retry_message(reason: str) -> dict:
+    """Tell the model what was wrong with its evaluation."""
+    return {"role": "user", "content": f"Rejected: {reason}. Reply with a complete, corrected evaluation."}

@@ -14,16 +14,13 @@ import json
 from layer2.planning.widgets import CATALOG, SIZE_COLUMNS
 from rl.experiences.records import Experience
 
-TOOL_NAME = "record_evaluation"
-TOOL_DESCRIPTION = "Record your evaluation of the assistant's answer. Call it exactly once."
-
 SYSTEM_PROMPT = """\
 You review answers given by an operations assistant at an industrial plant. An operator asks a question \
 (often spoken, so the transcript may be rough); the assistant parses it into an intent, shows a dashboard \
 of widgets on a 12-column grid and speaks a short answer. Judge whether the dashboard and the spoken answer \
 serve the operator: the right equipment and metric, the right kind of widget, sensible sizes, and numbers \
 that agree with the data. Be specific and strict; reward what is right as plainly as you flag what is wrong. \
-Answer only by calling the record_evaluation tool."""
+Answer with the evaluation alone, as one JSON object in the schema you are given."""
 
 RUBRIC = f"""\
 ## How to evaluate

@@ -24,7 +24,7 @@ from auto_evaluate_responses import parse_since
 from rl.judges.auto_evaluate import Budget, RunConfig
 from rl.judges.claude import ClaudeJudge, ClaudeJudgeConfig
 from rl.judges.evaluation import Verdict
-from tests.rl.judges.messages_stand_in import SPEND_LIMIT, MessagesStandIn, evaluation_for, tool_reply
+from tests.rl.judges.messages_stand_in import SPEND_LIMIT, MessagesStandIn, evaluation_for, json_reply
 
 ROOT = Path(__file__).resolve().parents[3]
 RICH = ("evaluation_confidence", "evaluation_reasoning", "query_understanding", "per_widget_feedback")
@@ -159,7 +159,7 @@ def test_the_claude_judge_posts_every_field_and_keeps_to_its_token_budget(gunico
     expected = evaluation_for(types, rating="down")
 
     with MessagesStandIn() as api:
-        api.script(tool_reply(expected, input_tokens=1200, output_tokens=300))
+        api.script(json_reply(expected, input_tokens=1200, output_tokens=300))
         claude = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": api.base_url}
         first = run_script(server, plant_conninfo, tmp_path, "--no-progress", "--concurrency", "1",
                            "--max-tokens-budget", "1000", **claude)  # fmt: skip
@@ -179,7 +179,7 @@ def test_the_claude_judge_posts_every_field_and_keeps_to_its_token_budget(gunico
     ran = [summary_of(out) for out, _ in outputs if "another evaluation run holds" not in out]
     assert sum(s["posted"] for s in ran) == 2 and sum(s["evaluated"] for s in ran) == 2
 
-    assert len(requests) == 3 and {r.body["model"] for r in requests} == {"claude-sonnet-4-5-20250929"}
+    assert len(requests) == 3 and {r.body["model"] for r in requests} == {"claude-sonnet-5-5"}
     judged = evaluated(server)
     assert len(judged) == 3
     for experience in judged.values():

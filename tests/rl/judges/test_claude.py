@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+import anthropic
 import pytest
 
 from rl.experiences.buffer import get_experience_buffer
@@ -25,12 +26,10 @@ from tests.rl.judges.messages_stand_in import (
     Reply,
     error_reply,
     evaluation_for,
+    json_reply,
     text_reply,
-    tool_reply,
 )
 
-# Sonnet 4.5, the default the customer chose, is marked deprecated by this SDK (end of life 2026-11-30).
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 QUESTION = "Show chiller 1 power"
 
 
@@ -57,7 +56,7 @@ def types_of(experience) -> list[str]:
 
 def test_a_good_evaluation_is_accepted_with_every_field_and_the_request_carries_the_rubric(stand_in, experience):
     expected = evaluation_for(types_of(experience))
-    stand_in.script(tool_reply(expected, input_tokens=1500, output_tokens=400))
+    stand_in.script(json_reply(expected, input_tokens=1500, output_tokens=400))
     verdict = judge_for(stand_in).evaluate(experience)
 
     assert verdict.skip_reason is None and verdict.attempts == 1
@@ -66,9 +65,14 @@ def test_a_good_evaluation_is_accepted_with_every_field_and_the_request_carries_
     [request] = stand_in.received
     assert request.headers["authorization"] == "Bearer sk-test-key"  # how SDK 2.12 sends the key
     body = request.body
-    assert body["model"] == DEFAULT_MODEL == "claude-sonnet-4-5-20250929"
-    assert body["tool_choice"] == {"type": "tool", "name": "record_evaluation"}
-    assert body["tools"][0]["input_schema"] == evaluation_schema(len(experience.widgets))
+    assert body["model"] == DEFAULT_MODEL == "claude-sonnet-5-5"
+    assert "tools" not in body and "tool_choice" not in body and "temperature" not in body
+    sent = body["output_config"]["format"]
+    assert sent == {
+        "type": "json_schema",
+        "schema": anthropic.transform_schema(evaluation_schema(len(experience.widgets))),
+    }
+    assert "maximum: 1" in sent["schema"]["properties"]["evaluation_confidence"]["description"]  # bounds, in words
     prompt = body["messages"][0]["content"]
     assert QUESTION in prompt and experience.voice_response in prompt
     assert f'"intent_type": "{experience.intent["intent_type"]}"' in prompt
@@ -82,7 +86,7 @@ def test_malformed_json_is_sent_back_with_the_reason_and_the_corrected_evaluatio
     stand_in, experience, caplog
 ):
     expected = evaluation_for(types_of(experience))
-    stand_in.script(text_reply('{"rating": "up", "per_widget'), tool_reply(expected))
+    stand_in.script(text_reply('{"rating": "up", "per_widget'), json_reply(expected))
     with caplog.at_level(logging.WARNING, logger="rl.judges.claude"):
         verdict = judge_for(stand_in).evaluate(experience)
 
@@ -95,23 +99,21 @@ def test_malformed_json_is_sent_back_with_the_reason_and_the_corrected_evaluatio
     assert "not valid JSON" in second[2]["content"]
 
 
-def test_a_missing_field_is_named_to_the_model_as_a_tool_error_and_the_retry_accepted(stand_in, experience):
+def test_a_missing_field_is_named_to_the_model_and_the_retry_accepted(stand_in, experience):
     expected = evaluation_for(types_of(experience))
     incomplete = {k: v for k, v in expected.items() if k != "evaluation_confidence"}
-    stand_in.script(tool_reply(incomplete), tool_reply(expected))
+    stand_in.script(json_reply(incomplete), json_reply(expected))
     verdict = judge_for(stand_in).evaluate(experience)
 
     assert verdict.evaluation.to_dict() == expected
-    [result] = stand_in.received[1].body["messages"][2]["content"]
-    assert result["type"] == "tool_result" and result["is_error"] is True
-    assert result["tool_use_id"] == "toolu_stand_in"
-    assert "'evaluation_confidence' is a required property" in result["content"]
+    retry = stand_in.received[1].body["messages"][2]
+    assert retry["role"] == "user" and "'evaluation_confidence' is a required property" in retry["content"]
 
 
 def test_a_score_out_of_range_twice_skips_the_experience_with_the_reason_logged(stand_in, experience, caplog):
     bad = evaluation_for(types_of(experience))
     bad["per_widget_feedback"][0]["appropriateness_score"] = 1.4
-    stand_in.script(tool_reply(bad))
+    stand_in.script(json_reply(bad))
     with caplog.at_level(logging.WARNING, logger="rl.judges.claude"):
         verdict = judge_for(stand_in, max_attempts=2).evaluate(experience)
 
@@ -125,7 +127,7 @@ def test_a_score_out_of_range_twice_skips_the_experience_with_the_reason_logged(
 
 def test_an_evaluation_of_a_widget_the_plan_did_not_show_is_rejected(stand_in, experience):
     wrong = evaluation_for(["gauge", *types_of(experience)[1:]])
-    stand_in.script(tool_reply(wrong))
+    stand_in.script(json_reply(wrong))
     verdict = judge_for(stand_in, max_attempts=1).evaluate(experience)
     assert verdict.evaluation is None
     assert verdict.skip_reason.endswith("widget 0 is a kpi, not a gauge")
@@ -137,7 +139,7 @@ def test_a_429_is_retried_after_the_wait_the_server_asks_for(stand_in, experienc
         error_reply(
             429, "rate_limit_error", "Number of request tokens has exceeded your rate limit", retry_after_ms="300"
         ),
-        tool_reply(evaluation_for(types_of(experience))),
+        json_reply(evaluation_for(types_of(experience))),
     )
     started = time.monotonic()
     verdict = judge_for(stand_in, retry_base_delay=30.0, retry_max_delay=30.0).evaluate(experience)
@@ -150,7 +152,7 @@ def test_a_429_is_retried_after_the_wait_the_server_asks_for(stand_in, experienc
 
 def test_a_garbled_body_and_a_dropped_connection_are_retried(stand_in, experience):
     stand_in.script(
-        Reply(200, b'{"id": "msg_1", "type": "mess'), DROP, tool_reply(evaluation_for(types_of(experience)))
+        Reply(200, b'{"id": "msg_1", "type": "mess'), DROP, json_reply(evaluation_for(types_of(experience)))
     )
     verdict = judge_for(stand_in).evaluate(experience)
     assert verdict.evaluation is not None and len(stand_in.received) == 3
@@ -200,6 +202,34 @@ def test_spend_limit_billing_and_key_errors_stop_at_once_without_retrying(stand_
     with pytest.raises(JudgeStopped, match=says):
         judge_for(stand_in, max_retries=4).evaluate(experience)
     assert len(stand_in.received) == 1
+
+
+def test_the_stand_in_refuses_what_the_api_refuses_so_the_judges_request_is_the_one_it_accepts(stand_in):
+    client = anthropic.Anthropic(api_key="k", base_url=stand_in.base_url, max_retries=0)
+    stand_in.script(json_reply({"ok": True}))
+    ask = {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    tool = {"name": "t", "description": "d", "input_schema": {"type": "object", "properties": {}}}
+    with pytest.raises(anthropic.NotFoundError), pytest.warns(DeprecationWarning):
+        client.messages.create(model="claude-sonnet-4-5-20250929", **ask)  # the judge's old default: retired
+    with pytest.raises(anthropic.BadRequestError, match="forced tool use is not supported"):
+        client.messages.create(
+            model="claude-sonnet-5-5", tools=[tool], tool_choice={"type": "tool", "name": "t"}, **ask
+        )
+    with pytest.raises(anthropic.BadRequestError, match="temperature: Extra inputs"):
+        client.messages.create(model="claude-sonnet-5-5", extra_body={"temperature": 0.0}, **ask)
+    raw_schema = {"type": "json_schema", "schema": evaluation_schema(2)}  # bounds the API does not take
+    with pytest.raises(anthropic.BadRequestError, match="maxLength, minLength are not supported"):
+        client.messages.create(model="claude-sonnet-5-5", output_config={"format": raw_schema}, **ask)
+    with pytest.raises(anthropic.BadRequestError, match="Thinking may not be enabled"):
+        client.messages.create(model="claude-haiku-4-5-20251001", tools=[tool], tool_choice={"type": "any"},
+                               thinking={"type": "enabled", "budget_tokens": 1024}, **ask)  # fmt: skip
+    accepted = {"type": "json_schema", "schema": anthropic.transform_schema(evaluation_schema(2))}
+    assert client.messages.create(model="claude-sonnet-5-5", output_config={"format": accepted}, **ask).content
+
+
+def test_a_retired_model_stops_the_run_naming_the_model(stand_in, experience):
+    with pytest.raises(JudgeStopped, match="Check --model"), pytest.warns(DeprecationWarning):
+        judge_for(stand_in, model="claude-sonnet-4-5-20250929").evaluate(experience)
 
 
 def test_retry_after_reads_milliseconds_seconds_and_dates():
