@@ -76,7 +76,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_local_server(*, timeseries_url: str, state_dir: Path, workers: int = 2, **env: str) -> LocalServer:
+def start_local_server(
+    *, timeseries_url: str, state_dir: Path, workers: int = 2, gunicorn_args: tuple[str, ...] = (), **env: str
+) -> LocalServer:
+    """Start gunicorn (``gunicorn_args`` appended to its command line) with ``env`` over the defaults below."""
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     environment = {
@@ -96,7 +99,7 @@ def start_local_server(*, timeseries_url: str, state_dir: Path, workers: int = 2
     with open(log_path, "a") as log:
         process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "command_center/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--control-socket", str(control_socket)],
+             "--workers", str(workers), "--control-socket", str(control_socket), *gunicorn_args],
             env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     server = LocalServer(f"http://127.0.0.1:{port}", token, state_dir, process, log_path, environment, control_socket)
