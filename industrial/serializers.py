@@ -13,7 +13,7 @@ Response serializers read the access layer's dataclasses as they are.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -22,7 +22,7 @@ from rest_framework import serializers
 from command_center.api_fields import AwareDateTimeField
 from industrial.errors import UnknownEquipment, UnknownEquipmentType, UnknownMetric
 from industrial.plant.spec import READING_INTERVAL
-from industrial.timeseries.access import AGGREGATIONS, BUCKETS, SEVERITIES
+from industrial.timeseries.access import AGGREGATIONS, BUCKET_CHOICES, SEVERITIES
 
 DEFAULT_WINDOW = timedelta(hours=24)
 _NAME_LENGTH = 100  # longer than any table or column name PostgreSQL allows (63)
@@ -77,6 +77,20 @@ def _one_of(choices) -> str:
     return '"{input}" is not one of ' + ", ".join(choices) + "."
 
 
+def _day_before(end: datetime) -> datetime:
+    """``end`` - 24 h, or the first instant a datetime holds when that is closer (an ``end`` in year 1)."""
+    earliest = datetime.min.replace(tzinfo=UTC)
+    if end - earliest <= DEFAULT_WINDOW:
+        if end == earliest:
+            raise serializers.ValidationError({"end": [f"Must be after {_iso(earliest)}, the earliest datetime."]})
+        return earliest
+    return end - DEFAULT_WINDOW
+
+
+def _iso(value: datetime) -> str:
+    return serializers.DateTimeField().to_representation(value)
+
+
 def _known_type(access, equipment_type: str) -> str:
     try:
         access.catalog.ids_of_type(equipment_type)
@@ -118,8 +132,7 @@ class WindowQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         attrs = self.fill_window(attrs)
         if "start" in attrs and "end" in attrs and attrs["start"] >= attrs["end"]:
-            end = serializers.DateTimeField().to_representation(attrs["end"])
-            raise serializers.ValidationError({"start": [f"Must be before end ({end})."]})
+            raise serializers.ValidationError({"start": [f"Must be before end ({_iso(attrs['end'])})."]})
         return attrs
 
     def fill_window(self, attrs: dict) -> dict:
@@ -127,14 +140,15 @@ class WindowQuerySerializer(serializers.Serializer):
 
 
 class TimeSeriesQuerySerializer(WindowQuerySerializer):
-    """Without ``end``: the equipment's latest reading + 1 minute; without ``start``: ``end`` - 24 h."""
+    """Without ``end``: the equipment's latest reading + 1 minute; without ``start``: ``end`` - 24 h (year 1 at
+    the earliest, so an ``end`` at the edge of the calendar is a 400 naming it, never an overflow)."""
 
     metric = serializers.CharField(max_length=_NAME_LENGTH, help_text="One metric column of the equipment.")
     bucket = serializers.ChoiceField(
-        choices=list(BUCKETS),
+        choices=list(BUCKET_CHOICES),
         default="1h",
-        error_messages={"invalid_choice": _one_of(BUCKETS)},
-        help_text="Bucket width; raw for rows.",
+        error_messages={"invalid_choice": _one_of(BUCKET_CHOICES)},
+        help_text="Bucket width, aligned to UTC (1w from Monday, 1mo by calendar month); raw for rows.",
     )
     agg = serializers.ChoiceField(
         choices=list(AGGREGATIONS),
@@ -153,7 +167,8 @@ class TimeSeriesQuerySerializer(WindowQuerySerializer):
         if "end" not in attrs:
             reading = self.context["access"].latest(self.context["equipment_id"], [attrs["metric"]])
             attrs["end"] = reading.timestamp + READING_INTERVAL if reading else timezone.now()
-        attrs.setdefault("start", attrs["end"] - DEFAULT_WINDOW)
+        if "start" not in attrs:
+            attrs["start"] = _day_before(attrs["end"])
         return attrs
 
 

@@ -52,12 +52,26 @@ BUCKETS: dict[str, timedelta | None] = {
     "6h": timedelta(hours=6),
     "12h": timedelta(hours=12),
     "1d": timedelta(days=1),
+    "1w": timedelta(weeks=1),
 }
+"""Fixed-width buckets (``date_bin`` from ``BUCKET_ORIGIN``), and ``raw`` for rows."""
+CALENDAR_BUCKETS = {"1mo": "month"}
+"""Buckets of calendar months (``date_trunc``): no fixed width, so ``date_bin`` cannot make them.
+
+Months are cut in UTC, like every other bucket: the API promises UTC-aligned
+buckets (an hour on the hour, a day at midnight UTC), and this layer knows
+nothing of the plant's clock (``PLANT_TIME_ZONE`` is read above it). A plant
+at UTC+8 sees its months begin 8 hours early, which a monthly point absorbs.
+"""
+BUCKET_CHOICES = (*BUCKETS, *CALENDAR_BUCKETS)
+SHORTEST_MONTH = timedelta(days=28)  # a month bucket's width when counting points: never fewer than there are
 AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
 SEVERITIES = ("critical", "high", "medium", "low")
 MAX_POINTS = 20_000  # a range query never returns more rows than this
 Z_THRESHOLD = 3.5  # a robust z-score beyond this is anomalous (Iglewicz & Hoaglin)
-BUCKET_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # where date_bin buckets start
+# Where date_bin buckets start: a Monday at midnight UTC, so weeks run Monday to Sunday; every shorter width
+# divides the two days from 1 January 2000, so their edges are those of that origin too.
+BUCKET_ORIGIN = datetime.fromisoformat("2000-01-03T00:00:00+00:00")
 _STATUS_METRICS = frozenset({"running_status"})
 _ALERT_WHERE = """
     (NOT %(active)s OR a.cleared_at IS NULL)
@@ -348,34 +362,32 @@ class TimeSeriesDataAccess:
         """
         column = self.metric(equipment_id, metric)
         _check_window(start, end)
-        if bucket not in BUCKETS:
-            raise InvalidQuery("bucket", f"must be one of {', '.join(BUCKETS)}, got {bucket!r}")
+        if bucket not in BUCKET_CHOICES:
+            raise InvalidQuery("bucket", f"must be one of {', '.join(BUCKET_CHOICES)}, got {bucket!r}")
         if aggregation not in AGGREGATIONS:
             raise InvalidQuery("agg", f"must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
-        width = BUCKETS[bucket]
         table, col = sql.Identifier(equipment_id), sql.Identifier(column.name)
-        if width is None:
+        raw = bucket == "raw"
+        if raw:
             query = sql.SQL(
                 'SELECT "timestamp", {c} FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
                 'ORDER BY "timestamp" LIMIT %(limit)s'
             ).format(c=col, t=table)
         else:
-            if (end - start) / width > MAX_POINTS:
-                raise InvalidQuery(
-                    "bucket", f"{bucket} buckets over this window exceed {MAX_POINTS} points; use wider buckets"
-                )
-            query = _bucket_query(table, col, aggregation)
-        params = {"start": start, "end": end, "width": width, "origin": BUCKET_ORIGIN, "limit": MAX_POINTS + 1}
+            _check_points(bucket, end - start)
+            query = _bucket_query(table, col, aggregation, _bucket_sql(bucket))
+        params = {"start": start, "end": end, "width": BUCKETS.get(bucket), "origin": BUCKET_ORIGIN,
+                  "limit": MAX_POINTS + 1}  # fmt: skip
         with self._pool.connection() as conn:
             rows = conn.execute(query, params).fetchall()
-        if width is None and len(rows) > MAX_POINTS:
+        if raw and len(rows) > MAX_POINTS:
             raise InvalidQuery("bucket", f"more than {MAX_POINTS} raw rows in this window; use a bucket")
         return Series(
             equipment_id,
             column.name,
             column.unit,
             bucket,
-            aggregation if width else "raw",
+            "raw" if raw else aggregation,
             start,
             end,
             [(ts, _num(v)) for ts, v in rows],
@@ -703,22 +715,44 @@ def _check_window(start: datetime, end: datetime) -> None:
         raise InvalidQuery("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
 
 
-def _bucket_query(table: sql.Identifier, col: sql.Identifier, aggregation: str) -> sql.Composed:
+def bucket_width(bucket: str) -> timedelta:
+    """A bucket's width, a month's the shortest one's (so a count of buckets is never an undercount); not raw."""
+    return BUCKETS.get(bucket) or SHORTEST_MONTH
+
+
+def _check_points(bucket: str, span: timedelta) -> None:
+    """Refuse buckets that would give more than ``MAX_POINTS`` over ``span``, naming wider ones that fit."""
+    if span / bucket_width(bucket) <= MAX_POINTS:
+        return
+    wider = [b for b in BUCKET_CHOICES[BUCKET_CHOICES.index(bucket) + 1 :] if span / bucket_width(b) <= MAX_POINTS]
+    advice = "use wider buckets" if wider else "use a shorter window"
+    raise InvalidQuery("bucket", f"{bucket} buckets over this window exceed {MAX_POINTS} points; {advice}")
+
+
+def _bucket_sql(bucket: str) -> sql.Composable:
+    """The bucket of each row: ``date_bin`` for a fixed width, ``date_trunc`` in UTC for calendar months."""
+    if bucket in CALENDAR_BUCKETS:
+        return sql.SQL("date_trunc({field}, \"timestamp\", 'UTC')").format(field=sql.Literal(CALENDAR_BUCKETS[bucket]))
+    return sql.SQL('date_bin(%(width)s, "timestamp", %(origin)s)')
+
+
+def _bucket_query(table: sql.Identifier, col: sql.Identifier, aggregation: str, bucket: sql.Composable) -> sql.Composed:
     if aggregation != "delta":
         return sql.SQL(
-            'SELECT date_bin(%(width)s, "timestamp", %(origin)s) AS bucket, ' + _AGG_SQL[aggregation] + " "
+            "SELECT {b} AS bucket, " + _AGG_SQL[aggregation] + " "
             'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY bucket ORDER BY bucket'
-        ).format(c=col, t=table)
-    # Increase per bucket = its last reading minus the previous bucket's (or the reading before the window).
+        ).format(b=bucket, c=col, t=table)
+    # Increase per bucket = its last reading minus the previous bucket's (or the reading before the window),
+    # whatever the bucket's shape: the lag runs over the buckets in order.
     return sql.SQL(
-        'WITH b AS (SELECT date_bin(%(width)s, "timestamp", %(origin)s) AS bucket, '
+        "WITH b AS (SELECT {b} AS bucket, "
         '(array_agg({c} ORDER BY "timestamp" DESC))[1] AS last_value, '
         '(array_agg({c} ORDER BY "timestamp"))[1] AS first_value '
         'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY bucket), '
         'before AS (SELECT {c} AS v FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1) '
         "SELECT bucket, last_value - coalesce(lag(last_value) OVER (ORDER BY bucket), "
         "(SELECT v FROM before), first_value) FROM b ORDER BY bucket"
-    ).format(c=col, t=table)
+    ).format(b=bucket, c=col, t=table)
 
 
 def _by_columns(tables: list[EquipmentTable]) -> dict[tuple[MetricColumn, ...], list[EquipmentTable]]:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from industrial.plant.spec import READING_INTERVAL, limit_for
-from industrial.timeseries.access import MAX_POINTS, Series, TimeSeriesDataAccess
+from industrial.timeseries.access import MAX_POINTS, Series, TimeSeriesDataAccess, bucket_width
 from industrial.timeseries.rag import TimeSeriesRAGProvider
 from industrial.timestamps import iso_timestamp
 from layer2.planning.planner import Candidate
@@ -214,8 +214,7 @@ def _gauge(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
 
 def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     ids = c.equipment_ids or tuple(access.catalog.ids_of_type(c.equipment_type)[:5])
-    tr = _charted(_chart_window(intent), [access.first_reading(eq) for eq in ids])
-    bucket = bucket_for(tr.end - tr.start)
+    tr, bucket = _charted(_chart_window(intent), [access.first_reading(eq) for eq in ids])
     aggregation = "delta" if c.metric == "energy_kwh" else "avg"
     series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation) for eq in ids]
     if intent.intent_type == "diagnosis" and c.widget_type == "trend_line" and len(intent.metrics) > 1:
@@ -352,21 +351,31 @@ _BINDERS: dict[str, Callable[[Candidate, Intent, TimeSeriesDataAccess], dict]] =
 # --------------------------------------------------------------------------- helpers
 
 
+CHART_BUCKETS = (
+    (timedelta(hours=3), "5m"),
+    (timedelta(days=2), "1h"),
+    (timedelta(days=14), "6h"),
+    (timedelta(days=150), "1d"),
+    (timedelta(days=3 * 366), "1w"),
+)
+"""The finest bucket for a span up to each length; longer spans are charted by month."""
+
+
 def bucket_for(span: timedelta) -> str:
-    """A bucket that gives a readable chart (roughly 12 to 150 points) for a window of ``span``."""
-    for limit, bucket in ((timedelta(hours=3), "5m"), (timedelta(days=2), "1h"), (timedelta(days=14), "6h")):
-        if span <= limit:
-            return bucket
-    return "1d"
+    """A bucket that gives a readable chart (roughly 12 to 160 points) for a window of ``span``: minutes for
+    hours, then hours, days, weeks and, past three years, months (a century is 1,200 points)."""
+    return next((bucket for limit, bucket in CHART_BUCKETS if span <= limit), "1mo")
 
 
-def _charted(tr: TimeRange, first_readings: list[datetime | None]) -> TimeRange:
-    """The part of ``tr`` a chart can show: from the first reading on (a 3-year window over 7 days of data
-    draws 7 days), and no more daily points than one range query returns."""
+def _charted(tr: TimeRange, first_readings: list[datetime | None]) -> tuple[TimeRange, str]:
+    """The part of ``tr`` a chart can show, and its bucket, chosen from that part: from the first reading on
+    (a 3-year window over 7 days of data draws 7 days in hours), and no more points than one range query
+    returns."""
     known = [f for f in first_readings if f is not None]
-    start = max([tr.start, min(known)] if known else [tr.start])
-    start = max(start, tr.end - MAX_POINTS * timedelta(days=1))
-    return replace(tr, start=min(start, tr.end - timedelta(minutes=1)))
+    start = min(max([tr.start, min(known)] if known else [tr.start]), tr.end - timedelta(minutes=1))
+    bucket = bucket_for(tr.end - start)
+    start = max(start, tr.end - MAX_POINTS * bucket_width(bucket))
+    return replace(tr, start=start), bucket
 
 
 def _chart_window(intent: Intent) -> TimeRange:

@@ -109,6 +109,9 @@ def diagnose(*, intent: Intent, access: TimeSeriesDataAccess) -> Diagnosis | Non
     alerts = access.alerts(equipment_id=eq_id, start=intent.time_range.start, end=now, limit=20)
     metric = _symptom_metric(intent, available, anomalies, alerts, said)
     start, end, ongoing = _episode(metric, intent, anomalies, alerts)
+    first = access.first_reading(eq_id)
+    if first is not None and start < first < end:  # "over the last 1000 years": the years there is data for
+        start = first
     knowledge = physics.symptom(table.equipment_type, metric, available)
     read = [metric, *(d.metric for d in knowledge.drivers)]
     if "running_status" in available:

@@ -10,6 +10,7 @@ leaves out the KPI cannot change what is said.
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from industrial.timeseries.access import TimeSeriesDataAccess
@@ -107,14 +108,32 @@ def _unknown_metric(u, parsed: ParsedQuery, access: TimeSeriesDataAccess) -> str
         return f"Nothing in this plant measures {u.mentioned}."
     ids = [i for i in parsed.intent.equipment_ids if access.catalog.table(i).equipment_type == u.equipment_type]
     name = access.catalog.table(ids[0]).display_name if ids else plural(u.equipment_type).capitalize()
-    has = "has" if ids else "have"
     some = ids[0] if ids else access.catalog.ids_of_type(u.equipment_type)[0]
     labels = [access.catalog.table(some).metrics[m].label for m in u.available if m != "running_status"]
     if u.heard:
         return (
             f"I don't know what '{u.mentioned}' means for {name}; {'it has' if ids else 'they have'} {_join(labels)}."
         )
-    return f"{name} {has} no {u.mentioned}; {'it has' if ids else 'they have'} {_join(labels)}."
+    return _has_no(name, u.mentioned, labels, one=bool(ids))
+
+
+def _has_no(name: str, mentioned: str, labels: list[str], *, one: bool = True) -> str:
+    """ "Pump 2 has no fuel level; it has power consumption, flow rate, ...": what was asked, and what there is."""
+    return f"{name} {'has' if one else 'have'} no {mentioned}; {'it has' if one else 'they have'} {_join(labels)}."
+
+
+def _lacking(eq_id: str, intent: Intent, access: TimeSeriesDataAccess) -> str:
+    """A unit named beside others that has none of the metrics asked ("compare chiller 1 and pump 1 cop")."""
+    table = access.catalog.table(eq_id)
+    asked = [_label_of(m, intent, access) for m in intent.metrics]
+    labels = [c.label for name, c in table.metrics.items() if name != "running_status"]
+    return _has_no(table.display_name, _join(asked, "or"), labels)
+
+
+def _label_of(metric: str, intent: Intent, access: TimeSeriesDataAccess) -> str:
+    """The metric's words, from a unit asked about that has it (else any that has: it was read off a type)."""
+    named = (access.catalog.table(i) for i in intent.equipment_ids)
+    return next(t.metrics[metric].label for t in chain(named, access.catalog.equipment.values()) if metric in t.metrics)
 
 
 def _data_start(intent: Intent, access: TimeSeriesDataAccess) -> str:
@@ -144,10 +163,13 @@ def _values(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocab
         return _fleet_energy(intent, access)
     if not ids:
         return "I could not tell which equipment you mean. Try naming one, like chiller 1."
-    parts = []
+    parts, lacking = [], []
     aggregations = [a for a in intent.aggregations if a not in ("count",)][:3] or [intent.aggregation]
     for eq_id in ids:
         metrics = [m for m in intent.metrics if m in access.catalog.table(eq_id).metrics][:MAX_SPOKEN_METRICS]
+        if not metrics and intent.metrics:  # "compare chiller 1 and pump 1 cop": never the pump's power instead
+            lacking.append(_lacking(eq_id, intent, access))
+            continue
         if not metrics:
             parts.append(_equipment_state(eq_id, access))
             continue
@@ -158,7 +180,8 @@ def _values(intent: Intent, access: TimeSeriesDataAccess, vocabulary: PlantVocab
     window = _window_words(intent) if intent.aggregation not in ("count",) else ""
     if intent.aggregation == "latest" and not intent.time_range.point:
         window = ""
-    return _join(parts) + (f" {window}" if window else "") + "."
+    said = (_join(parts) + (f" {window}" if window else "") + ".") if parts else ""
+    return " ".join([said, *lacking]).strip()
 
 
 def _value_phrase(eq_id: str, metric: str, intent: Intent, access: TimeSeriesDataAccess, aggregation: str) -> str:
@@ -488,7 +511,7 @@ def _window_words(intent: Intent) -> str:
     return label
 
 
-def _join(items: list[str]) -> str:
+def _join(items: list[str], word: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]

@@ -14,7 +14,7 @@ which a learned ranker may use. ``RuleRanker`` is deterministic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from industrial.plant.spec import limit_for
@@ -26,6 +26,7 @@ MAX_WIDGETS = 4
 MAX_PEERS = 6  # units on a diagnosis's peer comparison, the diagnosed one included
 MIN_SCORE = 0.35
 SIZE_PENALTY = 0.15  # rule score lost per size step away from the preferred size
+GROUP_STEP = 0.02  # rule score lost per group of units said later (across types: each with the metrics it has)
 
 # Prior relevance of each widget type to each intent type (0..1); absent means "not proposed".
 PRIORS: dict[str, dict[str, float]] = {
@@ -197,8 +198,11 @@ def primary_metric(available: list[str]) -> str | None:
 
 def candidates(*, intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate]:
     """Every widget, in every allowed size, that ``intent`` can supply data for."""
-    priors = PRIORS[intent.intent_type]
     ids = tuple(intent.equipment_ids)
+    groups = _holders(intent, vocabulary)
+    if len(groups) > 1 or (groups and groups[0][0] != ids):
+        return _per_holder(intent, groups, vocabulary)
+    priors = PRIORS[intent.intent_type]
     eq_type = intent.equipment_type or (vocabulary.type_of(ids[0]) if ids else None)
     available = vocabulary.metrics_by_type.get(eq_type, []) if eq_type else []
     if len({vocabulary.type_of(i) for i in ids}) > 1:  # "chiller 2 and motor 10": only what both have
@@ -213,6 +217,39 @@ def candidates(*, intent: Intent, vocabulary: PlantVocabulary) -> list[Candidate
         for size in CATALOG[widget_type].sizes:
             score = priors[widget_type] + bonus - SIZE_PENALTY * _size_distance(intent.intent_type, widget_type, size)
             proposed.append(Candidate(widget_type, size, slot_ids, eq_type, metric, round(score, 4)))
+    return proposed
+
+
+def _holders(intent: Intent, vocabulary: PlantVocabulary) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Units of several types asked for metrics not all of them have ("chiller 1 and pump 1 cop"): each
+    set of units with the metrics it has, in the order the metrics were said; else none (one plan fits)."""
+    ids = intent.equipment_ids
+    if intent.intent_type == "diagnosis" or len({vocabulary.type_of(i) for i in ids}) < 2:
+        return []
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for metric in intent.metrics:
+        holders = tuple(i for i in ids if metric in vocabulary.metrics_by_type.get(vocabulary.type_of(i), []))
+        if holders:
+            groups.setdefault(holders, []).append(metric)
+    return list(groups.items())
+
+
+def _per_holder(intent: Intent, groups, vocabulary: PlantVocabulary) -> list[Candidate]:
+    """Each set of units planned with the metrics it has, as if asked alone, the first said first.
+
+    A comparison that only one unit can join is that unit's trend. Never the units' shared metric (their
+    power) in place of the one asked: that would answer another question with confidence.
+    """
+    proposed = []
+    for rank, (holders, metrics) in enumerate(groups):
+        types = {vocabulary.type_of(i) for i in holders}
+        alone = "trend" if intent.intent_type == "comparison" and len(holders) == 1 else intent.intent_type
+        sub = replace(intent, intent_type=alone, equipment_ids=list(holders), metrics=metrics,
+                      equipment_type=types.pop() if len(types) == 1 else None)  # fmt: skip
+        step = GROUP_STEP * rank
+        proposed += [
+            replace(c, rule_score=round(c.rule_score - step, 4)) for c in candidates(intent=sub, vocabulary=vocabulary)
+        ]
     return proposed
 
 

@@ -39,6 +39,7 @@ from layer2.understanding.intent import (
     normalise,
     parse_intent,
 )
+from layer2.understanding.time_windows import EARLIEST, READING_MINUTE
 from layer2.understanding.vocabulary import TYPE_ALIASES
 
 MARKER = re.compile(
@@ -249,6 +250,21 @@ def _relative_window(text: str, context: TurnContext) -> tuple[relativedelta | N
     return step, _cut(text, m)
 
 
+def _stepped_back(end: datetime, shift: relativedelta) -> datetime:
+    """The start of the window ``shift`` before ``end``, not before the floor of every window (``EARLIEST``).
+
+    Before a window that begins at the floor itself ("the last million days") there is no data either way;
+    a minute's window just before it keeps each further step back representable, turn after turn.
+    """
+    floor = EARLIEST.astimezone(end.tzinfo)
+    if end <= floor:
+        return end - READING_MINUTE
+    try:
+        return max(end - shift, floor)
+    except (OverflowError, ValueError):  # before year 1
+        return floor
+
+
 def _cut(text: str, m: re.Match) -> str:
     return re.sub(r"\s+", " ", f"{text[: m.start()]} {text[m.end() :]}").strip()
 
@@ -261,8 +277,8 @@ def _adjusted(intent: Intent, context: TurnContext, shift, inherited: list[str],
         changes["time_range"] = replace(before.time_range, time_zone=intent.time_range.time_zone)  # the very window
     if shift is not None:
         tr = before.time_range
-        start = tr.start.astimezone(ZoneInfo(tr.time_zone)) - shift
         end = tr.start.astimezone(ZoneInfo(tr.time_zone))
+        start = _stepped_back(end, shift)
         label = f"{start:%-d %B %H:%M} to {end:%-d %B %H:%M}"
         changes["time_range"] = TimeRange(start.astimezone(tr.start.tzinfo), tr.start, label, tr.time_zone)
         inherited.append("window")

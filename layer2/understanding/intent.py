@@ -497,11 +497,14 @@ def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: P
     metrics: list[str] = []
     unknown: list[UnknownMetric] = []
     everything = sorted({m for ms in vocabulary.metrics_by_type.values() for m in ms})
+    owners = _owners(spans)
     for span in strong or said:
         if not types:  # no equipment named: the first candidate any equipment has
             metrics.extend(resolve_metric(span.candidates, everything))
             continue
-        found = [m for t in types for m in _resolve(span, warm, vocabulary.metrics_by_type.get(t, []))]
+        own = [owners[span]] if span in owners else []
+        found = [m for t in own for m in _resolve(span, warm, vocabulary.metrics_by_type.get(t, []))]
+        found = found or [m for t in types for m in _resolve(span, warm, vocabulary.metrics_by_type.get(t, []))]
         found = [_refined(m, said, types, vocabulary) for m in found]
         metrics.extend(found)
         if not found and span.specific:
@@ -513,6 +516,17 @@ def _metrics(spans: list[_Span], types: list[str], ids: list[str], vocabulary: P
     if len(metrics) > 1 and not any(s.text.endswith("status") for s in said):
         metrics = [m for m in metrics if m != "running_status"] or metrics
     return list(dict.fromkeys(metrics)), unknown
+
+
+def _owners(spans: list[_Span]) -> dict[_Span, str]:
+    """ "chiller 1 cop and pump 1 flow": when each unit of two or more types is followed by its own metric
+    words, each word is that unit's type's alone (the pump's flow, not the chiller's chilled-water flow too)."""
+    named = [s for s in spans if s.kind == "equipment" or not (s.weak or s.action)]
+    kinds = "".join("e" if s.kind == "equipment" else "m" for s in named)
+    types = {s.equipment_type for s in named if s.kind == "equipment"}
+    if not re.fullmatch(r"(?:em)+", kinds) or len(types) < 2 or len(types) != kinds.count("e"):
+        return {}
+    return {metric: unit.equipment_type for unit, metric in zip(named[::2], named[1::2], strict=True)}
 
 
 def _refined(metric: str, said: list[_Span], types: list[str], vocabulary: PlantVocabulary) -> str:

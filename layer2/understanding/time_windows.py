@@ -16,7 +16,11 @@ The meanings are fixed here, in one place:
 - a weekday ("on Tuesday") is the most recent one before today, a date ("on 3
   November") or month ("in March") the most recent that has begun;
 - a clock time is today's, or yesterday's if today's is still to come; "at
-  10:30" is the reading of that minute.
+  10:30" is the reading of that minute;
+- "the last N <unit>s" takes any positive count of any unit, whole or not
+  ("the last 2.5 weeks", "the last million days"); a window reaching back
+  before :data:`EARLIEST` (1900) begins there and keeps the words asked, and
+  "the last 0 days" is not understood.
 
 A phrase that looks like a time but cannot be read ("since the big storm",
 "during the last shutdown") comes back as a :class:`TimePhrase` without a
@@ -63,6 +67,8 @@ UNIT_DELTAS = {
     "quarter": relativedelta(months=3),
     "year": relativedelta(years=1),
 }
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+"""Where a window reaching back further than this begins (see ``_rolled_back``)."""
 _AMOUNTS = {"a": 1, "an": 1, "one": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3}
 
 
@@ -211,9 +217,10 @@ def _recent_clock(clock: _Clock, day: date | None, hour: int, minute: int) -> da
 
 
 def _count(amount: str | None) -> float:
+    """The number said; any count beyond 10^18 reaches before any calendar, so it is read as that."""
     if not amount:
         return 1.0
-    return float(_AMOUNTS[amount]) if amount in _AMOUNTS else float(amount)
+    return float(_AMOUNTS[amount]) if amount in _AMOUNTS else min(float(amount), 1e18)
 
 
 def _unit(word: str) -> str:
@@ -377,43 +384,80 @@ def _calendar_period(m: re.Match, clock: _Clock) -> Window | None:
 
 
 def _rolling(m: re.Match, clock: _Clock) -> Window | None:
-    count, unit = _count(m.group("n")), _unit(m.group("unit"))
-    if not 0 < count <= 100:
-        return None
-    if count == int(count):
-        delta = UNIT_DELTAS[unit] * int(count)
-        start = (clock.local - delta).astimezone(UTC) if unit in _CALENDAR_UNITS else clock.now - _fixed(delta)
-    elif unit in ("minute", "hour", "day"):
-        start = clock.now - timedelta(**{f"{unit}s": count})
-    else:
-        return None
-    return clock.window(start, clock.now, _rolling_label(count, unit))
+    said, unit = m.group("n"), _unit(m.group("unit"))
+    count = _count(said)
+    if count <= 0:
+        return None  # "the last 0 days" asks for no time at all: not understood, never "now"
+    return clock.window(_rolled_back(clock, count, unit), clock.now, _rolling_label(_number(said, count), unit))
 
 
-_CALENDAR_UNITS = ("month", "quarter", "year")
+_CALENDAR_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+_FIXED = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "fortnight": timedelta(weeks=2),
+}
+_MEAN_MONTH = timedelta(days=365.2425 / 12)  # the Gregorian calendar's: what a fraction of a month is worth
 
 
-def _fixed(delta: relativedelta) -> timedelta:
-    return timedelta(weeks=delta.weeks, days=delta.days - 7 * delta.weeks, hours=delta.hours, minutes=delta.minutes)
+def _rolled_back(clock: _Clock, count: float, unit: str) -> datetime:
+    """``now`` less ``count`` units, never before :data:`EARLIEST`.
+
+    Months, quarters and years are stepped on the plant's wall clock (a
+    fraction is whole months and a share of a mean month); the rest are fixed
+    lengths. A count reaching past year 1 cannot be computed at all, and any
+    reaching past the floor covers no data a plant can hold, so both start at
+    the floor: the window keeps the words asked, and the answer is over the
+    data that exists (the voice says where it starts).
+    """
+    try:
+        if unit in _CALENDAR_MONTHS:
+            months = count * _CALENDAR_MONTHS[unit]
+            local = clock.local - relativedelta(months=int(months)) - _MEAN_MONTH * (months - int(months))
+            start = local.astimezone(UTC)
+        else:
+            start = clock.now - _FIXED[unit] * count
+    except (OverflowError, ValueError):  # before year 1 (datetime's, dateutil's or timedelta's own limit)
+        return EARLIEST
+    return max(start, EARLIEST)
 
 
-def _rolling_label(count: float, unit: str) -> str:
-    if count == 0.5:
+def _number(said: str | None, count: float) -> str:
+    """The count as said ("1000000", "2.5"; digits kept exactly however many); "1" for "a", "3" for "a few"."""
+    if said and said.isdigit():
+        return said.lstrip("0") or "0"
+    return str(int(count)) if count == int(count) else str(count)
+
+
+def _rolling_label(number: str, unit: str) -> str:
+    if number == "0.5":
         return f"last half {unit}"
-    number = int(count) if count == int(count) else count
-    if (number, unit) == (1, "day"):
+    if (number, unit) == ("1", "day"):
         return "last 24 hours"
-    return f"last {number} {unit}s" if number != 1 else f"last {unit}"
+    return f"last {number} {unit}s" if number != "1" else f"last {unit}"
 
 
 def _ago(m: re.Match, clock: _Clock) -> Window | None:
-    count, unit = int(_count(m.group("n"))), _unit(m.group("unit"))
-    if unit in ("minute", "hour"):
-        start = clock.now - READING_MINUTE - timedelta(**{f"{unit}s": count})
-        label = f"{count} {unit}{'s' if count != 1 else ''} ago"
-        return clock.window(start, start + READING_MINUTE, label, point=True)
-    day = (clock.local - UNIT_DELTAS[unit] * count).date()
-    return clock.window(clock.at(day), clock.at(day + timedelta(days=1)), _day_words(day, clock))
+    said, unit = m.group("n"), _unit(m.group("unit"))
+    count = int(_count(said))
+    number = _number(said, count) if said and said.isdigit() else str(count)
+    words = f"{number} {unit}{'s' if number != '1' else ''} ago"
+    point = unit in ("minute", "hour")
+    try:
+        if point:
+            start = clock.now - READING_MINUTE - _FIXED[unit] * count
+        else:  # a day on the plant's wall clock
+            start = clock.at((clock.local - UNIT_DELTAS[unit] * count).date())
+    except (OverflowError, ValueError):  # before year 1
+        start = EARLIEST
+    if start <= EARLIEST:  # further back than any data: that moment's reading is none, said as asked
+        return clock.window(EARLIEST, EARLIEST + (READING_MINUTE if point else timedelta(days=1)), words, point=point)
+    if point:
+        return clock.window(start, start + READING_MINUTE, words, point=True)
+    day = start.astimezone(clock.zone).date()
+    return clock.window(start, clock.at(day + timedelta(days=1)), _day_words(day, clock))
 
 
 def _half_hour(m: re.Match, clock: _Clock) -> Window | None:

@@ -222,6 +222,33 @@ def test_timeseries_offsets_are_converted_to_utc(api_client, configured_plant):
     assert [p[0] for p in body["points"]] == ["2026-03-01T00:00:00Z", "2026-03-01T01:00:00Z"]
 
 
+def _rows(plant_db, table: str, column: str, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    query = sql.SQL('SELECT "timestamp", {c} FROM {t} WHERE "timestamp" >= %s AND "timestamp" < %s ORDER BY 1')
+    return plant_db.execute(query.format(c=sql.Identifier(column), t=sql.Identifier(table)), (start, end)).fetchall()
+
+
+def test_monthly_buckets_are_utc_calendar_months(api_client, configured_plant, plant_db):
+    start, end = datetime(2025, 12, 15, tzinfo=UTC), PLANT_END + timedelta(minutes=1)
+    params = {"metric": "cop", "start": iso(start), "end": iso(end), "bucket": "1mo", "agg": "max"}
+    body = get(api_client, "/equipment/chiller_001/timeseries/", params).json()
+    months: dict[str, float] = {}
+    for ts, value in _rows(plant_db, "chiller_001", "cop", start, end):
+        key = iso(ts.replace(day=1, hour=0, minute=0))
+        months[key] = max(months.get(key, value), value)
+    assert (body["bucket"], body["aggregation"]) == ("1mo", "max")
+    assert body["points"] == [[k, pytest.approx(v)] for k, v in months.items()]
+    assert [p[0] for p in body["points"]] == ["2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"]
+
+
+def test_weekly_buckets_start_on_monday_and_deltas_add_up(api_client, configured_plant, plant_db):
+    start, end = PLANT_END - timedelta(days=2), PLANT_END + timedelta(minutes=1)
+    params = {"metric": "energy_kwh", "start": iso(start), "end": iso(end), "bucket": "1w", "agg": "delta"}
+    body = get(api_client, "/equipment/energy_meter_002/timeseries/", params).json()
+    rows = _rows(plant_db, "energy_meter_002", "energy_kwh", start - timedelta(minutes=1), end)
+    assert [p[0] for p in body["points"]] == ["2026-02-23T00:00:00Z", "2026-03-02T00:00:00Z"]  # Mondays
+    assert sum(p[1] for p in body["points"]) == pytest.approx(rows[-1][1] - rows[0][1], rel=1e-9)
+
+
 # --------------------------------------------------------------------------- alerts
 
 
@@ -348,6 +375,7 @@ BAD_PARAMETERS = [
     (TIMESERIES, {"metric": "cop", "start": "2026-03-01T06:00:00Z", "end": "2026-03-01T06:00:00Z"}, "start"),
     (TIMESERIES, {"metric": "cop", "start": "2026-03-05T00:00:00Z"}, "start"),  # after the default end
     (TIMESERIES, {"metric": "cop", "bucket": "2h"}, "bucket"),
+    (TIMESERIES, {"metric": "cop", "bucket": "1month"}, "bucket"),
     (TIMESERIES, {"metric": "cop", "agg": "median"}, "agg"),
     (TIMESERIES, {"metric": "chw_supply_temp"}, "metric"),
     (TIMESERIES, {}, "metric"),
@@ -376,6 +404,55 @@ def test_bad_parameter_is_400_naming_it(api_client, configured_plant, path, para
     body = response.json()
     assert set(body) - {"suggestions"} == {field}
     assert isinstance(body[field], list) and body[field][0]
+
+
+def test_an_unknown_bucket_lists_the_weekly_and_monthly_ones(api_client, configured_plant):
+    body = get(api_client, TIMESERIES, {"metric": "cop", "bucket": "2h"}).json()
+    assert body["bucket"] == ['"2h" is not one of raw, 1m, 5m, 15m, 30m, 1h, 6h, 12h, 1d, 1w, 1mo.']
+
+
+YEAR_1, YEAR_9999 = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"
+EXTREMES = [
+    (TIMESERIES, {"end": YEAR_1}, "end"),  # no day before it to start from
+    (TIMESERIES, {"end": "0001-01-01T23:00:00Z"}, 200),
+    (TIMESERIES, {"end": "0001-01-01T00:00:00-05:00"}, 200),
+    (TIMESERIES, {"end": "0001-01-01T00:00:00+05:00"}, "end"),  # before year 1 in UTC
+    (TIMESERIES, {"start": YEAR_1, "end": "0001-01-01T00:00:00.000001Z"}, 200),
+    (TIMESERIES, {"start": YEAR_1}, "bucket"),  # 2025 years of hours
+    (TIMESERIES, {"start": YEAR_1, "bucket": "1mo"}, "bucket"),  # more months than a response holds
+    (TIMESERIES, {"start": "1900-01-01T00:00:00Z", "bucket": "1mo"}, 200),
+    (TIMESERIES, {"start": YEAR_1, "bucket": "raw"}, 200),
+    (TIMESERIES, {"start": YEAR_1, "end": YEAR_9999, "bucket": "raw"}, 200),
+    (TIMESERIES, {"start": "0001-01-01T00:00:00+14:00", "bucket": "raw"}, "start"),
+    (TIMESERIES, {"start": YEAR_9999}, "start"),
+    (TIMESERIES, {"start": "9999-12-31T00:00:00Z", "end": YEAR_9999}, 200),
+    (TIMESERIES, {"end": "9999-12-31T23:59:59-05:00"}, "end"),
+    (TIMESERIES, {"start": YEAR_1, "end": YEAR_1}, "start"),
+    ("/alerts/", {"end": YEAR_1}, 200),
+    ("/alerts/", {"start": YEAR_1, "end": YEAR_9999}, 200),
+    ("/alerts/", {"start": YEAR_9999}, 200),
+    ("/alerts/", {"start": "0001-01-01T00:00:00+14:00"}, "start"),
+    ("/alerts/", {"end": "9999-12-31T23:59:59-05:00"}, "end"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "expected"), EXTREMES)
+def test_datetimes_at_the_extremes_are_answered_or_refused_naming_the_field(
+    api_client, configured_plant, plant_db, path, params, expected
+):
+    response = get(api_client, path, {"metric": "cop", **params} if path == TIMESERIES else params)
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    if expected != 200:
+        assert (response.status_code, list(body)) == (400, [expected]), body
+        return
+    assert response.status_code == 200, body
+    if path == TIMESERIES:  # the data there is in the window: none before 2026, every row of it when raw
+        start, end = (datetime.fromisoformat(body[k].replace("Z", "+00:00")) for k in ("start", "end"))
+        rows = _rows(plant_db, "chiller_001", "cop", start, end)
+        assert all(body["start"] <= p[0] < body["end"] for p in body["points"])
+        assert bool(body["points"]) == bool(rows)
+        assert body["bucket"] != "raw" or len(body["points"]) == len(rows)
 
 
 def test_unknown_type_and_equipment_parameters_name_close_matches(api_client, configured_plant):

@@ -1,6 +1,6 @@
 """TimeSeriesDataAccess against a real PostgreSQL, each answer checked by an independent query."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -328,3 +328,106 @@ def test_counter_increase_matches_the_sum_of_hourly_deltas(access, plant_db):
 
 def test_newest_reading_is_the_end_of_the_data(access):
     assert access.newest_reading() == PLANT_END
+
+
+# --------------------------------------------------------------------------- weeks, months and the widest windows
+
+LONG_START = PLANT_END - timedelta(days=800)
+WINDOW_START = LONG_START + timedelta(days=50, hours=7)  # 11 February 2024, 07:00 UTC: readings before it
+
+
+@pytest.fixture
+def long_history(scratch_database):
+    """A chiller and an energy meter over 800 days, a reading every 6 hours, and a connection for SQL checks."""
+    conninfo = scratch_database("long")
+    plan = SeedPlan(days=800, interval=21600, counts={"chiller": 1, "energy_meter": 1}, seed=3, end=PLANT_END,
+                    fault_rate=0)  # fmt: skip
+    seed_plant(conninfo=conninfo, plan=plan)
+    ts = TimeSeriesDataAccess(conninfo, max_size=2)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        yield ts, conn
+    ts.close()
+
+
+def _truncated(conn, field: str, agg: str, start, end) -> list[tuple]:
+    """``agg`` of chiller_001's power per UTC ``field`` (week: from Monday), by SQL written independently."""
+    return conn.execute(
+        f"""SELECT date_trunc('{field}', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS b,
+                   {agg}(power_consumption_kw) FROM chiller_001
+            WHERE "timestamp" >= %s AND "timestamp" < %s GROUP BY b ORDER BY b""",
+        (start, end),
+    ).fetchall()
+
+
+@pytest.mark.parametrize("agg", ["avg", "max", "count", "sum"])
+def test_weekly_buckets_start_on_monday_at_midnight_utc_and_match_sql(long_history, agg):
+    ts, conn = long_history
+    series = ts.series("chiller_001", "power_consumption_kw", WINDOW_START, PLANT_END, "1w", agg)
+    expected = _truncated(conn, "week", agg, WINDOW_START, PLANT_END)
+    assert len(series.points) == len(expected) > 100
+    assert [p[0] for p in series.points] == [e[0] for e in expected]
+    assert {(p[0].weekday(), p[0].hour, p[0].minute) for p in series.points} == {(0, 0, 0)}
+    assert [p[1] for p in series.points] == pytest.approx([float(e[1]) for e in expected], rel=1e-6)
+
+
+@pytest.mark.parametrize("agg", ["avg", "min", "count", "sum"])
+def test_monthly_buckets_are_utc_calendar_months_and_match_sql(long_history, agg):
+    ts, conn = long_history
+    series = ts.series("chiller_001", "power_consumption_kw", WINDOW_START, PLANT_END, "1mo", agg)
+    expected = _truncated(conn, "month", agg, WINDOW_START, PLANT_END)
+    assert len(series.points) == len(expected) == 26  # February 2024 to March 2026
+    assert [p[0] for p in series.points] == [e[0] for e in expected]
+    assert {(p[0].day, p[0].hour) for p in series.points} == {(1, 0)}
+    assert [p[1] for p in series.points] == pytest.approx([float(e[1]) for e in expected], rel=1e-6)
+    assert (series.bucket, series.aggregation) == ("1mo", agg)
+
+
+@pytest.mark.parametrize("bucket", ["1w", "1mo"])
+def test_weekly_and_monthly_deltas_of_a_counter_add_up_to_its_increase(long_history, bucket):
+    ts, conn = long_history
+    series = ts.series("energy_meter_001", "energy_kwh", WINDOW_START, PLANT_END, bucket, "delta")
+    reading_before = 'SELECT energy_kwh FROM energy_meter_001 WHERE "timestamp" < %s ORDER BY "timestamp" DESC LIMIT 1'
+    before, last = (conn.execute(reading_before, (t,)).fetchone()[0] for t in (WINDOW_START, PLANT_END))
+    assert all(v > 0 for _, v in series.points)
+    assert sum(v for _, v in series.points) == pytest.approx(last - before, rel=1e-9)
+    assert ts.counter_increase("energy_meter_001", "energy_kwh", WINDOW_START, PLANT_END) == pytest.approx(
+        last - before, rel=1e-12
+    )
+    second_edge = series.points[1][0]  # the second bucket's increase: its last reading less the first bucket's
+    first_last = conn.execute(reading_before, (second_edge,)).fetchone()[0]
+    assert series.points[0][1] == pytest.approx(first_last - before, rel=1e-9)
+
+
+def test_years_of_hourly_buckets_are_refused_naming_the_bucket(access):
+    with pytest.raises(InvalidQuery) as exc:
+        access.series("pump_001", "speed_rpm", PLANT_END - timedelta(days=5 * 365), PLANT_END, "1h")
+    assert exc.value.field == "bucket" and "wider" in exc.value.message
+
+
+EARLIEST_DATETIME = datetime.min.replace(tzinfo=UTC)
+LATEST_DATETIME = datetime.max.replace(tzinfo=UTC)
+
+
+def test_the_widest_windows_answer_from_the_data_there_is(access, plant_db):
+    """Year 1 to year 9999: every query reads the two days of data, none overflows."""
+    span = (EARLIEST_DATETIME, LATEST_DATETIME)
+    rows = plant_db.execute("SELECT count(*), max(cop) FROM chiller_001").fetchone()
+    assert access.stats("chiller_001", "cop", *span).count == rows[0]
+    assert access.window_aggregates(["chiller_001"], "cop", *span)["chiller_001"].max == pytest.approx(rows[1])
+    assert len(access.series("chiller_001", "cop", *span, "raw").points) == rows[0]
+    assert access.counter_increase("energy_meter_001", "energy_kwh", *span) > 0
+    assert access.profile("chiller_001", ["cop"], *span, days=31)["cop"].count == rows[0]
+    assert (
+        sum(access.alert_counts(start=span[0], end=span[1]).values())
+        == plant_db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    )
+    centuries = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC))
+    monthly = access.series("chiller_001", "cop", *centuries, "1mo")
+    assert [p[0] for p in monthly.points] == [datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("bucket", ["1d", "1w", "1mo"])
+def test_more_buckets_than_a_response_holds_is_a_bad_bucket_never_a_crash(access, bucket):
+    with pytest.raises(InvalidQuery) as exc:
+        access.series("chiller_001", "cop", EARLIEST_DATETIME, LATEST_DATETIME, bucket)
+    assert exc.value.field == "bucket"

@@ -97,3 +97,15 @@ def test_a_metric_the_new_unit_lacks_is_said_not_guessed(converse, full_plant_vo
 def _context(vocabulary, question: str) -> TurnContext:
     parsed = understand(transcript=question, vocabulary=vocabulary, now=NOW, zone=ZONE)
     return TurnContext(parsed.intent, parsed.heard)
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # the floor of every window (time_windows.EARLIEST)
+
+
+def test_stepping_back_from_a_window_at_the_floor_never_overflows(converse):
+    """ "the last million days" starts at the floor; each "period before" stays representable (issue 14)."""
+    turns = ["average power of chiller 3 over the last 1000000 days", *["and the period before that"] * 40]
+    intent = converse(*turns)
+    assert intent.time_range.start < intent.time_range.end <= EARLIEST
+    year = converse(turns[0], "and the year before").time_range
+    assert year.end == EARLIEST and year.start < year.end
