@@ -174,7 +174,7 @@ def one_server(plant_conninfo, tmp_path_factory):
     server.stop()
 
 
-@pytest.mark.parametrize("depth", [950, 1000, 20_000])
+@pytest.mark.parametrize("depth", [33, 950, 1000, 20_000])
 @pytest.mark.parametrize("path", ["/api/layer2/orchestrate/", "/api/layer2/feedback/", "/api/layer2/approve-training/"])
 def test_json_nested_too_deep_is_a_400_on_every_post(one_server, depth, path):
     server = one_server
