@@ -203,3 +203,17 @@ def test_openapi_schema_is_served(api_client):
     response = api_client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/layer2/orchestrate/" in response.content and b"/api/industrial/equipment/" in response.content
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Show chiller 1 power over the last 1000000 days", "Show chiller 1 power over the last 99999999999999999999 days",
+     "Show chiller 1 power over the last 1000 months", "average chiller 1 power over the last 400 years",
+     "Compare chiller 1 and pump 1 cop", "compare pump 2 and boiler 1 fuel level over the last 500 weeks"],
+)  # fmt: skip
+def test_questions_that_used_to_be_refused_are_answered_and_recorded(api_client, serving, question):
+    """Windows far past the data and comparisons across types: a 200 with an answer, and an experience."""
+    body = ask(api_client, question)
+    assert body["voice_response"] and body["intent"]["equipment_ids"]
+    recorded = [e["query_id"] for e in api_client.get(EXPERIENCES).json()["experiences"]]
+    assert recorded == [body["query_id"]]
