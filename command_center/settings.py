@@ -203,6 +203,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Operator questions to widget plans and spoken answers; feedback for learning.",
     "VERSION": "1.0.0",
     "ENUM_NAME_OVERRIDES": {"WidgetTypeEnum": "layer2.serializers.WIDGET_TYPES"},
+    # /api/schema/ is drf-spectacular's own view, not part of the API it describes (docs/fuzzing.md).
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The errors every operation can answer (401, 406, 413, 414, 415, 429, 431), documented once; docs/fuzzing.md.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "command_center.api_schema.document_global_responses",
+    ],
 }
 # The throttles' counts (command_center/throttling.py): a file cache every process on the host shares.
 CACHES = {

@@ -19,7 +19,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from command_center.api_fields import AwareDateTimeField
+from command_center.api_fields import AwareDateTimeField, QueryParameters
 from industrial.errors import UnknownEquipment, UnknownEquipmentType, UnknownMetric
 from industrial.plant.spec import READING_INTERVAL
 from industrial.timeseries.access import AGGREGATIONS, BUCKET_CHOICES, SEVERITIES
@@ -102,7 +102,7 @@ def _known_type(access, equipment_type: str) -> str:
 # --------------------------------------------------------------------------- query parameters
 
 
-class EquipmentQuerySerializer(serializers.Serializer):
+class EquipmentQuerySerializer(QueryParameters):
     type = serializers.CharField(
         required=False, max_length=_NAME_LENGTH, source="equipment_type", help_text="Only this equipment type."
     )
@@ -111,7 +111,7 @@ class EquipmentQuerySerializer(serializers.Serializer):
         return _known_type(self.context["access"], value)
 
 
-class LatestQuerySerializer(serializers.Serializer):
+class LatestQuerySerializer(QueryParameters):
     metrics = CommaSeparatedField(required=False, help_text="Comma-separated metric names; default all.")
 
     def validate_metrics(self, value: list[str]) -> list[str]:
@@ -123,8 +123,8 @@ class LatestQuerySerializer(serializers.Serializer):
         return value
 
 
-class WindowQuerySerializer(serializers.Serializer):
-    """``start`` and ``end`` (ISO-8601 with a timezone), start before end."""
+class WindowQuerySerializer(QueryParameters):
+    """``start`` and ``end`` (ISO-8601 with a timezone), start before end; an empty parameter is a 400."""
 
     start = AwareDateTimeField(required=False, help_text="Inclusive, ISO-8601 with a timezone.")
     end = AwareDateTimeField(required=False, help_text="Exclusive, ISO-8601 with a timezone.")
@@ -274,4 +274,6 @@ class HealthSerializer(serializers.Serializer):
 
 class NotFoundSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    suggestions = serializers.ListField(child=serializers.CharField(), help_text="Close real equipment ids.")
+    suggestions = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Close real equipment ids (an unknown id's 404)."
+    )

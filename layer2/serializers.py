@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from command_center.api_fields import AwareDateTimeField, StrictCharField
+from command_center.api_fields import (
+    AwareDateTimeField,
+    QueryParameters,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictRegexField,
+)
 from layer2.planning.widgets import CATALOG, SIZES
 from layer2.understanding.roles import ROLES
 from rl.experiences.records import RATINGS, Feedback, WidgetFeedback
@@ -14,13 +23,17 @@ WIDGET_TYPES = sorted(CATALOG)  # one enum in the schema (SPECTACULAR_SETTINGS["
 MAX_TRANSCRIPT = 1000
 MAX_TEXT = 4000
 MAX_ITEMS = 50
+MAX_ITEM_TEXT = 500
+HEX_ID = r"[0-9a-f]{32}"  # a query_id or conversation_id
+ACCOUNT_SOURCE = r"operator|judge:[\w.-]{1,48}"  # layer2.rights.feedback_source
+TRAINING_METHODS = ["auto", "dpo", "kto"]
 
 
 class OrchestrateRequestSerializer(serializers.Serializer):
     transcript = StrictCharField(max_length=MAX_TRANSCRIPT, trim_whitespace=True, allow_blank=False)
     role = serializers.ChoiceField(choices=ROLES, required=False, help_text="Who asks; absent: the user's profile.")
-    conversation_id = serializers.RegexField(
-        r"^[0-9a-f]{32}$",
+    conversation_id = StrictRegexField(
+        HEX_ID,
         required=False,
         error_messages={"invalid": "must be a conversation_id: 32 hex digits, as an earlier answer returned it"},
         help_text="Ask as the next turn of this conversation (from an earlier answer); absent: a new one.",
@@ -28,35 +41,44 @@ class OrchestrateRequestSerializer(serializers.Serializer):
 
 
 class WidgetFeedbackSerializer(serializers.Serializer):
-    widget_index = serializers.IntegerField(min_value=0, max_value=MAX_ITEMS)
+    widget_index = StrictIntegerField(min_value=0, max_value=MAX_ITEMS)
     widget_type = serializers.ChoiceField(choices=WIDGET_TYPES)
-    appropriateness_score = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
-    size_appropriate = serializers.BooleanField(required=False, allow_null=True)
-    issues = serializers.ListField(child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list)
-    strengths = serializers.ListField(child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list)
+    appropriateness_score = StrictFloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    size_appropriate = StrictBooleanField(required=False, allow_null=True)
+    issues = serializers.ListField(child=StrictCharField(max_length=MAX_ITEM_TEXT), max_length=MAX_ITEMS, default=list)
+    strengths = serializers.ListField(
+        child=StrictCharField(max_length=MAX_ITEM_TEXT), max_length=MAX_ITEMS, default=list
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": f"^(?:{ACCOUNT_SOURCE})$",
+        "readOnly": True,
+        "description": "Set by the server from the account (operator, or judge:NAME for a judge account; "
+        "GET /api/layer2/account/ says which): leave it out, or send exactly that (anything else: 400).",
+    }
+)
+class AccountSourceField(StrictRegexField):
+    """A feedback's ``source``: the server's to set, so the schema marks it read-only (a client sending its
+    own account's value is still accepted: older judge scripts do)."""
 
 
 class FeedbackRequestSerializer(serializers.Serializer):
-    query_id = serializers.RegexField(
-        r"^[0-9a-f]{32}$", error_messages={"invalid": "must be a query_id: 32 hex digits"}
-    )
+    query_id = StrictRegexField(HEX_ID, error_messages={"invalid": "must be a query_id: 32 hex digits"})
     rating = serializers.ChoiceField(choices=RATINGS)
-    evaluation_confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
-    evaluation_reasoning = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
-    query_understanding = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
-    per_widget_feedback = WidgetFeedbackSerializer(many=True, required=False, max_length=MAX_ITEMS)
+    evaluation_confidence = StrictFloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    evaluation_reasoning = StrictCharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    query_understanding = StrictCharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    per_widget_feedback = serializers.ListField(child=WidgetFeedbackSerializer(), required=False, max_length=MAX_ITEMS)
     missing_widgets = serializers.ListField(
         child=serializers.ChoiceField(choices=WIDGET_TYPES), max_length=MAX_ITEMS, default=list
     )
     suggested_improvements = serializers.ListField(
-        child=serializers.CharField(max_length=500), max_length=MAX_ITEMS, default=list
+        child=StrictCharField(max_length=MAX_ITEM_TEXT), max_length=MAX_ITEMS, default=list
     )
-    source = serializers.RegexField(
-        r"^(operator|judge:[\w.-]{1,48})$",
-        required=False,
-        help_text="Set by the server from the account (operator, or judge:NAME for a judge account); "
-        "if sent, it must be that value.",
-    )
+    source = AccountSourceField(ACCOUNT_SOURCE, required=False)
 
     def validate_source(self, value: str) -> str:
         if value != self.context["source"]:
@@ -75,7 +97,7 @@ class FeedbackRequestSerializer(serializers.Serializer):
         return Feedback(**data, per_widget_feedback=widgets, received_at=timezone.now())
 
 
-class ExperienceQuerySerializer(serializers.Serializer):
+class ExperienceQuerySerializer(QueryParameters):
     has_feedback = serializers.BooleanField(required=False, allow_null=True, default=None)
     has_evaluation = serializers.BooleanField(required=False, allow_null=True, default=None)
     since = AwareDateTimeField(required=False)
@@ -83,7 +105,7 @@ class ExperienceQuerySerializer(serializers.Serializer):
 
 
 class ApproveTrainingSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["auto", "dpo", "kto"], default="auto")
+    method = serializers.ChoiceField(choices=TRAINING_METHODS, default="auto")
 
 
 # --------------------------------------------------------------------------- responses (for the schema)
@@ -141,3 +163,46 @@ class AccountSerializer(serializers.Serializer):
     is_judge = serializers.BooleanField(help_text="Reads every answer and posts evaluations of any.")
     feedback_source = serializers.CharField(help_text="What its feedback is recorded as: operator or judge:NAME.")
     role = serializers.CharField(allow_null=True, help_text="The role on its operator profile, if any.")
+
+
+class FeedbackResultSerializer(serializers.Serializer):
+    query_id = serializers.CharField()
+    rating = serializers.ChoiceField(choices=RATINGS, help_text="The answer's rating now: an operator's thumb wins.")
+    has_evaluation = serializers.BooleanField(help_text="It holds a rich evaluation (a judge's, or one posted).")
+
+
+class ExperienceListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    experiences = serializers.ListField(
+        child=serializers.DictField(), help_text="Recorded answers, oldest first (docs/api.md lists their fields)."
+    )
+
+
+class RLStatusSerializer(serializers.Serializer):
+    buffer = serializers.DictField(help_text="The experience journal: size, with_feedback, with_evaluation, ...")
+    tier1 = serializers.DictField(help_text="The online widget scorer; available false when it does not run.")
+    tier2 = serializers.DictField(help_text="The planner model, its adapters, preference data and training run.")
+
+
+class TrainingApprovalSerializer(serializers.Serializer):
+    started = serializers.BooleanField(help_text="true: the run started (202); false: refused (409).")
+    detail = serializers.CharField(help_text="'training started', or why not.")
+    method = serializers.ChoiceField(choices=TRAINING_METHODS)
+    approved_by = serializers.CharField()
+    pairs = serializers.IntegerField(help_text="Preference pairs in the journal.")
+    min_pairs = serializers.IntegerField(help_text="TIER2_MIN_PAIRS: the least a run needs.")
+    run_id = serializers.CharField(
+        required=False, allow_null=True, help_text="The run started, or the one already in progress."
+    )
+
+
+class ConversationNotFoundSerializer(serializers.Serializer):
+    conversation_id = serializers.ListField(
+        child=serializers.CharField(), help_text="No such conversation of yours (unknown, another's, or expired)."
+    )
+
+
+class NotYourAnswerSerializer(serializers.Serializer):
+    query_id = serializers.ListField(
+        child=serializers.CharField(), help_text="No such answer of yours (404), or one only its asker rates (403)."
+    )

@@ -5,7 +5,6 @@ returns its result; expected failures are raised and mapped to HTTP in
 ``command_center/api_errors.py``.
 """
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAdminUser
@@ -17,12 +16,23 @@ from layer2.serializers import (
     AccountSerializer,
     AnswerSerializer,
     ApproveTrainingSerializer,
+    ConversationNotFoundSerializer,
+    ExperienceListSerializer,
     ExperienceQuerySerializer,
     FeedbackRequestSerializer,
+    FeedbackResultSerializer,
+    NotYourAnswerSerializer,
     OrchestrateRequestSerializer,
+    RLStatusSerializer,
+    TrainingApprovalSerializer,
 )
 
-BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description='A field is invalid: {"field": ["..."]}.')
+# The errors every operation shares (401, 406, 413, 414, 415, 429, 431; 400 for a body that is not JSON) are
+# added to the schema by command_center.api_schema.document_global_responses.
+BAD_REQUEST = OpenApiResponse(
+    {"$ref": "#/components/schemas/FieldErrors"}, description='A field is invalid: {"field": ["..."]}.'
+)
+FORBIDDEN = OpenApiResponse({"$ref": "#/components/schemas/ErrorDetail"}, description="Staff only.")
 
 
 def _valid(serializer_class, data, **context):
@@ -36,7 +46,11 @@ class OrchestrateView(APIView):
 
     @extend_schema(
         request=OrchestrateRequestSerializer,
-        responses={200: AnswerSerializer, 400: BAD_REQUEST, 404: OpenApiResponse(OpenApiTypes.OBJECT)},
+        responses={
+            200: AnswerSerializer,
+            400: BAD_REQUEST,
+            404: OpenApiResponse(ConversationNotFoundSerializer, description="No such conversation of yours."),
+        },
     )
     def post(self, request):
         data = _valid(OrchestrateRequestSerializer, request.data).validated_data
@@ -54,7 +68,12 @@ class FeedbackView(APIView):
 
     @extend_schema(
         request=FeedbackRequestSerializer,
-        responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST, 404: OpenApiTypes.OBJECT},
+        responses={
+            200: FeedbackResultSerializer,
+            400: BAD_REQUEST,
+            403: OpenApiResponse(NotYourAnswerSerializer, description="Staff rating another user's answer."),
+            404: OpenApiResponse(NotYourAnswerSerializer, description="No such answer of yours."),
+        },
     )
     def post(self, request):
         serializer = _valid(FeedbackRequestSerializer, request.data, source=rights.feedback_source(request.user))
@@ -69,7 +88,7 @@ class ExperiencesView(APIView):
     """Recorded experiences, oldest first: one's own (staff and judges: everyone's); filter by feedback, evaluation,
     since."""
 
-    @extend_schema(parameters=[ExperienceQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST})
+    @extend_schema(parameters=[ExperienceQuerySerializer], responses={200: ExperienceListSerializer, 400: BAD_REQUEST})
     def get(self, request):
         query = _valid(ExperienceQuerySerializer, request.query_params).validated_data
         experiences = services.list_experiences(**query, user=request.user)
@@ -87,7 +106,7 @@ class AccountView(APIView):
 class RLStatusView(APIView):
     """What the learning loop knows and has done so far."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: RLStatusSerializer})
     def get(self, request):
         return Response(services.rl_status(user=request.user))
 
@@ -99,7 +118,15 @@ class ApproveTrainingView(APIView):
 
     @extend_schema(
         request=ApproveTrainingSerializer,
-        responses={202: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        responses={
+            202: OpenApiResponse(TrainingApprovalSerializer, description="Started: follow it in rl-status."),
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            409: OpenApiResponse(
+                TrainingApprovalSerializer,
+                description="Refused (started false): too few pairs, no planner model, or a run in progress.",
+            ),
+        },
     )
     def post(self, request):
         method = _valid(ApproveTrainingSerializer, request.data).validated_data["method"]
