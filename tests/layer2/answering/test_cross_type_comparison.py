@@ -8,20 +8,6 @@ Real orchestrate calls over the seeded small plant; numbers checked by SQL.
 
 import pytest
 
-ORCHESTRATE = "/api/layer2/orchestrate/"
-
-
-@pytest.fixture
-def ask(settings, api_client, serving):
-    settings.PLANT_TIME_ZONE = "Asia/Singapore"
-
-    def post(transcript: str) -> dict:
-        response = api_client.post(ORCHESTRATE, {"transcript": transcript}, format="json")
-        assert response.status_code == 200, response.content
-        return response.json()
-
-    return post
-
 
 def latest(plant_db, table: str, column: str) -> float:
     return plant_db.execute(f'SELECT {column} FROM {table} ORDER BY "timestamp" DESC LIMIT 1').fetchone()[0]

@@ -8,19 +8,7 @@ experience, where the judge and the learners read it.
 
 import pytest
 
-ORCHESTRATE, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/experiences/"
-
-
-@pytest.fixture
-def ask(settings, api_client, serving):
-    settings.PLANT_TIME_ZONE = "Asia/Singapore"
-
-    def post(transcript: str) -> dict:
-        response = api_client.post(ORCHESTRATE, {"transcript": transcript}, format="json")
-        assert response.status_code == 200, response.content
-        return response.json()
-
-    return post
+EXPERIENCES = "/api/layer2/experiences/"
 
 
 def recorded(api_client, query_id: str) -> dict:

@@ -24,18 +24,6 @@ FLOOR = "1900-01-01T00:00:00Z"
 FIRST_READING = "2026-02-28T00:01:00Z"  # the small plant's first row
 
 
-@pytest.fixture
-def ask(settings, api_client, serving):
-    settings.PLANT_TIME_ZONE = "Asia/Singapore"
-
-    def post(transcript: str) -> dict:
-        response = api_client.post(ORCHESTRATE, {"transcript": transcript}, format="json")
-        assert response.status_code == 200, response.content
-        return response.json()
-
-    return post
-
-
 @pytest.mark.parametrize(
     ("transcript", "label"),
     [

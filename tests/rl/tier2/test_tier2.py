@@ -379,7 +379,9 @@ def test_a_killed_training_run_leaves_the_serving_adapter_serving(gunicorn_serve
 
 
 def _rate_answers_over_http(server, plant_conninfo, count: int) -> None:
-    """Operators ask varied questions over HTTP; the judge marks each plan's first widget poor (repair pairs)."""
+    """Operators ask varied questions over HTTP; the judge (a judge account) marks each plan's first widget poor
+    (repair pairs)."""
+    judge = server.create_user("test", "--judge")
     access = TimeSeriesDataAccess(plant_conninfo, max_size=1)
     bank = QuestionBank(PlantVocabulary.from_catalog(access.catalog), seed=5)
     access.close()
@@ -391,8 +393,8 @@ def _rate_answers_over_http(server, plant_conninfo, count: int) -> None:
             for i, w in enumerate(body["widgets"])
         ]
         feedback = {"query_id": body["query_id"], "rating": "down", "evaluation_confidence": 0.8,
-                    "per_widget_feedback": widgets, "source": "judge:test"}  # fmt: skip
-        assert server.request("POST", "/api/layer2/feedback/", feedback)[0] == 200
+                    "per_widget_feedback": widgets}  # fmt: skip
+        assert server.request("POST", "/api/layer2/feedback/", feedback, token=judge)[0] == 200
 
 
 def _wait_for(server, done, timeout: float) -> list[dict]:
