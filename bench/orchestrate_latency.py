@@ -99,6 +99,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=7, help="History of the seeded plant (default 7 days).")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3).")
+    parser.add_argument(
+        "--sync-workers",
+        action="store_true",
+        help="gunicorn's sync workers and the WSGI app instead of the configured asyncio ones (for comparison).",
+    )
     parser.add_argument("--concurrency", default="1,4,8,16", help="Comma-separated client concurrency levels.")
     parser.add_argument("--requests", type=int, default=400, help="Requests per level (default 400).")
     parser.add_argument("--warmup", type=int, default=60, help="Requests before measuring (default 60).")
@@ -120,7 +125,10 @@ def main() -> None:
         name=name, days=args.days, counts={t.name: None for t in EQUIPMENT_TYPES}, seed=args.seed, end=end
     )
     state = Path(tempfile.mkdtemp(prefix="cc-bench-"))
-    server = start_local_server(timeseries_url=seeded["conninfo"], state_dir=state, workers=args.workers)
+    sync = ("--worker-class", "sync", "command_center.wsgi:application") if args.sync_workers else ()
+    server = start_local_server(
+        timeseries_url=seeded["conninfo"], state_dir=state, workers=args.workers, gunicorn_args=sync
+    )
     transcripts = questions(args.seed)
     try:
         load(server, transcripts, args.warmup, 4)

@@ -211,14 +211,8 @@ SPECTACULAR_SETTINGS = {
         "command_center.api_schema.document_global_responses",
     ],
 }
-# The throttles' counts (command_center/throttling.py): a file cache every process on the host shares.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": STATE_DIR / "cache",
-        "OPTIONS": {"MAX_ENTRIES": 20000},
-    }
-}
+# The throttles' counts (command_center/throttle_counts.py): one SQLite file every process on the host shares.
+THROTTLE_COUNTS_PATH = Path(os.environ.get("THROTTLE_COUNTS_PATH", STATE_DIR / "throttle.sqlite3"))
 # Request bodies are small JSON; anything larger is refused before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(64 * 1024)))
 

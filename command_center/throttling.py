@@ -2,35 +2,30 @@
 
 DRF's own throttles keep each client's full request history (a list of up to ``rate`` timestamps) in the
 cache and rewrite it on every request: with the default per-process cache each gunicorn worker counted for
-itself (three workers let three times the rate through), and in a shared file cache a 6000/minute history
-costs milliseconds a request to read and write. These count in two fixed windows instead, weighting the
+itself (three workers let three times the rate through), and a shared 6000/minute history would cost
+milliseconds a request to read and write. These count in two fixed windows instead, weighting the
 previous one by how much of it still overlaps the sliding window (the "sliding window counter"): O(1) a
 request, within a few percent of an exact sliding log.
 
-The counts live in Django's ``default`` cache (``CACHES`` in settings: a file cache in the state folder,
-shared by every process on the host), read and updated under a host-wide file lock so two workers never
-count the same slot twice. Clients are told apart by address: ``REMOTE_ADDR``, or the address
-``TRUSTED_PROXY_COUNT`` trusted proxies put in ``X-Forwarded-For`` (DRF's ``NUM_PROXIES``); a header from
-anyone else is ignored, so a fresh ``X-Forwarded-For`` does not reset anything.
+The counts live in one SQLite file in the state folder (``command_center/throttle_counts.py``,
+``THROTTLE_COUNTS_PATH``) that every process on the host opens; a check and its count are one transaction,
+so two workers never let the same last request through. Clients are told apart by address: ``REMOTE_ADDR``,
+or the address ``TRUSTED_PROXY_COUNT`` trusted proxies put in ``X-Forwarded-For`` (DRF's ``NUM_PROXIES``);
+a header from anyone else is ignored, so a fresh ``X-Forwarded-For`` does not reset anything.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-
 from django.conf import settings
-from filelock import FileLock
 from rest_framework import throttling
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from command_center.throttle_counts import ThrottleCounts, throttle_counts
 
-@functools.cache
-def _host_lock(pid: int) -> FileLock:
-    """One lock object per process (``pid``: a forked worker makes its own); the file is the host's."""
-    path = settings.STATE_DIR / "throttle.lock"
-    return FileLock(str(path), thread_local=False)
+
+def _store() -> ThrottleCounts:
+    return throttle_counts(settings.THROTTLE_COUNTS_PATH)
 
 
 class SlidingWindowThrottle(throttling.SimpleRateThrottle):
@@ -40,12 +35,17 @@ class SlidingWindowThrottle(throttling.SimpleRateThrottle):
         if self.rate is None or (key := self.get_cache_key(request, view)) is None:
             return True
         self.key = key
-        with _host_lock(os.getpid()):
-            wait = self._wait_for(self.timer())
-            if wait is None:
-                self._count()
-        self._wait = wait
-        return wait is None
+        window, into = self._windows(self.timer())
+        slots = [f"{key}:{window - 1}", f"{key}:{window}"]
+        waits = []
+
+        def fits(counts: list[int]) -> bool:
+            waits.append(self._wait_for(counts, into))
+            return waits[-1] is None
+
+        allowed = _store().bump_if(slots[1], read=slots, allowed=fits, expires=(window + 2) * self.duration)
+        self._wait = waits[-1]
+        return allowed
 
     def wait(self) -> float | None:
         return self._wait
@@ -57,22 +57,16 @@ class SlidingWindowThrottle(throttling.SimpleRateThrottle):
         position = now / self.duration
         return int(position), position - int(position)
 
-    def _wait_for(self, now: float) -> float | None:
-        """None if one more request fits in the window ending ``now``; else the seconds until one does."""
-        window, into = self._windows(now)
-        previous = self.cache.get(f"{self.key}:{window - 1}", 0)
-        current = self.cache.get(f"{self.key}:{window}", 0)
+    def _wait_for(self, counts: list[int], into: float) -> float | None:
+        """None if one more request fits, given the (previous, current) window's counts; else the seconds until
+        one does."""
+        previous, current = counts
         if previous * (1 - into) + current < self.num_requests:
             return None
         if current >= self.num_requests:  # next window: until current * (1 - x) < num_requests
             return (1 - into + 1 - self.num_requests / current) * self.duration
         # This window: the previous one's weight falls until previous * (1 - x) + current < num_requests.
         return max((1 - (self.num_requests - current) / previous - into) * self.duration, 0.0)
-
-    def _count(self) -> None:
-        window, _ = self._windows(self.timer())
-        slot = f"{self.key}:{window}"
-        self.cache.set(slot, self.cache.get(slot, 0) + 1, timeout=int(2 * self.duration) + 1)
 
 
 class AnonRateThrottle(SlidingWindowThrottle, throttling.AnonRateThrottle):
@@ -92,15 +86,16 @@ class FailedSignInThrottle(SlidingWindowThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def wait_before_trying(self, request) -> float | None:
-        """None if this address may try to sign in now; else the seconds it must wait."""
-        self.key = self.get_cache_key(request)
-        with _host_lock(os.getpid()):
-            return self._wait_for(self.timer())
+        """None if this address may try to sign in now; else the seconds it must wait (a read: no write)."""
+        key = self.get_cache_key(request)
+        window, into = self._windows(self.timer())
+        return self._wait_for(_store().counts([f"{key}:{window - 1}", f"{key}:{window}"]), into)
 
     def failed(self, request) -> None:
-        self.key = self.get_cache_key(request)
-        with _host_lock(os.getpid()):
-            self._count()
+        key = self.get_cache_key(request)
+        window, _ = self._windows(self.timer())
+        slot = f"{key}:{window}"
+        _store().bump_if(slot, read=[slot], allowed=lambda _: True, expires=(window + 2) * self.duration)
 
 
 class ThrottledTokenAuthentication(TokenAuthentication):

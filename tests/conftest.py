@@ -32,10 +32,8 @@ SMALL_PLAN = SeedPlan(days=2, counts={t.name: 2 for t in EQUIPMENT_TYPES}, seed=
 
 @pytest.fixture(autouse=True)
 def own_throttle_counts(settings, tmp_path):
-    """Each test counts its own requests: the project's cache is the state folder's, which a demo shares."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmp_path / "cache"}
-    }
+    """Each test counts its own requests: the project's counts are the state folder's, which a demo shares."""
+    settings.THROTTLE_COUNTS_PATH = tmp_path / "throttle.sqlite3"
 
 
 def drop_abandoned_test_databases() -> None:

@@ -167,7 +167,7 @@ class CommandCenterApi:
         if account["feedback_source"] != source:
             name = source.removeprefix("judge:")
             raise ApiError(
-                f"the token is {account['username']!r}'s, whose feedback is recorded as "
+                f"the token belongs to {account['username']!r}, whose feedback is recorded as "
                 f"{account['feedback_source']!r}, not {source!r}: give this judge its own account with "
                 f"'python manage.py create_api_user {name} --judge --quiet' and pass its token"
             )
