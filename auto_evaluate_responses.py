@@ -15,7 +15,7 @@ by ``create_api_user claude --judge``, the ``offline`` one with ``offline``'s
 evaluation under it.
 
 Judges: ``claude`` (the ``anthropic`` SDK; ``--model``, default Claude Sonnet
-4.5; ``ANTHROPIC_BASE_URL`` for a gateway) and ``offline`` (a deterministic
+5.5; ``ANTHROPIC_BASE_URL`` for a gateway) and ``offline`` (a deterministic
 rubric, no network; it re-reads the plant database to check the numbers).
 See ``docs/judge.md``.
 

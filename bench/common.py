@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +32,23 @@ def percentiles(samples: list[float], *quantiles: float) -> dict[str, float]:
         f"p{round(q * 100)}_ms": round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
         for q in quantiles
     }
+
+
+def timed_orchestrates(server, transcripts: list[str], requests: int, concurrency: int):
+    """``requests`` questions (cycling through ``transcripts``) from ``concurrency`` clients at once:
+    ([(status, seconds)] per request, wall seconds)."""
+
+    def one(i: int) -> tuple[int, float]:
+        started = time.perf_counter()
+        status, _, _ = server.request(
+            "POST", "/api/layer2/orchestrate/", {"transcript": transcripts[i % len(transcripts)]}
+        )
+        return status, time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(requests)))
+    return results, time.perf_counter() - started
 
 
 def seed_scratch_plant(*, name: str, days: float, counts: dict, seed: int, end: datetime) -> dict:

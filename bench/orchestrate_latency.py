@@ -23,11 +23,10 @@ import json
 import random
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, machine, percentiles, seed_scratch_plant, setup_django
+from common import ROOT, machine, percentiles, seed_scratch_plant, setup_django, timed_orchestrates
 
 
 def questions(seed: int) -> list[str]:
@@ -38,17 +37,7 @@ def questions(seed: int) -> list[str]:
 
 
 def load(server, transcripts: list[str], requests: int, concurrency: int) -> dict:
-    def one(i: int) -> tuple[int, float]:
-        started = time.perf_counter()
-        status, _, _ = server.request(
-            "POST", "/api/layer2/orchestrate/", {"transcript": transcripts[i % len(transcripts)]}
-        )
-        return status, time.perf_counter() - started
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(one, range(requests)))
-    wall = time.perf_counter() - started
+    results, wall = timed_orchestrates(server, transcripts, requests, concurrency)
     latencies = [t for status, t in results if status == 200]
     return {
         "concurrency": concurrency,

@@ -21,11 +21,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, machine, percentiles, seed_scratch_plant, setup_django
+from common import ROOT, machine, percentiles, seed_scratch_plant, setup_django, timed_orchestrates
 
 PLANT = "bench_slow_clients"
 SYNC = ("--worker-class", "sync", "command_center.wsgi:application")
@@ -65,17 +64,8 @@ def health_under_stall(server, stalled: int, probes: int = 10) -> dict:
 
 
 def orchestrate_round(server, transcripts: list[str], requests: int, concurrency: int) -> tuple[int, float, list]:
-    def one(i: int):
-        started = time.perf_counter()
-        status, _, _ = server.request(
-            "POST", "/api/layer2/orchestrate/", {"transcript": transcripts[i % len(transcripts)]}
-        )
-        return status, time.perf_counter() - started
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(one, range(requests)))
-    return sum(s == 200 for s, _ in results), time.perf_counter() - started, [t for _, t in results]
+    results, wall = timed_orchestrates(server, transcripts, requests, concurrency)
+    return sum(s == 200 for s, _ in results), wall, [t for _, t in results]
 
 
 def main() -> None:

@@ -103,13 +103,11 @@ def start_local_server(
             env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     server = LocalServer(f"http://127.0.0.1:{port}", token, state_dir, process, log_path, environment, control_socket)
+    # Signed in, so that waiting for the server spends none of the anonymous throttle's requests.
+    ready = urllib.request.Request(server.base_url + "/api/health/", headers={"Authorization": f"Token {token}"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            # Signed in, so that waiting for the server spends none of the anonymous throttle's requests.
-            ready = urllib.request.Request(
-                server.base_url + "/api/health/", headers={"Authorization": f"Token {token}"}
-            )
             with urllib.request.urlopen(ready, timeout=5) as response:
                 if response.status == 200:
                     return server

@@ -34,7 +34,6 @@ class SlidingWindowThrottle(throttling.SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         if self.rate is None or (key := self.get_cache_key(request, view)) is None:
             return True
-        self.key = key
         window, into = self._windows(self.timer())
         slots = [f"{key}:{window - 1}", f"{key}:{window}"]
         waits = []

@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.auth.models import Permission
+
 from layer2.errors import NotYours
 from rl.experiences.buffer import OPERATOR, ExperienceNotFound
 from rl.experiences.records import Experience
 
 JUDGE_PERMISSION = "layer2.judge_answers"
-JUDGE_CODENAME = JUDGE_PERMISSION.split(".")[1]
+JUDGE_APP, JUDGE_CODENAME = JUDGE_PERMISSION.split(".")
+JUDGE_NAME = r"[\w.-]{1,48}"  # a judge account's user name, as its source says it: judge:NAME
+
+
+def make_judge(user) -> None:
+    """Grant ``user`` the judge permission (``create_api_user NAME --judge``)."""
+    user.user_permissions.add(Permission.objects.get(content_type__app_label=JUDGE_APP, codename=JUDGE_CODENAME))
 
 
 def is_judge(user) -> bool:

@@ -16,6 +16,7 @@ from command_center.api_fields import (
     StrictRegexField,
 )
 from layer2.planning.widgets import CATALOG, SIZES
+from layer2.rights import JUDGE_NAME
 from layer2.understanding.roles import ROLES
 from rl.experiences.records import RATINGS, Feedback, WidgetFeedback
 
@@ -25,7 +26,7 @@ MAX_TEXT = 4000
 MAX_ITEMS = 50
 MAX_ITEM_TEXT = 500
 HEX_ID = r"[0-9a-f]{32}"  # a query_id or conversation_id
-ACCOUNT_SOURCE = r"operator|judge:[\w.-]{1,48}"  # layer2.rights.feedback_source
+ACCOUNT_SOURCE = rf"operator|judge:{JUDGE_NAME}"  # layer2.rights.feedback_source
 TRAINING_METHODS = ["auto", "dpo", "kto"]
 
 

@@ -3,12 +3,11 @@
 import re
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 from layer2.models import OperatorProfile
-from layer2.rights import JUDGE_PERMISSION, feedback_source, is_judge
+from layer2.rights import JUDGE_NAME, feedback_source, is_judge, make_judge
 from layer2.understanding.roles import ROLES
 
 
@@ -37,7 +36,7 @@ class Command(BaseCommand):
         username = options["username"].strip()
         if not username or len(username) > 150:
             raise CommandError("username must be 1 to 150 characters")
-        if options["judge"] and not re.fullmatch(r"[\w.-]{1,48}", username):
+        if options["judge"] and not re.fullmatch(JUDGE_NAME, username):
             raise CommandError("a judge's username must be 1 to 48 letters, digits, '.', '-' or '_' (its source name)")
         user, created = get_user_model().objects.get_or_create(username=username)
         if created:
@@ -48,8 +47,7 @@ class Command(BaseCommand):
         if options["role"]:
             OperatorProfile.objects.set_role(user=user, role=options["role"])
         if options["judge"]:
-            app_label, codename = JUDGE_PERMISSION.split(".")
-            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            make_judge(user)
         token, _ = Token.objects.get_or_create(user=user)
         if options["quiet"]:
             self.stdout.write(token.key)
