@@ -16,6 +16,8 @@ a header from anyone else is ignored, so a fresh ``X-Forwarded-For`` does not re
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from rest_framework import throttling
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
@@ -59,13 +61,15 @@ class SlidingWindowThrottle(throttling.SimpleRateThrottle):
     def _wait_for(self, counts: list[int], into: float) -> float | None:
         """None if one more request fits, given the (previous, current) window's counts; else the seconds until
         one does."""
+        # A part of a request left of the previous window still counts as a whole one (ceil): otherwise a
+        # burst that ends just before a window's edge would get one more request just after it.
         previous, current = counts
-        if previous * (1 - into) + current < self.num_requests:
+        if math.ceil(previous * (1 - into)) + current < self.num_requests:
             return None
-        if current >= self.num_requests:  # next window: until current * (1 - x) < num_requests
-            return (1 - into + 1 - self.num_requests / current) * self.duration
-        # This window: the previous one's weight falls until previous * (1 - x) + current < num_requests.
-        return max((1 - (self.num_requests - current) / previous - into) * self.duration, 0.0)
+        if current >= self.num_requests:  # next window: until ceil(current * (1 - x)) < num_requests
+            return (1 - into + 1 - (self.num_requests - 1) / current) * self.duration
+        # This window: the previous one's weight falls until ceil(previous * (1 - x)) + current < num_requests.
+        return max((1 - (self.num_requests - current - 1) / previous - into) * self.duration, 0.0)
 
 
 class AnonRateThrottle(SlidingWindowThrottle, throttling.AnonRateThrottle):

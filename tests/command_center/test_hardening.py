@@ -217,3 +217,15 @@ def test_manage_check_deploy_is_clean_with_the_documented_production_settings(tm
         cwd=root, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_burst_across_a_window_edge_gets_no_extra_request():
+    """Ten requests just before a minute's edge, one just after: the sliding window still holds ten."""
+    from command_center.throttling import AnonRateThrottle
+
+    throttle = AnonRateThrottle()
+    throttle.num_requests, throttle.duration = 10, 60
+    assert throttle._wait_for([10, 0], into=0.001) is not None  # 9.99 of the previous window's ten remain
+    assert throttle._wait_for([9, 0], into=0.001) is None
+    assert throttle._wait_for([10, 0], into=0.5) is None  # half the window later, five of them remain
+    assert 0 < throttle._wait_for([0, 10], into=0.0) <= 60 * 1.1
