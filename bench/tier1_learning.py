@@ -2,6 +2,7 @@
 
     python bench/tier1_learning.py                          # 3,000 interactions x 5 seeds x 4 policies, timings
     python bench/tier1_learning.py --interactions 600 --seeds 1 --buffer-sizes 1000   # a quick run
+    python bench/tier1_learning.py --policies tier1 --implicit-weights 0,0.1,0.3   # implicit signals only
 
 For each seed and policy, a fresh experience journal and the same simulated
 people, questions and noise (``rl/simulation/operators.py``): the orchestrator answers
@@ -16,6 +17,16 @@ Policies: random widgets, the rule ranking, Tier 1, and Vowpal Wabbit's
 Reported: mean reward over the last 500 interactions (averaged over seeds),
 Tier 1 update and ranking times, scorer memory, and journal add/update
 latency at two sizes. The last line is one JSON object.
+
+**Implicit signals** (``--implicit-weights``): Tier 1 again, but the people
+rate only ``--rated-share`` of their answers, and the console reports how
+they used every answer (``SimulatedViewing``: longer on the widgets they
+value, with noise; a poor plan now and then asked again, noted on the answer
+as the server notes a rephrase). The report goes the endpoint's way
+(``layer2.implicit_signals.record_signals``) and the leader's path learns it
+(``Tier1Service.learn_new_signals``) at each weight; weight 0 is the same
+people rating the same share with the signals ignored. The reward is that of
+the feedback each person would have given, rated or not.
 """
 
 from __future__ import annotations
@@ -171,6 +182,75 @@ def run(policy: str, seed: int, interactions: int, access, vocabulary, hide_role
     return {"reward": statistics.fmean(rewards[-WINDOW:]), "quality": statistics.fmean(quality[-WINDOW:])}
 
 
+def run_implicit(weight: float, seed: int, interactions: int, access, vocabulary, rated_share: float) -> dict:
+    """Tier 1 with ``rated_share`` of answers rated and every answer's viewing reported, learned at ``weight``."""
+    import numpy as np
+
+    from layer2.feedback import record_feedback
+    from layer2.implicit_signals import record_signals
+    from layer2.orchestrator import Orchestrator
+    from rl.experiences.buffer import ExperienceBuffer
+    from rl.experiences.records import ImplicitSignals
+    from rl.experiences.reward import plan_reward
+    from rl.simulation.operators import QuestionBank, SimulatedOperators, SimulatedViewing
+    from rl.tier1.scorer import Tier1Config, Tier1Learner, Tier1Ranker
+    from rl.tier1.service import ServiceConfig, Tier1Service, feedback_received, install
+
+    state = Path(tempfile.mkdtemp(dir=_TMP))
+    buffer = ExperienceBuffer(state / "experiences.jsonl")
+    learner = Tier1Learner(Tier1Config(seed=seed))
+    service = Tier1Service(learner, buffer, state, ServiceConfig(implicit_weight=weight, signals_settle_seconds=0))
+    install(service)
+    orchestrator = Orchestrator(access, buffer, ranker=Tier1Ranker(learner))
+    bank, people, viewing = QuestionBank(vocabulary, seed), SimulatedOperators(seed), SimulatedViewing(seed)
+    raters = np.random.default_rng([seed, 2])
+    rewards, quality, rephrased = [], [], 0
+    for _ in range(interactions):
+        question = bank.draw()
+        answer = orchestrator.answer(question.transcript, question.role)
+        offered = sorted({c.widget_type for c in buffer.get(answer.query_id).candidates})
+        feedback = people.feedback(question, answer, offered)  # drawn for every answer: the same stream as run()
+        if raters.random() < rated_share:
+            feedback_received(record_feedback(buffer=buffer, query_id=answer.query_id, feedback=feedback))
+        served = people.quality(question, answer)
+        record_signals(buffer=buffer, query_id=answer.query_id, signals=viewing.signals(question, answer))
+        if viewing.rephrases(served):
+            buffer.record_signals(answer.query_id, ImplicitSignals(rephrased=True))  # as the next question notes it
+            rephrased += 1
+        service.learn_new_signals()
+        service.replay(1)
+        rewards.append(plan_reward(feedback))
+        quality.append(served)
+    install(None)
+    return {"reward": statistics.fmean(rewards[-WINDOW:]), "quality": statistics.fmean(quality[-WINDOW:]),
+            "rephrased": rephrased}  # fmt: skip
+
+
+def implicit_figures(args, access, vocabulary) -> dict:
+    weights = [float(w) for w in args.implicit_weights.split(",")]
+    runs: dict[str, list[dict]] = {str(w): [] for w in weights}
+    for seed in range(args.seeds):
+        for weight in weights:
+            started = time.perf_counter()
+            result = run_implicit(weight, seed, args.interactions, access, vocabulary, args.rated_share)
+            runs[str(weight)].append(result)
+            print(f"seed {seed} implicit weight {weight:g}: reward {result['reward']:+.3f} "
+                  f"quality {result['quality']:.3f} ({time.perf_counter() - started:.0f} s)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    from rl.simulation.operators import SimulatedViewing
+
+    model = SimulatedViewing(0)
+    mean = {w: {k: round(statistics.fmean(r[k] for r in rs), 4) for k in ("reward", "quality")}
+            for w, rs in runs.items()}  # fmt: skip
+    return {
+        "rated_share": args.rated_share,
+        "dwell_model": {k: getattr(model, k) for k in ("base_ms", "sensitivity", "noise", "rephrase_below")},
+        "by_weight": mean,
+        "per_seed_reward": {w: [round(r["reward"], 4) for r in rs] for w, rs in runs.items()},
+        "rephrased_per_run": {w: [r["rephrased"] for r in rs] for w, rs in runs.items()},
+    }
+
+
 # --------------------------------------------------------------------------- timings
 
 
@@ -250,6 +330,10 @@ def main() -> None:
     parser.add_argument("--policies", default="random,rules,tier1,vw", help="Policies to run.")
     parser.add_argument("--hide-role", action="store_true", help="Ask without the asker's role (role-blind).")
     parser.add_argument("--buffer-sizes", default="10000,200000", help="Journal sizes for add/update latency.")
+    parser.add_argument("--implicit-weights", default="0,0.1,0.3,1",
+                        help="TIER1_IMPLICIT_WEIGHT values to compare with implicit signals ('' to skip).")  # fmt: skip
+    parser.add_argument("--rated-share", type=float, default=0.2,
+                        help="Share of answers rated in the implicit-signals runs (default 0.2).")  # fmt: skip
     args = parser.parse_args()
 
     setup_django()
@@ -266,7 +350,7 @@ def main() -> None:
     seeded = seed_scratch_plant(name=name, days=2, counts={t.name: 3 for t in EQUIPMENT_TYPES}, seed=7, end=end)
     access = TimeSeriesDataAccess(seeded["conninfo"], max_size=2)
     vocabulary = PlantVocabulary.from_catalog(access.catalog)
-    policies = args.policies.split(",")
+    policies = [p for p in args.policies.split(",") if p]
     results: dict[str, list[dict]] = {p: [] for p in policies}
     try:
         for seed in range(args.seeds):
@@ -276,6 +360,7 @@ def main() -> None:
                 print(f"seed {seed} {policy:6s} reward {results[policy][-1]['reward']:+.3f} "
                       f"quality {results[policy][-1]['quality']:.3f} ({time.perf_counter() - started:.0f} s)",
                       file=sys.stderr, flush=True)  # fmt: skip
+        implicit = implicit_figures(args, access, vocabulary) if args.implicit_weights else None
     finally:
         access.close()
         drop_database(name)
@@ -285,6 +370,8 @@ def main() -> None:
                                   "interactions": args.interactions, "seeds": args.seeds, "window": WINDOW,
                                   "role_known": not args.hide_role,
                                   "mean_last_window": mean}  # fmt: skip
+    if implicit is not None:
+        figures["implicit"] = implicit
     if {"random", "rules", "tier1"} <= set(policies):
         gain = lambda p: mean[p]["reward"] - mean["random"]["reward"]  # noqa: E731
         figures["tier1_gain_over_rules_gain"] = round(gain("tier1") / gain("rules"), 2) if gain("rules") else None
@@ -296,6 +383,11 @@ def main() -> None:
     if "tier1_gain_over_rules_gain" in figures:
         ratio = figures["tier1_gain_over_rules_gain"]
         print(f"  Tier 1 improvement over random / rules' improvement over random: {ratio}")
+    if implicit is not None:
+        print(f"  implicit signals, {implicit['rated_share']:.0%} of answers rated:")
+        for weight, m in implicit["by_weight"].items():
+            print(f"    weight {float(weight):<4g} mean reward (last {WINDOW}) {m['reward']:+.3f}   "
+                  f"plan quality {m['quality']:.3f}")  # fmt: skip
     t = figures["tier1_timings"]
     print(f"  Tier 1: {t['parameters']} parameters, update p50 {t['update']['p50_ms']} ms, "
           f"rank 20 p50 {t['rank_20_candidates']['p50_ms']} ms, scorer {t['scorer_bytes'] / 1024:.0f} KiB")  # fmt: skip

@@ -17,7 +17,8 @@ class TimeSeriesRouter:
         return self.db_for_read(model, **hints)
 
     def allow_relation(self, obj1, obj2, **hints):
-        return self.db_for_read(type(obj1)) == self.db_for_read(type(obj2))
+        # Through the instances' _meta, not type(): a session's user is a lazy proxy whose type is not the model.
+        return self.db_for_read(obj1) == self.db_for_read(obj2)
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         if db == "timeseries":

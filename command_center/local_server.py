@@ -35,9 +35,13 @@ class LocalServer:
     environment: dict[str, str]
     control_socket: Path
 
-    def create_user(self, username: str, *flags: str) -> str:
-        """The API token of ``username``, made (or reused) by ``create_api_user`` with ``flags`` (--staff, --judge)."""
-        return _create_api_user(self.environment, username, *flags)
+    def create_user(self, username: str, *flags: str, password: str | None = None) -> str:
+        """The API token of ``username``, made (or reused) by ``create_api_user`` with ``flags`` (--staff, --judge);
+        ``password``: the console's sign-in password too."""
+        if password is None:
+            return _create_api_user(self.environment, username, *flags)
+        environment = {**self.environment, "CC_USER_PASSWORD": password}
+        return _create_api_user(environment, username, *flags, "--password-env", "CC_USER_PASSWORD")
 
     def request(self, method: str, path: str, body: dict | None = None, token: str | None = "default"):
         """(status, JSON body, worker pid) of one HTTP request."""

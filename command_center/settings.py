@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",  # the console's files, compressed, before anything else runs
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,6 +138,12 @@ EXPERIENCE_BUFFER_PATH = Path(os.environ.get("EXPERIENCE_BUFFER_PATH", STATE_DIR
 EXPERIENCE_BUFFER_CAPACITY = int(os.environ.get("EXPERIENCE_BUFFER_CAPACITY", "200000"))
 EXPERIENCE_FSYNC = _env_bool("EXPERIENCE_FSYNC", False)
 ENABLE_CONTINUOUS_RL = _env_bool("ENABLE_CONTINUOUS_RL", False)  # Tier 1 learns online and ranks widgets
+# Implicit signals (how the asker used an answer: viewing times, a rephrase) as weak Tier 1 rewards: their weight in
+# the loss where feedback weighs 1, 0 to 1. 0 (the default): recorded and reported, not learned (docs/benchmarks.md).
+TIER1_IMPLICIT_WEIGHT = float(os.environ.get("TIER1_IMPLICIT_WEIGHT", "0.0"))
+# A new question within this many seconds of the turn before, in other words but asking the same thing, marks that
+# turn's answer rephrased (it evidently did not satisfy).
+REPHRASE_WINDOW_SECONDS = float(os.environ.get("REPHRASE_WINDOW_SECONDS", "120"))
 
 # --- Conversations ---------------------------------------------------------------
 # A conversation idle longer than this is closed: its id answers 404 and a follow-up must start afresh.
@@ -173,7 +180,21 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- The operator console (layer2/console/) ---------------------------------------------------------
 STATIC_URL = "static/"
+# `manage.py collectstatic` writes here (./run.sh demo does it); ServeStatic serves it with gzip and brotli.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", STATE_DIR / "static")).resolve()
+# npm packages the page uses, installed by ./run.sh from package-lock.json: nothing is fetched from the internet.
+STATICFILES_DIRS = [("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist")]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "command_center.static_storage.ConsoleStaticStorage"},
+}
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))  # a shift, then sign in again
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/industrial/", include("industrial.urls")),
     path("api/layer2/", include("layer2.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", include("layer2.console.urls")),  # the operator console (last: the API's paths come first)
 ]
 
 handler400 = "command_center.error_views.bad_request"

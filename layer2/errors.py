@@ -19,8 +19,8 @@ class ConversationNotFound(LookupError):
 
 
 class NotYours(PermissionError):
-    """An answer the caller may see (staff) but not rate: only its asker rates it."""
+    """An answer the caller may see (staff) but not rate (or report on): only its asker does."""
 
-    def __init__(self, query_id: str):
+    def __init__(self, query_id: str, action: str = "rate it"):
         self.query_id = query_id
-        super().__init__(f"answer {query_id} was asked by another user: only its asker may rate it")
+        super().__init__(f"answer {query_id} was asked by another user: only its asker may {action}")

@@ -140,15 +140,17 @@ class Orchestrator:
         spoken = voice.compose(parsed=parsed, access=access, vocabulary=vocabulary, diagnosis=diagnosis)
         timings["voice_ms"] = _since(started) - sum(timings.values())
         conversation_id, turn = conversation or (None, None)
+        query_id = uuid.uuid4().hex
+        listed = _listed(intent, access, context)
         answer = Answer(
-            uuid.uuid4().hex,
+            query_id,
             transcript,
             intent,
             widgets,
             spoken,
             round(_since(started), 2),
             planner,
-            context=TurnContext(intent, parsed.heard, _listed(intent, access, context)),
+            context=TurnContext(intent, parsed.heard, listed, query_id, transcript, answered_at=timezone.now()),
             resolver=resolver,
             conversation_id=conversation_id,
             turn=turn,

@@ -8,6 +8,8 @@ Three kinds of account (docs/api.md, "Rights"):
 * a **judge** (an account holding ``layer2.judge_answers``: ``create_api_user NAME --judge``) reads every
   answer and posts evaluations of any of them, recorded as ``judge:NAME``.
 
+How an answer was used (implicit signals, from the console) is reported only by its asker.
+
 A feedback's ``source`` is always the account's (``operator`` or ``judge:NAME``), never the request's. An
 answer another operator asked is "not found" to an operator, as if it did not exist; to staff, who can see
 it, rating it is "forbidden".
@@ -59,6 +61,16 @@ def reads_everything(user) -> bool:
 def owner_filter(user) -> int | None:
     """The ``asked_by`` an experience listing is limited to for ``user``; None: everything."""
     return None if reads_everything(user) else user.pk
+
+
+def check_may_report_use(*, user, experience: Experience) -> None:
+    """Raise unless ``user`` asked ``experience``: only its asker reports how an answer was used. Staff and judges,
+    who can see it, are forbidden (``NotYours``); to another operator it is not found."""
+    if experience.asked_by == user.pk:
+        return
+    if reads_everything(user):
+        raise NotYours(experience.query_id, "report how it was used")
+    raise ExperienceNotFound(experience.query_id)
 
 
 def check_may_rate(*, user, experience: Experience) -> None:

@@ -18,7 +18,7 @@ from command_center.api_fields import (
 from layer2.planning.widgets import CATALOG, SIZES
 from layer2.rights import JUDGE_NAME
 from layer2.understanding.roles import ROLES
-from rl.experiences.records import RATINGS, Feedback, WidgetFeedback
+from rl.experiences.records import RATINGS, Feedback, ImplicitSignals, WidgetFeedback, WidgetSignals
 
 WIDGET_TYPES = sorted(CATALOG)  # one enum in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"])
 MAX_TRANSCRIPT = 1000
@@ -28,6 +28,9 @@ MAX_ITEM_TEXT = 500
 HEX_ID = r"[0-9a-f]{32}"  # a query_id or conversation_id
 ACCOUNT_SOURCE = rf"operator|judge:{JUDGE_NAME}"  # layer2.rights.feedback_source
 TRAINING_METHODS = ["auto", "dpo", "kto"]
+HISTORY_BUCKETS = ["hour", "day"]  # rl/experiences/history.py BUCKETS
+MAX_HISTORY_HOURS = 24 * 90
+ADAPTER_VERSION = r"v[0-9]{4,12}"  # an adapter version as rl/tier2/adapters.py names them (VERSION)
 
 
 class OrchestrateRequestSerializer(serializers.Serializer):
@@ -98,6 +101,44 @@ class FeedbackRequestSerializer(serializers.Serializer):
         return Feedback(**data, per_widget_feedback=widgets, received_at=timezone.now())
 
 
+MAX_SIGNAL_MS = 24 * 3600 * 1000  # a day: any longer is a page left open, not attention
+MAX_SIGNAL_COUNT = 100_000
+
+
+class WidgetSignalsSerializer(serializers.Serializer):
+    widget_index = StrictIntegerField(min_value=0, max_value=MAX_ITEMS)
+    widget_type = serializers.ChoiceField(choices=WIDGET_TYPES, help_text="The type shown at that index.")
+    visible_ms = StrictFloatField(
+        min_value=0, max_value=MAX_SIGNAL_MS, default=0.0, help_text="Time on screen so far, in milliseconds."
+    )
+    expansions = StrictIntegerField(min_value=0, max_value=MAX_SIGNAL_COUNT, default=0, help_text="Times expanded.")
+    hovers = StrictIntegerField(min_value=0, max_value=MAX_SIGNAL_COUNT, default=0, help_text="Times hovered.")
+
+
+class SignalsRequestSerializer(serializers.Serializer):
+    """The console's totals so far for one answer; a later report replaces this one."""
+
+    query_id = StrictRegexField(HEX_ID, error_messages={"invalid": "must be a query_id: 32 hex digits"})
+    widgets = serializers.ListField(child=WidgetSignalsSerializer(), max_length=MAX_ITEMS, default=list)
+    next_question_after_ms = StrictFloatField(
+        min_value=0,
+        max_value=MAX_SIGNAL_MS,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Milliseconds from the answer to the asker's next question; null: none yet.",
+    )
+
+    def to_signals(self) -> ImplicitSignals:
+        """The report, received now."""
+        data = self.validated_data
+        return ImplicitSignals(
+            widgets=[WidgetSignals(**w) for w in data["widgets"]],
+            next_question_after_ms=data["next_question_after_ms"],
+            reported_at=timezone.now(),
+        )
+
+
 class ExperienceQuerySerializer(QueryParameters):
     has_feedback = serializers.BooleanField(required=False, allow_null=True, default=None)
     has_evaluation = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -107,6 +148,28 @@ class ExperienceQuerySerializer(QueryParameters):
 
 class ApproveTrainingSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=TRAINING_METHODS, default="auto")
+
+
+class LearningHistoryQuerySerializer(QueryParameters):
+    bucket = serializers.ChoiceField(
+        choices=HISTORY_BUCKETS, default="hour", help_text="Bucket width: an hour or a day (UTC)."
+    )
+    hours = serializers.IntegerField(
+        min_value=1, max_value=MAX_HISTORY_HOURS, default=48, help_text="How far back from now the window reaches."
+    )
+
+
+class PromoteAdapterSerializer(serializers.Serializer):
+    version = StrictRegexField(
+        ADAPTER_VERSION,
+        max_length=13,
+        error_messages={"invalid": "must be an adapter version as rl-status lists it, such as v0003"},
+        help_text="The adapter to serve (rl-status lists them).",
+    )
+
+
+class RollbackAdapterSerializer(serializers.Serializer):
+    """No fields: a rollback serves what served before the serving adapter (send {})."""
 
 
 # --------------------------------------------------------------------------- responses (for the schema)
@@ -172,6 +235,18 @@ class FeedbackResultSerializer(serializers.Serializer):
     has_evaluation = serializers.BooleanField(help_text="It holds a rich evaluation (a judge's, or one posted).")
 
 
+class ImplicitSignalsSerializer(serializers.Serializer):
+    widgets = WidgetSignalsSerializer(many=True)
+    next_question_after_ms = serializers.FloatField(allow_null=True)
+    rephrased = serializers.BooleanField(help_text="The asker soon asked the same again in other words.")
+    reported_at = serializers.DateTimeField(allow_null=True, help_text="When the console's newest report came.")
+
+
+class SignalsResultSerializer(serializers.Serializer):
+    query_id = serializers.CharField()
+    signals = ImplicitSignalsSerializer(help_text="What is stored now: the newest report, and whether rephrased.")
+
+
 class ExperienceListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     experiences = serializers.ListField(
@@ -183,6 +258,7 @@ class RLStatusSerializer(serializers.Serializer):
     buffer = serializers.DictField(help_text="The experience journal: size, with_feedback, with_evaluation, ...")
     tier1 = serializers.DictField(help_text="The online widget scorer; available false when it does not run.")
     tier2 = serializers.DictField(help_text="The planner model, its adapters, preference data and training run.")
+    signals = serializers.DictField(help_text="How answers were used: viewing times, rephrases, the implicit weight.")
 
 
 class TrainingApprovalSerializer(serializers.Serializer):
@@ -195,6 +271,85 @@ class TrainingApprovalSerializer(serializers.Serializer):
     run_id = serializers.CharField(
         required=False, allow_null=True, help_text="The run started, or the one already in progress."
     )
+
+
+class LearningBucketSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="The bucket's start, UTC: on the hour, or at midnight for days.")
+    answers = serializers.IntegerField(help_text="Answers given in the bucket.")
+    ratings_up = serializers.IntegerField(help_text="... of them rated up (whenever the rating came).")
+    ratings_down = serializers.IntegerField()
+    evaluations = serializers.IntegerField(help_text="... of them with a rich evaluation (the judge's).")
+    mean_reward = serializers.FloatField(
+        allow_null=True, help_text="Mean plan_reward of the rated ones (rl/experiences/reward.py); null: none rated."
+    )
+
+
+class RecentFeedbackSerializer(serializers.Serializer):
+    query_id = serializers.CharField()
+    transcript = serializers.CharField()
+    created_at = serializers.DateTimeField(help_text="When the answer was given.")
+    asked_by = serializers.IntegerField(allow_null=True, help_text="The asker's user id (null: an older answer).")
+    username = serializers.CharField(allow_null=True, help_text="The asker's user name, if known.")
+    rating = serializers.ChoiceField(choices=RATINGS, help_text="The answer's rating now: an operator's thumb wins.")
+    source = serializers.CharField(help_text="Who gave the rating: operator or judge:NAME.")
+    has_evaluation = serializers.BooleanField()
+    reward = serializers.FloatField(help_text="Its plan_reward.")
+    received_at = serializers.DateTimeField(allow_null=True, help_text="When its newest feedback arrived.")
+
+
+class LossPointSerializer(serializers.Serializer):
+    step = serializers.IntegerField(help_text="Tier 1's step count after the last update averaged here.")
+    loss = serializers.FloatField(help_text="Mean squared error of up to 20 updates.")
+
+
+class RewardPointSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    rated = serializers.IntegerField(help_text="Rated answers Tier 1 ranked in the bucket.")
+    mean_reward = serializers.FloatField()
+
+
+class Tier1HistorySerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="false: Tier 1 does not run here (only enabled and detail).")
+    enabled = serializers.BooleanField(required=False, help_text="ENABLE_CONTINUOUS_RL (when not available).")
+    detail = serializers.CharField(required=False, help_text="Why not available.")
+    steps = serializers.IntegerField(required=False)
+    loss_history = LossPointSerializer(many=True, required=False, help_text="This worker's loss, oldest first.")
+    reward_trend = RewardPointSerializer(
+        many=True, required=False, help_text="Mean reward per bucket of the answers Tier 1 ranked (rated ones)."
+    )
+
+
+class LearningHistorySerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=HISTORY_BUCKETS)
+    hours = serializers.IntegerField()
+    since = serializers.DateTimeField(help_text="The first bucket's start: now - hours, widened to a whole bucket.")
+    until = serializers.DateTimeField(help_text="Now.")
+    buckets = LearningBucketSerializer(many=True, help_text="Every bucket of the window, oldest first.")
+    recent_feedback = RecentFeedbackSerializer(many=True, help_text="The 20 answers rated last, newest first.")
+    tier1 = Tier1HistorySerializer()
+
+
+class AdapterSummarySerializer(serializers.Serializer):
+    version = serializers.CharField()
+    method = serializers.CharField(help_text="dpo or kto.")
+    promoted = serializers.BooleanField(help_text="Whether the gate promoted it when it was trained.")
+    decision = serializers.CharField(help_text="Why it was or was not promoted.")
+    metrics = serializers.DictField(help_text="Its held-out metrics (preference_accuracy, reward_margin, ...).")
+    created_at = serializers.DateTimeField()
+
+
+class PlannerAdaptersSerializer(serializers.Serializer):
+    serving_adapter = serializers.CharField(allow_null=True, help_text="null: the base model serves alone.")
+    history = serializers.ListField(
+        child=serializers.CharField(), help_text="Promotions, newest last: a rollback serves the one before the last."
+    )
+    can_roll_back = serializers.BooleanField(help_text="false: a rollback is refused (409).")
+    adapters = AdapterSummarySerializer(many=True, help_text="Every version, oldest first.")
+    detail = serializers.CharField(help_text="What this server's planner serves (PLANNER_BACKEND, a pinned adapter).")
+
+
+class AdapterNotFoundSerializer(serializers.Serializer):
+    version = serializers.ListField(child=serializers.CharField(), help_text="No such adapter; the known ones.")
 
 
 class ConversationNotFoundSerializer(serializers.Serializer):

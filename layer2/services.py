@@ -15,19 +15,22 @@ Everything is built on first use, after any fork; training libraries
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from industrial.timeseries.access import get_timeseries_access
-from layer2 import conversations, resolver_budget, rights
+from layer2 import conversations, implicit_signals, resolver_budget, rights
 from layer2.feedback import record_feedback
 from layer2.models import OperatorProfile
 from layer2.orchestrator import Answer, Orchestrator
 from layer2.understanding.llm_resolver import LLMResolver, ResolverConfig
 from rl import status
 from rl.experiences.buffer import ExperienceBuffer, get_experience_buffer
-from rl.experiences.records import Experience, Feedback
+from rl.experiences.records import Experience, Feedback, ImplicitSignals
 from rl.tier1.service import current_service, feedback_received
 from rl.tier2.adapters import get_registry
 
@@ -78,6 +81,7 @@ def answer_question(*, transcript: str, role: str | None, user, conversation_id:
     """Answer ``transcript`` for ``role``, else for the role on ``user``'s profile (a shared login may name another),
     as the next turn of ``user``'s conversation ``conversation_id`` (None: a new conversation)."""
     conversation_id, turn, context = conversations.resume(conversation_id=conversation_id, user=user)
+    asked_at = timezone.now()
     answer = get_orchestrator().answer(
         transcript,
         role=role or OperatorProfile.objects.role_of(user),
@@ -85,6 +89,10 @@ def answer_question(*, transcript: str, role: str | None, user, conversation_id:
         conversation=(conversation_id, turn),
         asked_by=user.pk,
     )
+    implicit_signals.note_rephrase(
+        buffer=get_experience_buffer(), previous=context, transcript=answer.transcript, intent=answer.intent,
+        asked_at=asked_at, window=timedelta(seconds=settings.REPHRASE_WINDOW_SECONDS),
+    )  # fmt: skip
     conversations.record(conversation_id=conversation_id, user=user, turn=turn, context=answer.context)
     return answer
 
@@ -103,6 +111,15 @@ def submit_feedback(
     experience = record_feedback(buffer=buffer, query_id=query_id, feedback=feedback, user=user)
     feedback_received(experience)  # this process's scorer re-ranks the next answer at once
     return experience
+
+
+def submit_signals(*, query_id: str, signals: ImplicitSignals, user) -> Experience:
+    """Store the console's report of how ``user`` used their answer ``query_id`` (only its asker reports it:
+    ``layer2/rights.py``; raises ``ExperienceNotFound`` or ``NotYours``). Tier 1's leader learns it, if at all,
+    from the journal (``TIER1_IMPLICIT_WEIGHT``)."""
+    buffer = get_experience_buffer()
+    rights.check_may_report_use(user=user, experience=buffer.get(query_id))
+    return implicit_signals.record_signals(buffer=buffer, query_id=query_id, signals=signals)
 
 
 def list_experiences(*, user, **query) -> list[Experience]:
@@ -129,3 +146,26 @@ def rl_status(*, user) -> dict:
 def approve_training(*, method: str, approved_by: str) -> dict:
     """Start a Tier 2 run; raises ``TrainingRefused`` (409) saying why not."""
     return status.approve_training(method=method, approved_by=approved_by)
+
+
+def learning_history(*, bucket: str, hours: int) -> dict:
+    """Feedback and rewards per ``bucket`` over the last ``hours``, the answers rated last (with their asker's user
+    name, None for an account since deleted or an answer nobody owns) and Tier 1's trends (``rl/status.py``)."""
+    history = status.learning_history(bucket=bucket, hours=hours, now=timezone.now())
+    askers = {item["asked_by"] for item in history["recent_feedback"]} - {None}
+    users = get_user_model()
+    names = dict(users.objects.filter(pk__in=askers).values_list("pk", users.USERNAME_FIELD))
+    for item in history["recent_feedback"]:
+        item["username"] = names.get(item["asked_by"])
+    return history
+
+
+def promote_adapter(*, version: str, user) -> dict:
+    """Serve planner adapter ``version``; raises ``UnknownAdapter`` (404). Every worker's ``llm`` planner follows
+    (``_llm_planner``: it reads the registry's choice before each plan)."""
+    return status.promote_adapter(version=version, by=user.get_username())
+
+
+def rollback_adapter(*, user) -> dict:
+    """Serve the adapter that served before; raises ``NothingToRollBack`` (409) when none was promoted."""
+    return status.rollback_adapter(by=user.get_username())

@@ -1,4 +1,4 @@
-"""The layer2 API: orchestrate, feedback, experiences, RL status, training approval.
+"""The layer2 API: orchestrate, feedback, signals, experiences, RL status, training approval, the learning view.
 
 Each view validates with a serializer, calls one service function and
 returns its result; expected failures are raised and mapped to HTTP in
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from layer2 import rights, services
 from layer2.serializers import (
     AccountSerializer,
+    AdapterNotFoundSerializer,
     AnswerSerializer,
     ApproveTrainingSerializer,
     ConversationNotFoundSerializer,
@@ -21,9 +22,16 @@ from layer2.serializers import (
     ExperienceQuerySerializer,
     FeedbackRequestSerializer,
     FeedbackResultSerializer,
+    LearningHistoryQuerySerializer,
+    LearningHistorySerializer,
     NotYourAnswerSerializer,
     OrchestrateRequestSerializer,
+    PlannerAdaptersSerializer,
+    PromoteAdapterSerializer,
     RLStatusSerializer,
+    RollbackAdapterSerializer,
+    SignalsRequestSerializer,
+    SignalsResultSerializer,
     TrainingApprovalSerializer,
 )
 
@@ -84,6 +92,25 @@ class FeedbackView(APIView):
         )
 
 
+class SignalsView(APIView):
+    """How the asker used their answer: the console's totals so far (a later report replaces this one)."""
+
+    @extend_schema(
+        request=SignalsRequestSerializer,
+        responses={
+            200: SignalsResultSerializer,
+            400: BAD_REQUEST,
+            403: OpenApiResponse(NotYourAnswerSerializer, description="Staff or a judge reporting another's answer."),
+            404: OpenApiResponse(NotYourAnswerSerializer, description="No such answer of yours."),
+        },
+    )
+    def post(self, request):
+        serializer = _valid(SignalsRequestSerializer, request.data)
+        query_id = serializer.validated_data["query_id"]
+        experience = services.submit_signals(query_id=query_id, signals=serializer.to_signals(), user=request.user)
+        return Response({"query_id": query_id, "signals": experience.signals.to_dict()})
+
+
 class ExperiencesView(APIView):
     """Recorded experiences, oldest first: one's own (staff and judges: everyone's); filter by feedback, evaluation,
     since."""
@@ -132,3 +159,58 @@ class ApproveTrainingView(APIView):
         method = _valid(ApproveTrainingSerializer, request.data).validated_data["method"]
         body = services.approve_training(method=method, approved_by=request.user.get_username())
         return Response(body, status=status.HTTP_202_ACCEPTED)  # a refusal is TrainingRefused: 409
+
+
+class LearningHistoryView(APIView):
+    """Staff's view of the learning loop over time: answers, ratings and rewards per bucket, the answers rated last,
+    and this worker's Tier 1 loss and reward trend."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        parameters=[LearningHistoryQuerySerializer],
+        responses={200: LearningHistorySerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
+    )
+    def get(self, request):
+        query = _valid(LearningHistoryQuerySerializer, request.query_params).validated_data
+        return Response(LearningHistorySerializer(services.learning_history(**query)).data)
+
+
+class PromoteAdapterView(APIView):
+    """Staff: serve this planner adapter (every worker's llm planner follows from its next question)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=PromoteAdapterSerializer,
+        responses={
+            200: OpenApiResponse(PlannerAdaptersSerializer, description="Promoted: the registry now."),
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            404: OpenApiResponse(AdapterNotFoundSerializer, description="No such adapter version."),
+        },
+    )
+    def post(self, request):
+        version = _valid(PromoteAdapterSerializer, request.data).validated_data["version"]
+        return Response(PlannerAdaptersSerializer(services.promote_adapter(version=version, user=request.user)).data)
+
+
+class RollbackAdapterView(APIView):
+    """Staff: serve the adapter that served before the serving one (or the base model alone)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=RollbackAdapterSerializer,
+        responses={
+            200: OpenApiResponse(PlannerAdaptersSerializer, description="Rolled back: the registry now."),
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            409: OpenApiResponse(
+                {"$ref": "#/components/schemas/ErrorDetail"}, description="Nothing to roll back: none was promoted."
+            ),
+        },
+    )
+    def post(self, request):
+        _valid(RollbackAdapterSerializer, request.data)
+        return Response(PlannerAdaptersSerializer(services.rollback_adapter(user=request.user)).data)

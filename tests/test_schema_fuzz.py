@@ -35,6 +35,7 @@ ST = Path(sys.executable).parent / "st"
 MAX_EXAMPLES = 150  # per operation and phase: ~3,500 cases, 80-120 s on a shared 2-CPU machine
 RUN_TIMEOUT_S = 360  # the hard bound: a run this long is a failure, not a slow pass
 APPROVE_TRAINING = ("POST", "/api/layer2/approve-training/")
+PROMOTE, ROLLBACK = "/api/layer2/planner-adapters/promote/", "/api/layer2/planner-adapters/rollback/"
 
 # The checks every operation is held to (schemathesis's "all" that apply to an API without DELETE or
 # object ids; the others are in ACCEPTED_DEVIATIONS or need a resource to delete).
@@ -100,6 +101,13 @@ ACCEPTED_DEVIATIONS: tuple[Deviation, ...] = (
         CATALOG_400,
         "a schema-valid rating of an answer that exists can still be 400: widget_index must be a widget that "
         "answer had, and widget_type the type it had there; that depends on the answer, not on the schema",
+    ),
+    Deviation(
+        "POST /api/layer2/signals/",
+        "positive_data_acceptance",
+        CATALOG_400,
+        "a schema-valid report on an answer that exists can still be 400: each widget_index must be a widget that "
+        "answer had, widget_type the type it had there, and no index twice; that depends on the answer",
     ),
     Deviation(
         "GET /api/industrial/equipment/",
@@ -251,5 +259,11 @@ def test_every_operation_keeps_to_the_schema_under_fuzzing(gunicorn_server, tmp_
     assert all(json.loads(body)["started"] is False for status, body in approvals if status == 409)
     status, rl_status, _ = server.request("GET", "/api/layer2/rl-status/")
     assert status == 200 and rl_status["tier2"]["training"]["state"] == "idle"
+    # Nor has it an adapter: a promotion past validation is 404 naming `version`, a rollback 409, and none serves.
+    adapters = [(target, status) for method, target, status, _ in report.responses
+                if method == "POST" and target in (PROMOTE, ROLLBACK)]  # fmt: skip
+    assert {(t, status) for t, status in adapters if status in (404, 409)} == {(PROMOTE, 404), (ROLLBACK, 409)}
+    assert not any(200 <= status < 300 for _, status in adapters), adapters[:5]
+    assert rl_status["tier2"]["serving_adapter"] is None
 
     assert not re.search(r'HTTP/1\.[01]" 5\d\d ', server.log_path.read_text()), "a 5xx in the access log"

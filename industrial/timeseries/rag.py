@@ -29,10 +29,14 @@ _END_EPSILON = timedelta(microseconds=1)  # [start, end) windows that include th
 _SUMMARY_ALERTS = 10
 
 
+def decimals_for(metric: str) -> int:
+    """The decimals every spoken and shown figure of ``metric`` is rounded to (the console applies the same)."""
+    return 2 if metric in _TWO_DECIMALS else 0 if unit_for(metric) in _WHOLE_UNITS else 1
+
+
 def format_number(metric: str, value: float) -> str:
     """``value`` rounded by the module's rule for ``metric`` (decided by the metric, whatever unit is shown)."""
-    decimals = 2 if metric in _TWO_DECIMALS else 0 if unit_for(metric) in _WHOLE_UNITS else 1
-    text = f"{value:.{decimals}f}"
+    text = f"{value:.{decimals_for(metric)}f}"
     return text.lstrip("-") if text.lstrip("-").strip("0.") == "" else text  # "-0.0" -> "0.0"
 
 

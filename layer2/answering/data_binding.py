@@ -223,7 +223,7 @@ def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
         "window": {**tr.to_dict()},
         "bucket": bucket,
         "aggregation": aggregation,
-        "series": [_series(s) for s in series],
+        "series": [_series(s, access) for s in series],
     }
 
 
@@ -288,7 +288,10 @@ def _table(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
         rows = (
             []
             if reading is None
-            else [{"metric": m, "value": v, "unit": reading.units[m]} for m, v in reading.values.items()]
+            else [
+                {"metric": m, "label": access.metric(c.equipment_ids[0], m).label, "value": v, "unit": reading.units[m]}
+                for m, v in reading.values.items()
+            ]
         )
         return {
             "columns": ["metric", "value", "unit"],
@@ -412,10 +415,12 @@ def _fleet_name(equipment_type: str) -> str:
     return name if name != name.lower() else name.title()
 
 
-def _series(s: Series) -> dict:
+def _series(s: Series, access: TimeSeriesDataAccess) -> dict:
     return {
         "equipment_id": s.equipment_id,
+        "display_name": access.catalog.table(s.equipment_id).display_name,  # the chart's legend
         "metric": s.metric,
+        "label": access.metric(s.equipment_id, s.metric).label,
         "unit": s.unit,
         "points": [[iso_timestamp(ts, utc="Z"), v] for ts, v in s.points],
     }

@@ -77,18 +77,27 @@ READING_ONLY_KINDS = ("diagnosis", "alerts", "summary", "energy")
 
 @dataclass(frozen=True)
 class TurnContext:
-    """What an answered turn leaves for the next: its intent, the words of each slot, and the units it ranked."""
+    """What an answered turn leaves for the next: its intent, the words of each slot, and the units it ranked;
+    and which answer it was (``query_id``, ``transcript``, ``answered_at``: a question asked again in other words
+    is noted on it, ``layer2/implicit_signals.py``)."""
 
     intent: Intent
     heard: dict[str, list[str]]
     ranked: list[str] = field(default_factory=list)  # the ids the answer listed, in its order
+    query_id: str | None = None
+    transcript: str | None = None
+    answered_at: datetime | None = None
 
     def to_dict(self) -> dict:
-        return {"intent": self.intent.to_dict(), "heard": self.heard, "ranked": self.ranked}
+        answered_at = self.answered_at.isoformat() if self.answered_at else None
+        return {"intent": self.intent.to_dict(), "heard": self.heard, "ranked": self.ranked,
+                "query_id": self.query_id, "transcript": self.transcript, "answered_at": answered_at}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> TurnContext:
-        return cls(Intent.from_dict(data["intent"]), dict(data["heard"]), list(data.get("ranked", [])))
+        answered_at = datetime.fromisoformat(data["answered_at"]) if data.get("answered_at") else None
+        return cls(Intent.from_dict(data["intent"]), dict(data["heard"]), list(data.get("ranked", [])),
+                   data.get("query_id"), data.get("transcript"), answered_at)  # fmt: skip
 
 
 def understand(

@@ -1,9 +1,11 @@
 """The experience buffer every gunicorn worker shares: an append-only JSON Lines journal.
 
 Layout: one file, ``experiences.jsonl``, one JSON record a line:
-``{"op": "add", "experience": {...}}`` or ``{"op": "feedback", "query_id": ..., "feedback": {...}}``.
+``{"op": "add", "experience": {...}}``, ``{"op": "feedback", "query_id": ..., "feedback": {...}}`` or
+``{"op": "signals", "query_id": ..., "signals": {...}}`` (how the asker used the answer: the console's
+report of its totals so far, or the server's note that the question was asked again in other words).
 
-* **Writes** (add, feedback) append one line under a ``filelock`` lock: O(1),
+* **Writes** (add, feedback, signals) append one line under a ``filelock`` lock: O(1),
   whatever the buffer's size. ``fsync`` per write is optional
   (``EXPERIENCE_FSYNC``): a killed process never loses a write that
   returned, since the bytes are in the OS already; fsync guards against
@@ -13,6 +15,10 @@ Layout: one file, ``experiences.jsonl``, one JSON record a line:
   bytes appended since its last offset. Records themselves stay on disk
   and are read on demand, so memory is a few hundred bytes an experience.
   Feedback written by another worker is therefore always found.
+* **Signals** replace rather than add up: an experience's index entry keeps
+  only the offset of its newest console report (a retried report never
+  counts twice) and whether it was rephrased, plus the few numbers
+  ``signals_stats`` needs, so neither memory nor a read grows with reports.
 * **Compaction**: when the journal holds far more lines than live
   experiences, one writer rewrites it (one merged ``add`` line per
   experience, the newest ``capacity`` only) to a temporary file, fsyncs
@@ -46,7 +52,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from rl.experiences.atomic_file import atomic_file
-from rl.experiences.records import Experience, Feedback
+from rl.experiences.records import Experience, Feedback, ImplicitSignals
 
 logger = logging.getLogger(__name__)
 OPERATOR = "operator"  # a feedback's source when a person gave it; judges are "judge:<name>"
@@ -69,6 +75,24 @@ class _Entry:
     has_evaluation: bool = False
     evaluated_by: str | None = None  # source of the newest record that carried the evaluation
     asked_by: int | None = None  # the asker's user id (None: an older record nobody owns)
+    signals_offset: int | None = None  # the newest console report after the add line (earlier ones are replaced)
+    rephrased: bool = False  # a later record said the question was asked again in other words
+    viewed: _Viewed | None = None  # what signals_stats reads of the newest console report
+
+
+@dataclass(frozen=True, slots=True)
+class _Viewed:
+    """An answer's newest console report, as few numbers: (widget type, visible ms) per widget, next question."""
+
+    widgets: tuple[tuple[str, float], ...]
+    next_question_after_ms: float | None
+
+    @classmethod
+    def of(cls, signals: ImplicitSignals) -> _Viewed | None:
+        if signals.reported_at is None:
+            return None
+        views = tuple((w.widget_type, float(w.visible_ms)) for w in signals.widgets)
+        return cls(views, signals.next_question_after_ms)
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,19 @@ class BufferStats:
     # Experiences with an evaluation by where it came from: {"judge:claude": 12, "operator": 1}. A judge's
     # evaluation under an operator's thumb counts as the judge's until a compaction merges the two records.
     evaluations_by_source: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignalsStats:
+    """How answers were used, over the experiences held: what ``rl-status`` reports under ``signals``."""
+
+    answers: int  # experiences with any signal (a console report or a rephrase)
+    reported: int  # ... with a console report
+    rephrased: int  # ... asked again in other words soon after
+    widgets_reported: int  # widgets in those reports
+    mean_visible_ms: float | None  # per reported widget
+    mean_visible_ms_by_type: dict[str, float] = field(default_factory=dict)
+    mean_next_question_after_ms: float | None = None  # over reports that carried one
 
 
 class ExperienceBuffer:
@@ -99,6 +136,8 @@ class ExperienceBuffer:
         self._lines = 0
         self._feedback_log: deque[str] = deque(maxlen=100_000)  # query ids of feedback lines, in order
         self._feedback_seen = 0  # how many feedback lines this process has indexed, ever
+        self._signals_log: deque[str] = deque(maxlen=100_000)  # query ids of signals lines, in order
+        self._signals_seen = 0  # how many signals lines this process has indexed, ever
         # Reads go through a handle on the file we indexed: if another process compacts (renames a new
         # file into place), this handle still reads the old one, whose offsets the index holds.
         self._reader = None
@@ -115,6 +154,19 @@ class ExperienceBuffer:
             if query_id not in self._index:
                 raise ExperienceNotFound(query_id)
         self._append({"op": "feedback", "query_id": query_id, "feedback": feedback.to_dict()})
+        return self.get(query_id)
+
+    def record_signals(self, query_id: str, signals: ImplicitSignals) -> Experience:
+        """Attach ``signals`` to an experience (written by any process); returns the updated record.
+
+        A console report (``reported_at`` set) replaces the experience's earlier one; ``rephrased`` is kept once
+        any record set it.
+        """
+        with self._thread_lock:
+            self._catch_up()
+            if query_id not in self._index:
+                raise ExperienceNotFound(query_id)
+        self._append({"op": "signals", "query_id": query_id, "signals": signals.to_dict()})
         return self.get(query_id)
 
     def get(self, query_id: str) -> Experience:
@@ -142,6 +194,7 @@ class ExperienceBuffer:
         has_evaluation: bool | None = None,
         since: datetime | None = None,
         asked_by: int | None = None,
+        has_signals: bool | None = None,
         limit: int = 100,
         newest_first: bool = False,
     ) -> list[Experience]:
@@ -159,10 +212,20 @@ class ExperienceBuffer:
                     continue
                 if asked_by is not None and entry.asked_by != asked_by:
                     continue
+                if has_signals is not None and (entry.viewed is not None or entry.rephrased) != has_signals:
+                    continue
                 if len(chosen) >= limit:
                     break
                 chosen.append(entry)
             return [self._load(e) for e in chosen]
+
+    def created_times(self, *, since: datetime | None = None) -> list[datetime]:
+        """When each experience created at or after ``since`` was created, in journal order: from the index alone,
+        no record read from disk (what counting answers over a window costs)."""
+        with self._thread_lock:
+            self._catch_up()
+            times = (datetime.fromisoformat(e.created_at) for e in self._index.values())
+            return [t for t in times if since is None or t >= since]
 
     def iter_all(self):
         """Every experience, oldest first (reads each from disk; for training and replay)."""
@@ -203,6 +266,41 @@ class ExperienceBuffer:
             self._catch_up()
             fresh = min(self._feedback_seen - cursor, len(self._feedback_log))
             return (list(self._feedback_log)[-fresh:] if fresh > 0 else []), self._feedback_seen
+
+    def signals_stats(self) -> SignalsStats:
+        """How the held answers were used (from the index: no record is read)."""
+        with self._thread_lock:
+            self._catch_up()
+            entries = [e for e in self._index.values() if e.viewed is not None or e.rephrased]
+        viewed = [e.viewed for e in entries if e.viewed is not None]
+        by_type: dict[str, list[float]] = {}
+        for report in viewed:
+            for widget_type, visible_ms in report.widgets:
+                by_type.setdefault(widget_type, []).append(visible_ms)
+        times = [v for views in by_type.values() for v in views]
+        waits = [r.next_question_after_ms for r in viewed if r.next_question_after_ms is not None]
+        return SignalsStats(
+            answers=len(entries),
+            reported=len(viewed),
+            rephrased=sum(e.rephrased for e in entries),
+            widgets_reported=len(times),
+            mean_visible_ms=_mean(times),
+            mean_visible_ms_by_type={t: _mean(v) for t, v in sorted(by_type.items())},
+            mean_next_question_after_ms=_mean(waits),
+        )
+
+    def signals_cursor(self) -> int:
+        """A cursor just after every signals record seen so far (see :meth:`signals_since`)."""
+        with self._thread_lock:
+            self._catch_up()
+            return self._signals_seen
+
+    def signals_since(self, cursor: int) -> tuple[list[str], int]:
+        """Query ids that got signals after ``cursor`` (from any process), oldest first, and the new cursor."""
+        with self._thread_lock:
+            self._catch_up()
+            fresh = min(self._signals_seen - cursor, len(self._signals_log))
+            return (list(self._signals_log)[-fresh:] if fresh > 0 else []), self._signals_seen
 
     def compact(self) -> None:
         """Rewrite the journal as one line per live experience (the newest ``capacity``)."""
@@ -299,6 +397,7 @@ class ExperienceBuffer:
             exp = record["experience"]
             feedback = Feedback.from_dict(exp["feedback"]) if exp.get("feedback") else None
             rich = feedback is not None and feedback.is_rich
+            signals = ImplicitSignals.from_dict(exp["signals"]) if exp.get("signals") else None
             self._index[exp["query_id"]] = _Entry(
                 add_offset=offset,
                 created_at=exp["created_at"],
@@ -306,6 +405,8 @@ class ExperienceBuffer:
                 has_evaluation=rich,
                 evaluated_by=feedback.source if rich else None,
                 asked_by=exp.get("asked_by"),
+                rephrased=signals is not None and signals.rephrased,
+                viewed=_Viewed.of(signals) if signals else None,
             )
             while len(self._index) > self.capacity:
                 self._index.popitem(last=False)
@@ -319,15 +420,30 @@ class ExperienceBuffer:
                 entry.has_feedback = True
                 if feedback.is_rich:
                     entry.has_evaluation, entry.evaluated_by = True, feedback.source
+        elif record.get("op") == "signals":
+            self._signals_log.append(record["query_id"])
+            self._signals_seen += 1
+            entry = self._index.get(record["query_id"])
+            if entry is not None:
+                signals = ImplicitSignals.from_dict(record["signals"])
+                entry.rephrased = entry.rephrased or signals.rephrased
+                if signals.reported_at is not None:
+                    entry.signals_offset, entry.viewed = offset, _Viewed.of(signals)
 
     def _load(self, entry: _Entry, reader=None) -> Experience:
-        """The experience: its add record with every later feedback record folded in (read from disk)."""
+        """The experience: its add record with every later feedback and its newest signals folded in (from disk)."""
         fd = (reader or self._reader).fileno()
         experience = Experience.from_dict(json.loads(_read_line(fd, entry.add_offset))["experience"])
         feedback = experience.feedback
         for offset in entry.feedback_offsets:
             feedback = _merge(feedback, Feedback.from_dict(json.loads(_read_line(fd, offset))["feedback"]))
-        return replace(experience, feedback=feedback)
+        signals = experience.signals
+        if entry.signals_offset is not None:
+            report = ImplicitSignals.from_dict(json.loads(_read_line(fd, entry.signals_offset))["signals"])
+            signals = _merge_signals(signals, report)
+        if entry.rephrased:
+            signals = _merge_signals(signals, ImplicitSignals(rephrased=True))
+        return replace(experience, feedback=feedback, signals=signals)
 
 
 def _read_line(fd: int, offset: int) -> bytes:
@@ -358,6 +474,20 @@ def _merge(old: Feedback | None, new: Feedback) -> Feedback:
     rater = old if old.source == OPERATOR and new.source != OPERATOR else new
     evaluation = new if new.is_rich or not old.is_rich else old
     return replace(evaluation, rating=rater.rating, source=rater.source, received_at=new.received_at)
+
+
+def _merge_signals(old: ImplicitSignals | None, new: ImplicitSignals) -> ImplicitSignals:
+    """Fold later signals into earlier ones: a console report replaces the earlier report (its totals include
+    what that one counted); ``rephrased`` stays once set. A record without a report (``reported_at`` None, the
+    server's rephrase note) leaves the report as it was."""
+    if old is None:
+        return new
+    report = new if new.reported_at is not None else old
+    return replace(report, rephrased=old.rephrased or new.rephrased)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
 
 
 @functools.cache

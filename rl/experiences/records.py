@@ -10,8 +10,10 @@ Schema versions: 1, the first; 2 adds ``user_role``, the asker's role; 3 adds
 ``conversation_id`` and ``turn`` (a follow-up's ``intent`` is the resolved one,
 with ``inherited`` naming what it took from the conversation) and ``resolver``
 (``rules``, or ``llm`` when the language-model resolver read the intent); 4 adds ``asked_by``, the asker's
-user id (who may read and rate it). An older record is read as version 4 with the fields it lacks set to None
-(an answer nobody owns: only staff and judges see it).
+user id (who may read and rate it); 5 adds ``signals``, how the asker used the answer (:class:`ImplicitSignals`: the
+console's per-widget viewing totals, the time to the next question, and ``rephrased`` when the same question came
+again in other words). An older record is read as version 5 with the fields it lacks set to None (an answer nobody
+owns: only staff and judges see it; no signals).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from datetime import datetime
 
 from industrial.timestamps import iso_timestamp
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 RATINGS = ("up", "down")
 
 
@@ -94,6 +96,48 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class WidgetSignals:
+    """How one widget of an answer was used, as the console counted it: totals since the answer was shown."""
+
+    widget_index: int
+    widget_type: str
+    visible_ms: float = 0.0  # time on screen
+    expansions: int = 0  # times opened full size
+    hovers: int = 0  # times the pointer rested on it
+
+
+@dataclass(frozen=True)
+class ImplicitSignals:
+    """How the asker used an answer, without rating it.
+
+    The console reports its totals so far (``widgets``, ``next_question_after_ms``); its newest report replaces
+    the ones before, so a retried report never counts twice. ``rephrased`` is the server's: the asker asked the
+    same thing again in other words soon after (the answer evidently did not satisfy); it stays once set.
+    ``reported_at`` is when the console's newest report arrived (None: it has not reported).
+    """
+
+    widgets: list[WidgetSignals] = field(default_factory=list)
+    next_question_after_ms: float | None = None
+    rephrased: bool = False
+    reported_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["reported_at"] = iso_timestamp(self.reported_at, utc="+00:00")  # the journal's form
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImplicitSignals:
+        return cls(
+            **{
+                **data,
+                "widgets": [WidgetSignals(**w) for w in data.get("widgets", [])],
+                "reported_at": _parse(data.get("reported_at")),
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Experience:
     query_id: str
     transcript: str
@@ -114,6 +158,7 @@ class Experience:
     turn: int | None = None  # its turn there, from 1
     resolver: str | None = None  # who read the intent: "rules", or "llm" (the language-model resolver)
     asked_by: int | None = None  # the asker's user id (Django's auth user); None: recorded before version 4
+    signals: ImplicitSignals | None = None  # how the asker used it (version 5); None: no signal yet
 
     @property
     def rating(self) -> str | None:
@@ -129,6 +174,7 @@ class Experience:
         data["candidates"] = [asdict(c) for c in self.candidates]
         data["created_at"] = iso_timestamp(self.created_at, utc="+00:00")  # the journal's form
         data["feedback"] = self.feedback.to_dict() if self.feedback else None
+        data["signals"] = self.signals.to_dict() if self.signals else None
         return data
 
     @classmethod
@@ -143,6 +189,7 @@ class Experience:
                 "candidates": [CandidateRecord(**c) for c in data["candidates"]],
                 "created_at": _parse(data["created_at"]),
                 "feedback": Feedback.from_dict(data["feedback"]) if data.get("feedback") else None,
+                "signals": ImplicitSignals.from_dict(data["signals"]) if data.get("signals") else None,
             }
         )
 

@@ -20,6 +20,23 @@ scores: no appropriateness or size term).
 and without it r_i = the plan's reward (basic or extended). Tier 1 learns
 from one example per shown widget, plus a positive example (``MISSING_BONUS``)
 for each missing widget that was among the candidates.
+
+**Implicit reward** (how the asker used the answer, ``Experience.signals``): a
+weak example per shown widget i of n, weighted ``w`` (``TIER1_IMPLICIT_WEIGHT``)
+in the loss where an explicit example weighs 1::
+
+    δ_i = clip(n · v_i / Σv − 1, −1, 1)      viewing time v_i against the answer's other widgets (n ≥ 2)
+        + 0.2 if the widget was expanded
+
+Viewing time says which of an answer's widgets served better, not whether the
+answer was good, so these examples are *relative*: when first learned, widget
+i's target becomes the answer's mean predicted reward then plus ``δ_i − mean δ``
+(``Tier1Learner.anchored``), teaching the order of the answer's widgets, not
+their level.
+An answer asked again in other words did not satisfy: its examples are
+absolute, ``r_i = clip(δ_i − 0.5, −1, 1)`` (``δ_i`` 0 for a lone widget).
+Without a rephrase, an answer of one widget, or one never on screen and never
+expanded, gives no example.
 """
 
 from __future__ import annotations
@@ -36,6 +53,8 @@ MISSING_CAP = 3
 WIDGET_SCORE_WEIGHT = 0.6
 WIDGET_SIZE_WEIGHT = 0.4
 MISSING_BONUS = 0.5
+EXPANSION_BONUS = 0.2
+REPHRASE_PENALTY = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,8 @@ class WidgetReward:
     reward: float
     propensity: float | None  # None for examples the policy did not choose (a missing widget)
     rule_score: float
+    weight: float = 1.0  # in the loss: 1 for feedback, TIER1_IMPLICIT_WEIGHT for implicit signals
+    relative: bool = False  # the reward is an offset within its experience's examples (implicit signals), see above
 
 
 def basic_reward(rating: str | None) -> float:
@@ -94,6 +115,37 @@ def widget_rewards(experience: Experience) -> list[WidgetReward]:
             best = max(offered, key=lambda c: c.rule_score)
             examples.append(WidgetReward(missing, best.size, best.metric, MISSING_BONUS, None, best.rule_score))
     return examples
+
+
+def signal_rewards(experience: Experience, *, weight: float) -> list[WidgetReward]:
+    """Weak training examples from how the asker used the answer (empty without signals, or at weight 0)."""
+    signals, shown = experience.signals, experience.widgets
+    if weight <= 0 or signals is None or not shown:
+        return []
+    reported = {w.widget_index: w for w in signals.widgets if w.widget_index < len(shown)}
+    total = sum(w.visible_ms for w in reported.values())
+    expanded = {i for i, w in reported.items() if w.expansions > 0}
+    compared = len(shown) >= 2 and (total > 0 or bool(expanded))
+    if not (compared or signals.rephrased):
+        return []
+    rule_scores = {(c.widget_type, c.size, c.metric): c.rule_score for c in experience.candidates}
+    examples = []
+    for i, widget in enumerate(shown):
+        offset = 0.0
+        if compared:
+            viewed = reported[i].visible_ms if i in reported else 0.0
+            offset = (_clip(len(shown) * viewed / total - 1) if total > 0 else 0.0) + EXPANSION_BONUS * (i in expanded)
+        reward = _clip(offset - REPHRASE_PENALTY) if signals.rephrased else offset
+        rule = rule_scores.get((widget.widget_type, widget.size, widget.metric), 0.0)
+        examples.append(
+            WidgetReward(widget.widget_type, widget.size, widget.metric, reward, widget.propensity, rule,
+                         weight=weight, relative=not signals.rephrased)
+        )  # fmt: skip
+    return examples
+
+
+def _clip(value: float) -> float:
+    return max(-1.0, min(1.0, value))
 
 
 def _judged_reward(score: float | None, size_right: bool | None) -> float:

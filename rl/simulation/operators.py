@@ -12,6 +12,13 @@ summaries, small. Their feedback is noisy: a thumb that follows the plan's
 quality through logistic noise, and (most of the time) a rich evaluation
 with per-widget scores, size verdicts and missing widgets, as the LLM judge
 would give. A fixed seed gives the same people, questions and noise.
+
+How they use an answer without rating it (``SimulatedViewing``, the dwell
+model): each widget stays on screen for a time that grows with its hidden
+utility, ``base_ms · exp(sensitivity · u + N(0, noise))``, a widget worth
+more than 0.5 is expanded now and then, and a poor plan is now and then asked
+again in other words. Its own generator, so the feedback stream of a seed is
+the same with it or without.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from layer2.planning.widgets import CATALOG
 from layer2.understanding.intent import PlantVocabulary
 from layer2.understanding.roles import ROLES
 from layer2.understanding.vocabulary import resolve_metric
-from rl.experiences.records import Feedback, WidgetFeedback
+from rl.experiences.records import Feedback, ImplicitSignals, WidgetFeedback, WidgetSignals
 from rl.tier1.service import feedback_received
 
 ROLE_SHARES = (0.4, 0.4, 0.2)
@@ -181,6 +188,40 @@ class SimulatedOperators:
             received_at=timezone.now(),
             source="judge:simulated",
         )
+
+
+class SimulatedViewing:
+    """How the simulated asker uses an answer, as the console would report it (see the module docstring)."""
+
+    def __init__(
+        self,
+        seed: int,
+        base_ms: float = 4000.0,
+        sensitivity: float = 1.0,
+        noise: float = 0.6,
+        rephrase_below: float = 0.6,
+    ):
+        self.rng = np.random.default_rng([seed, 1])  # apart from SimulatedOperators' draws
+        self.base_ms = base_ms
+        self.sensitivity = sensitivity
+        self.noise = noise
+        self.rephrase_below = rephrase_below
+
+    def signals(self, question: Question, answer: Answer) -> ImplicitSignals:
+        """The console's report: per widget, time on screen, expansions and hovers; the time to the next question."""
+        rng, intent, widgets = self.rng, answer.intent, []
+        for i, w in enumerate(answer.widgets):
+            u = utility(question.role, intent.intent_type, intent.equipment_type, w.widget_type, w.size)
+            visible = self.base_ms * math.exp(self.sensitivity * u + rng.normal(0, self.noise))
+            expansions = int(u > 0.5 and rng.random() < 0.3)
+            widgets.append(WidgetSignals(i, w.widget_type, round(visible, 1), expansions, int(rng.poisson(2))))
+        reading = sum(w.visible_ms for w in widgets) / max(len(widgets), 1)
+        next_question = round(reading + float(rng.exponential(3000.0)), 1)
+        return ImplicitSignals(widgets=widgets, next_question_after_ms=next_question, reported_at=timezone.now())
+
+    def rephrases(self, quality: float) -> bool:
+        """Whether the asker, served a plan of this quality (0..1), asks again in other words."""
+        return bool(self.rng.random() < max(0.0, self.rephrase_below - quality))
 
 
 def _sigmoid(x: float) -> float:

@@ -23,7 +23,15 @@ as updates accumulate.
 
 **Learning.** Each feedback gives one example per shown widget (and one per
 missing widget the judge asked for); ``learn`` takes an Adam step on them at
-once, so a rating re-ranks the next answer. The step size anneals with
+once, so a rating re-ranks the next answer. Implicit signals (how the asker
+used an answer) give weak examples: each weighs ``WidgetReward.weight`` in the
+squared error where a feedback example weighs 1, and their steps do not anneal
+exploration, which follows feedback. *Relative* examples (viewing time: which
+of an answer's widgets served better, not how good the answer was) are
+anchored when first learned (``anchored``): each target is the answer's mean
+predicted reward then plus the example's deviation from the answer's mean
+reward, so they order the answer's widgets and hold them at the level they
+had, however often replay repeats them. The step size anneals with
 feedback like τ (``learning_rate`` to ``min_learning_rate``): one judge score
 is noisy, so later ratings are averaged over many rather than each moving the
 scorer as far as the first. A background thread (``rl/tier1/service.py``) also
@@ -43,7 +51,7 @@ import logging
 import math
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +64,7 @@ from rl.experiences.reward import WidgetReward
 from rl.tier1.features import INTENT_FEATURES, WIDGET_FEATURES, intent_features, widget_features
 
 logger = logging.getLogger(__name__)
+LOSSES_KEPT = 4000  # the newest updates' losses: loss_trend, and the learning view's loss_history
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ class Tier1Learner:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate, fused=True)
         self.step = 0  # optimizer steps, replay included
         self.observed = 0  # feedback learned from: exploration anneals with this, not with replay
-        self.losses: deque[float] = deque(maxlen=500)
+        self.losses: deque[float] = deque(maxlen=LOSSES_KEPT)  # one an update, newest last
         self._rng = np.random.default_rng(config.seed)
         self._lock = threading.Lock()
 
@@ -199,30 +208,70 @@ class Tier1Learner:
     # -- learning --------------------------------------------------------------
 
     def learn(
-        self, intent: dict, examples: list[WidgetReward], repeats: int = 1, role: str | None = None
+        self,
+        intent: dict,
+        examples: list[WidgetReward],
+        repeats: int = 1,
+        role: str | None = None,
+        *,
+        feedback: bool = True,
     ) -> float | None:
-        """Learn one experience's feedback: an Adam step (``repeats``) towards its rewards; returns the loss."""
+        """Learn one experience's feedback: an Adam step (``repeats``) towards its rewards; returns the loss.
+
+        ``feedback`` False (implicit signals' weak examples): the step does not count towards annealing.
+        """
         loss = self.learn_many([(intent, role, examples)], repeats)
-        if loss is not None:
+        if loss is not None and feedback:
             self.observed += 1
         return loss
 
     def learn_many(self, batch: list[tuple[dict, str | None, list[WidgetReward]]], repeats: int = 1) -> float | None:
-        """One Adam step on the examples of several experiences, each (intent, role, examples), at once (replay)."""
+        """One Adam step on the examples of several experiences, each (intent, role, examples), at once (replay).
+
+        Relative examples not yet anchored are anchored now (``anchored``)."""
+        batch = [(intent, role, self.anchored(intent, examples, role)) for intent, role, examples in batch]
         rows = [(intent, role, e) for intent, role, examples in batch for e in examples]
         if not rows:
             return None
         q = torch.from_numpy(np.stack([intent_features(intent, role) for intent, role, _ in rows]))
         w = torch.from_numpy(np.stack([_example_features(intent, e) for intent, _, e in rows]))
         target = torch.tensor([e.reward for _, _, e in rows], dtype=torch.float32)
-        return self.learn_batch(q, w, target, repeats)
+        weights = [e.weight for _, _, e in rows]
+        weight = None if all(x == 1.0 for x in weights) else torch.tensor(weights, dtype=torch.float32)
+        return self.learn_batch(q, w, target, repeats, weight)
 
-    def learn_batch(self, q: torch.Tensor, w: torch.Tensor, target: torch.Tensor, repeats: int = 1) -> float:
+    def anchored(self, intent: dict, examples: list[WidgetReward], role: str | None = None) -> list[WidgetReward]:
+        """``examples`` with the relative ones made absolute: the mean predicted reward of the relative ones now,
+        plus each one's deviation from their mean reward (see the module docstring). The others as they are."""
+        relative = [e for e in examples if e.relative]
+        if not relative:
+            return examples
+        q = torch.from_numpy(intent_features(intent, role)).expand(len(relative), -1)  # (n, INTENT_FEATURES)
+        w = torch.from_numpy(np.stack([_example_features(intent, e) for e in relative]))  # (n, WIDGET_FEATURES)
+        with self._lock, torch.no_grad():
+            level = float(self.model(q, w).mean())
+        mean = sum(e.reward for e in relative) / len(relative)
+        return [replace(e, reward=level + e.reward - mean, relative=False) if e.relative else e for e in examples]
+
+    def learn_batch(
+        self,
+        q: torch.Tensor,
+        w: torch.Tensor,
+        target: torch.Tensor,
+        repeats: int = 1,
+        weight: torch.Tensor | None = None,
+    ) -> float:
+        """Adam steps on a batch: (batch, INTENT_FEATURES), (batch, WIDGET_FEATURES), (batch,) targets and weights
+        (None: every row weighs 1)."""
         with self._lock:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate
             for _ in range(repeats):
-                loss = nn.functional.mse_loss(self.model(q, w), target)
+                prediction = self.model(q, w)  # (batch,)
+                if weight is None:
+                    loss = nn.functional.mse_loss(prediction, target)
+                else:
+                    loss = (weight * (prediction - target) ** 2).mean()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -239,6 +288,20 @@ class Tier1Learner:
             "recent_mean": float(np.mean(recent)) if recent else None,
             "previous_mean": float(np.mean(before)) if before else None,
         }
+
+    def loss_history(self, every: int = 20) -> list[tuple[int, float]]:
+        """(step, mean loss) of each ``every`` updates kept, oldest first: at most ``LOSSES_KEPT / every`` points.
+
+        Points are aligned on step numbers (one step an update), so a point stays put as newer losses arrive; the
+        newest may average fewer than ``every`` and the oldest, cut by ``LOSSES_KEPT``, too.
+        """
+        with self._lock:
+            losses, step = list(self.losses), self.step
+        first = step - len(losses) + 1  # the step of losses[0]
+        groups: dict[int, list[float]] = {}
+        for i, loss in enumerate(losses):
+            groups.setdefault((first + i - 1) // every, []).append(loss)
+        return [(min((group + 1) * every, step), float(np.mean(values))) for group, values in groups.items()]
 
     # -- persistence -------------------------------------------------------------
 
@@ -264,7 +327,7 @@ class Tier1Learner:
             self.model.load_state_dict(state["model"])
             self.step = int(state["step"])
             self.observed = int(state["observed"])
-            self.losses = deque(state["losses"], maxlen=500)
+            self.losses = deque(state["losses"], maxlen=LOSSES_KEPT)
 
 
 def _candidate_features(intent: dict, c: Candidate) -> np.ndarray:

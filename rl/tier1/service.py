@@ -13,6 +13,12 @@ starts at import). Every worker ranks with its own copy of the scorer.
   reservoir of past examples between them, and saves a checkpoint every few
   seconds. A leader that dies releases the lock with its process, and another
   worker takes over within a second or two.
+* **Implicit signals** (how the asker used an answer: viewing times, a
+  rephrase), with ``implicit_weight`` above 0, are learned by the leader as
+  weak rewards (``rl/experiences/reward.signal_rewards``): it tails the
+  journal's signals records and learns each answer's once, when no newer
+  record has come for ``signals_settle_seconds`` (the console reports totals
+  so far, and a rephrase note may follow). At weight 0 nothing of this runs.
 * **Followers** reload the newest good checkpoint whenever one appears.
 * **Shutdown** (``stop_service``, from gunicorn's ``worker_exit``) stops the
   thread, saves a last checkpoint if leading and releases the lock.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -35,7 +42,7 @@ from filelock import FileLock, Timeout
 
 from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
 from rl.experiences.records import Experience
-from rl.experiences.reward import widget_rewards
+from rl.experiences.reward import signal_rewards, widget_rewards
 
 if TYPE_CHECKING:  # torch is imported by the service, not by every module that reports feedback
     from rl.tier1.scorer import Tier1Learner
@@ -54,11 +61,31 @@ class ServiceConfig:
     replay_per_poll: int = field(default=4, metadata={"help": "Replayed minibatches between polls."})
     replay_batch: int = field(default=8, metadata={"help": "Past experiences per replayed step."})
     reservoir: int = field(default=5000, metadata={"help": "Past examples kept for replay."})
+    implicit_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of implicit signals' weak rewards in the loss, where feedback weighs 1 "
+            "(TIER1_IMPLICIT_WEIGHT); 0: signals are not learned."
+        },
+    )
+    signals_settle_seconds: float = field(
+        default=120.0,
+        metadata={
+            "help": "An answer's signals are learned once no newer signal for it has come for this long: at "
+            "least the rephrase window (REPHRASE_WINDOW_SECONDS), so a rephrase is in before it is learned."
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("poll_seconds", "checkpoint_seconds"):
             if not getattr(self, name) > 0:  # also refuses NaN
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.implicit_weight <= 1:  # also refuses NaN
+            raise ValueError(
+                f"implicit_weight must be between 0 and 1 (feedback weighs 1), got {self.implicit_weight!r}"
+            )
+        if not (self.signals_settle_seconds >= 0 and math.isfinite(self.signals_settle_seconds)):
+            raise ValueError(f"signals_settle_seconds must be 0 or more, got {self.signals_settle_seconds!r}")
 
 
 class Tier1Service:
@@ -81,6 +108,9 @@ class Tier1Service:
         self._reservoir: deque = deque(maxlen=config.reservoir)
         self._sampler = random.Random(learner.config.seed)  # replay draws repeat with the learner's seed
         self._learned: OrderedDict[tuple, None] = OrderedDict()  # (query id, feedback time) already learned
+        self._signals_cursor = 0  # signals records of the journal already seen (leader)
+        self._signals_pending: OrderedDict[str, float] = OrderedDict()  # query id -> when its newest signal was seen
+        self._signals_learned: OrderedDict[str, None] = OrderedDict()  # answers whose signals were learned
         self._loaded_checkpoint: Path | None = None
         self._last_save = 0.0
         self._dirty = False
@@ -101,6 +131,50 @@ class Tier1Service:
         self._reservoir.append((experience.intent, experience.user_role, examples))
         self._dirty = True
         return self.learner.learn(experience.intent, examples, role=experience.user_role)
+
+    # -- the implicit signals path -----------------------------------------------
+
+    def observe_signals(self, experience: Experience) -> float | None:
+        """Learn an answer's implicit signals as weak rewards, once; returns the loss (None: nothing learned)."""
+        if experience.query_id in self._signals_learned:
+            return None
+        examples = signal_rewards(experience, weight=self.config.implicit_weight)
+        if not examples:
+            return None
+        self._signals_learned[experience.query_id] = None
+        if len(self._signals_learned) > self.config.reservoir * 4:
+            self._signals_learned.popitem(last=False)
+        examples = self.learner.anchored(experience.intent, examples, experience.user_role)  # replayed as learned now
+        self._reservoir.append((experience.intent, experience.user_role, examples))
+        self._dirty = True
+        return self.learner.learn(experience.intent, examples, role=experience.user_role, feedback=False)
+
+    def learn_new_signals(self, now: float | None = None) -> int:
+        """Learn the signals of answers that have settled (see the module docstring); returns how many were learned.
+
+        ``now`` is ``time.monotonic()``'s (the bench passes its own clock). At weight 0 it reads nothing.
+        """
+        if self.config.implicit_weight <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        query_ids, self._signals_cursor = self.buffer.signals_since(self._signals_cursor)
+        pending = self._signals_pending
+        for query_id in query_ids:
+            pending[query_id] = now
+            pending.move_to_end(query_id)
+        while len(pending) > self.config.reservoir * 4:
+            pending.popitem(last=False)
+        learned = 0
+        while pending:
+            query_id, seen = next(iter(pending.items()))
+            if now - seen < self.config.signals_settle_seconds:
+                break  # the rest were seen later still
+            del pending[query_id]
+            try:
+                learned += self.observe_signals(self.buffer.get(query_id)) is not None
+            except ExperienceNotFound:
+                continue  # evicted since: nothing to learn
+        return learned
 
     # -- the background thread -------------------------------------------------
 
@@ -134,7 +208,7 @@ class Tier1Service:
             self._try_lead()
         if self.is_leader:
             # Replay while learning is unsaved: after new feedback, until the next checkpoint; idle otherwise.
-            if self._learn_new_feedback() or self._dirty:
+            if self._learn_new_feedback() + self.learn_new_signals() or self._dirty:
                 self._replay()
             self._save()
         else:
@@ -149,6 +223,14 @@ class Tier1Service:
         self._cursor = self.buffer.feedback_cursor()
         for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
             self._reservoir.appendleft((experience.intent, experience.user_role, widget_rewards(experience)))
+        if self.config.implicit_weight > 0:
+            self._signals_cursor = self.buffer.signals_cursor()
+            for experience in self.buffer.list(has_signals=True, limit=self.config.reservoir, newest_first=True):
+                if len(self._reservoir) >= self.config.reservoir:
+                    break  # feedback first: a full reservoir keeps it
+                if examples := signal_rewards(experience, weight=self.config.implicit_weight):
+                    anchored = self.learner.anchored(experience.intent, examples, experience.user_role)
+                    self._reservoir.appendleft((experience.intent, experience.user_role, anchored))
         self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
         self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
@@ -255,7 +337,11 @@ def start_service() -> Tier1Service | None:
     from rl.tier1.scorer import Tier1Learner
 
     torch.set_num_threads(1)  # several workers share the cores; a tiny model gains nothing from more
-    _service = Tier1Service(Tier1Learner(), get_experience_buffer(), settings.STATE_DIR)
+    config = ServiceConfig(
+        implicit_weight=settings.TIER1_IMPLICIT_WEIGHT,
+        signals_settle_seconds=max(ServiceConfig.signals_settle_seconds, settings.REPHRASE_WINDOW_SECONDS),
+    )
+    _service = Tier1Service(Tier1Learner(), get_experience_buffer(), settings.STATE_DIR, config)
     _service.start()
     return _service
 

@@ -76,7 +76,7 @@ def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api
     recorded = api_client.get(EXPERIENCES).json()["experiences"]
     assert [e["query_id"] for e in recorded] == asked
     assert [e["user_role"] for e in recorded] == [None, "engineer", "manager"]
-    assert {e["schema_version"] for e in recorded} == {4}
+    assert {e["schema_version"] for e in recorded} == {5}
 
 
 def test_feedback_for_an_unknown_query_is_404(api_client, serving):

@@ -1,5 +1,6 @@
 """Create (or reuse) an API user and print their token."""
 
+import os
 import re
 
 from django.contrib.auth import get_user_model
@@ -30,6 +31,13 @@ class Command(BaseCommand):
             choices=ROLES,
             help="The user's role at the plant; answers are ranked for it (an existing role is kept if omitted).",
         )
+        parser.add_argument(
+            "--password-env",
+            metavar="VARIABLE",
+            help="Set the console sign-in password from this environment variable (not the command line, which "
+            "other users of the machine can read). Without it, an existing password is kept; a new user has none "
+            "and can use only the token.",
+        )
         parser.add_argument("--quiet", action="store_true", help="Print only the token (for scripts).")
 
     def handle(self, *args, **options):
@@ -43,6 +51,8 @@ class Command(BaseCommand):
             user.set_unusable_password()
         if options["staff"] and not user.is_staff:
             user.is_staff = True
+        if options["password_env"]:
+            user.set_password(_password(options["password_env"]))
         user.save()
         if options["role"]:
             OperatorProfile.objects.set_role(user=user, role=options["role"])
@@ -59,3 +69,10 @@ class Command(BaseCommand):
             + [OperatorProfile.objects.role_of(user) or "no role"]
         )
         self.stdout.write(f"User {username} ({', '.join(details)}); token: {token.key}")
+
+
+def _password(variable: str) -> str:
+    password = os.environ.get(variable, "")
+    if len(password) < 8:
+        raise CommandError(f"--password-env {variable}: the variable must hold a password of at least 8 characters")
+    return password

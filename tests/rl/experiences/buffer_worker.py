@@ -24,14 +24,30 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
-from rl.experiences.records import CandidateRecord, Experience, Feedback, WidgetChoice, WidgetFeedback
+from rl.experiences.records import (
+    CandidateRecord,
+    Experience,
+    Feedback,
+    ImplicitSignals,
+    WidgetChoice,
+    WidgetFeedback,
+    WidgetSignals,
+)
 
 CREATED = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
 VISIBLE_TIMEOUT_S = 30.0
 
 
-def make_experience(query_id: str, *, seq: int = 0, transcript_pad: int = 0, feedback: Feedback | None = None):
-    """An experience with every field set, distinct per ``seq``, its transcript padded to make long lines."""
+def make_experience(
+    query_id: str,
+    *,
+    seq: int = 0,
+    transcript_pad: int = 0,
+    feedback: Feedback | None = None,
+    signals: ImplicitSignals | None = None,
+):
+    """An experience with every field set (``feedback`` and ``signals`` as given), distinct per ``seq``, its
+    transcript padded to make long lines."""
     return Experience(
         query_id=query_id,
         transcript=f"what is the temperature of pump {seq} in °C? 🌡" + " and then?" * (transcript_pad // 10),
@@ -64,6 +80,17 @@ def make_experience(query_id: str, *, seq: int = 0, transcript_pad: int = 0, fee
         turn=seq + 1,
         resolver="llm",
         asked_by=7,
+        signals=signals,
+    )
+
+
+def console_report(*, seq: int = 0, trend_ms: float = 5300.5, kpi_ms: float = 1200.0) -> ImplicitSignals:
+    """A console's report on ``make_experience``'s two widgets (a trend, then a KPI), every field set."""
+    return ImplicitSignals(
+        widgets=[WidgetSignals(0, "trend", trend_ms, 1, 4), WidgetSignals(1, "kpi", kpi_ms, 0, 1)],
+        next_question_after_ms=12000.25,
+        rephrased=False,
+        reported_at=CREATED + timedelta(minutes=2, seconds=seq),
     )
 
 

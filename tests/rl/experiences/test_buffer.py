@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 
 from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
-from rl.experiences.records import Experience, Feedback
+from rl.experiences.records import Experience, Feedback, ImplicitSignals
 from tests.rl.experiences.buffer_worker import (
     CREATED,
     add_then_rate_peer,
+    console_report,
     feedback_for,
     make_experience,
     rich_feedback,
@@ -60,9 +61,11 @@ def expected_experience(query_id: str, feedback: Feedback | None = None, transcr
 
 
 def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reopen(tmp_path):
-    judged = make_experience("q-judged", seq=7, feedback=rich_feedback("down", seq=7))
+    signals = replace(console_report(seq=7), rephrased=True)
+    judged = make_experience("q-judged", seq=7, feedback=rich_feedback("down", seq=7), signals=signals)
     assert all(getattr(judged, f.name) not in (None, "", [], {}) for f in fields(Experience)), "a field is unset"
     assert all(getattr(judged.feedback, f.name) not in (None, "", []) for f in fields(Feedback)), "a field is unset"
+    assert all(getattr(signals, f.name) not in (None, [], False) for f in fields(ImplicitSignals)), "a field is unset"
     assert Experience.from_dict(judged.to_dict()) == judged
     assert Experience.from_dict(json.loads(json.dumps(judged.to_dict()))) == judged
     assert Feedback.from_dict(json.loads(json.dumps(judged.feedback.to_dict()))) == judged.feedback
@@ -85,21 +88,25 @@ def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reope
         assert list(view.iter_all()) == [judged, replace(later, feedback=evaluation)]
 
 
-def test_a_version_1_record_from_an_older_journal_reads_as_version_4_without_a_role_conversation_or_owner(tmp_path):
-    current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3))
+def test_a_version_1_record_from_an_older_journal_reads_as_version_5_without_a_role_conversation_owner_or_signals(
+    tmp_path,
+):
+    current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3), signals=console_report(seq=3))
     old = current.to_dict()
-    for newer in ("user_role", "conversation_id", "turn", "resolver", "asked_by"):
+    for newer in ("user_role", "conversation_id", "turn", "resolver", "asked_by", "signals"):
         del old[newer]
     old["schema_version"] = 1
     upgraded = Experience.from_dict(json.loads(json.dumps(old)))
-    assert upgraded == replace(current, user_role=None, conversation_id=None, turn=None, resolver=None, asked_by=None)
-    assert upgraded.schema_version == 4
+    assert upgraded == replace(
+        current, user_role=None, conversation_id=None, turn=None, resolver=None, asked_by=None, signals=None
+    )
+    assert upgraded.schema_version == 5
     assert Experience.from_dict(upgraded.to_dict()) == upgraded
     path = tmp_path / "experiences.jsonl"
     path.write_text(json.dumps({"op": "add", "experience": old}) + "\n")
     assert ExperienceBuffer(path).get("q-old") == upgraded
-    with pytest.raises(ValueError, match="schema_version 5"):
-        Experience.from_dict({**old, "schema_version": 5})
+    with pytest.raises(ValueError, match="schema_version 6"):
+        Experience.from_dict({**old, "schema_version": 6})
 
 
 # -- 2. many processes -----------------------------------------------------------------------------

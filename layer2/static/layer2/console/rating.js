@@ -1,0 +1,54 @@
+// Ratings of one answer: thumbs on the answer and on each widget, "wrong size", and widgets that were missing.
+// Every change posts the whole verdict to /api/layer2/feedback/ as the signed-in user; the newest one stands
+// (so a rating can be changed). Without a thumb on the answer, its rating follows the widgets' verdicts: down
+// if any widget is rated down, too big or small, or something is missing; otherwise up.
+
+import { api } from "./api.js";
+
+export class AnswerRating {
+  constructor({ answer, url, onSaved, onError }) {
+    this.answer = answer;
+    this.url = url;
+    this.onSaved = onSaved;
+    this.onError = onError;
+    this.thumb = null;  // "up" | "down" | null
+    this.widgets = new Map();  // widget index -> {thumb, wrongSize}
+    this.missing = [];
+    this.sent = Promise.resolve();
+  }
+
+  widget(index) {
+    if (!this.widgets.has(index)) this.widgets.set(index, { thumb: null, wrongSize: false });
+    return this.widgets.get(index);
+  }
+
+  rating() {
+    if (this.thumb) return this.thumb;
+    const verdicts = [...this.widgets.values()];
+    const doubt = verdicts.some((v) => v.thumb === "down" || v.wrongSize) || this.missing.length > 0;
+    return doubt ? "down" : "up";
+  }
+
+  body() {
+    const perWidget = [...this.widgets.entries()]
+      .filter(([, v]) => v.thumb || v.wrongSize)
+      .map(([index, v]) => ({
+        widget_index: index,
+        widget_type: this.answer.widgets[index].type,
+        appropriateness_score: v.thumb === null ? null : v.thumb === "up" ? 1 : 0,
+        size_appropriate: v.wrongSize ? false : null,
+      }));
+    return {
+      query_id: this.answer.query_id, rating: this.rating(),
+      per_widget_feedback: perWidget, missing_widgets: this.missing,
+    };
+  }
+
+  // Posts the current verdict; posts are made one after another, so the server keeps the newest.
+  save() {
+    const body = this.body();
+    this.sent = this.sent.then(() => api(this.url, { method: "POST", body }))
+      .then((result) => this.onSaved?.(result), (error) => this.onError?.(error));
+    return this.sent;
+  }
+}
