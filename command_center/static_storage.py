@@ -8,8 +8,8 @@ class ConsoleStaticStorage(CompressedManifestStaticFilesStorage):
 
     The console's scripts are ES modules that import one another: Django rewrites those imports to the hashed
     names too (``support_js_module_import_aggregation``), so an upgrade never mixes an old module with a new one.
-    Without a manifest (a test that never collected), templates fall back to the plain names.
+    Without a manifest (a server whose files were never collected), templates fall back to the plain names
+    (``SERVESTATIC_MANIFEST_STRICT`` in the settings: ServeStatic reads it over the class's attribute).
     """
 
     support_js_module_import_aggregation = True
-    manifest_strict = False
