@@ -191,8 +191,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "command_center.static_storage.ConsoleStaticStorage"},
 }
-# Not collected yet (a test server, a fresh checkout): pages still render, naming the files by their plain names.
-SERVESTATIC_MANIFEST_STRICT = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console"
 LOGOUT_REDIRECT_URL = "login"

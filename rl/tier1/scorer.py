@@ -28,10 +28,9 @@ used an answer) give weak examples: each weighs ``WidgetReward.weight`` in the
 squared error where a feedback example weighs 1, and their steps do not anneal
 exploration, which follows feedback. *Relative* examples (viewing time: which
 of an answer's widgets served better, not how good the answer was) are
-anchored when first learned (``anchored``): each target is the answer's mean
+anchored when learned (``anchored``): each target is the answer's mean
 predicted reward then plus the example's deviation from the answer's mean
-reward, so they order the answer's widgets and hold them at the level they
-had, however often replay repeats them. The step size anneals with
+reward, so they order the answer's widgets and leave their level where it was. The step size anneals with
 feedback like τ (``learning_rate`` to ``min_learning_rate``): one judge score
 is noisy, so later ratings are averaged over many rather than each moving the
 scorer as far as the first. A background thread (``rl/tier1/service.py``) also

@@ -18,7 +18,11 @@ starts at import). Every worker ranks with its own copy of the scorer.
   weak rewards (``rl/experiences/reward.signal_rewards``): it tails the
   journal's signals records and learns each answer's once, when no newer
   record has come for ``signals_settle_seconds`` (the console reports totals
-  so far, and a rephrase note may follow). At weight 0 nothing of this runs.
+  so far, and a rephrase note may follow): one weak step, never replayed
+  (the reservoir is feedback's: every answer has signals, and weak examples
+  crowding it out cost more than they taught, ``docs/benchmarks.md``). An
+  answer not settled when a leader stops is not learned. At weight 0 nothing
+  of this runs.
 * **Followers** reload the newest good checkpoint whenever one appears.
 * **Shutdown** (``stop_service``, from gunicorn's ``worker_exit``) stops the
   thread, saves a last checkpoint if leading and releases the lock.
@@ -135,7 +139,8 @@ class Tier1Service:
     # -- the implicit signals path -----------------------------------------------
 
     def observe_signals(self, experience: Experience) -> float | None:
-        """Learn an answer's implicit signals as weak rewards, once; returns the loss (None: nothing learned)."""
+        """Learn an answer's implicit signals as weak rewards, once, in one step (not replayed); returns the loss
+        (None: nothing learned)."""
         if experience.query_id in self._signals_learned:
             return None
         examples = signal_rewards(experience, weight=self.config.implicit_weight)
@@ -144,8 +149,6 @@ class Tier1Service:
         self._signals_learned[experience.query_id] = None
         if len(self._signals_learned) > self.config.reservoir * 4:
             self._signals_learned.popitem(last=False)
-        examples = self.learner.anchored(experience.intent, examples, experience.user_role)  # replayed as learned now
-        self._reservoir.append((experience.intent, experience.user_role, examples))
         self._dirty = True
         return self.learner.learn(experience.intent, examples, role=experience.user_role, feedback=False)
 
@@ -223,14 +226,8 @@ class Tier1Service:
         self._cursor = self.buffer.feedback_cursor()
         for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
             self._reservoir.appendleft((experience.intent, experience.user_role, widget_rewards(experience)))
-        if self.config.implicit_weight > 0:
+        if self.config.implicit_weight > 0:  # signals before this are not learned again: whoever led then did
             self._signals_cursor = self.buffer.signals_cursor()
-            for experience in self.buffer.list(has_signals=True, limit=self.config.reservoir, newest_first=True):
-                if len(self._reservoir) >= self.config.reservoir:
-                    break  # feedback first: a full reservoir keeps it
-                if examples := signal_rewards(experience, weight=self.config.implicit_weight):
-                    anchored = self.learner.anchored(experience.intent, examples, experience.user_role)
-                    self._reservoir.appendleft((experience.intent, experience.user_role, anchored))
         self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
         self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
