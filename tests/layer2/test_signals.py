@@ -6,8 +6,12 @@ asker reports; a question asked again in other words within the window marks the
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
+from layer2.implicit_signals import is_rephrase
 from rl.experiences.buffer import get_experience_buffer
 
 ORCHESTRATE, SIGNALS, EXPERIENCES = "/api/layer2/orchestrate/", "/api/layer2/signals/", "/api/layer2/experiences/"
@@ -147,3 +151,21 @@ def test_a_question_asked_again_past_the_window_or_in_a_new_conversation_is_no_r
     ask(api_client, "how much power is chiller one using", first["conversation_id"])  # past the window
     assert stored(api_client, first["query_id"]) is None
     assert get_experience_buffer().signals_stats().answers == 0
+
+
+def test_a_rephrase_asks_the_same_of_every_part_of_the_intent(serving):
+    answer = serving.answer("Show chiller 1 power")
+    previous, soon = answer.context, answer.context.answered_at + timedelta(seconds=5)
+
+    def again(intent) -> bool:
+        return is_rephrase(previous=previous, transcript="chiller one's power please", intent=intent, asked_at=soon,
+                           window=timedelta(seconds=120))  # fmt: skip
+
+    assert again(answer.intent)
+    changed = {"intent_type": "trend", "equipment_ids": ["chiller_002"], "equipment_type": "pump",
+               "metrics": ["load_percent"], "aggregation": "max", "refusal": "command"}  # fmt: skip
+    for field, value in changed.items():
+        assert not again(replace(answer.intent, **{field: value})), field
+    assert not again(replace(answer.intent, time_range=replace(answer.intent.time_range, label="today")))
+    assert not is_rephrase(previous=previous, transcript="SHOW chiller 1 power!", intent=answer.intent, asked_at=soon,
+                           window=timedelta(seconds=120))  # the same words: a refresh  # fmt: skip

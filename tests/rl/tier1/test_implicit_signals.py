@@ -3,6 +3,7 @@ answer when settled, and a scorer that moves toward the widgets the asker looks 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -156,19 +157,25 @@ def test_at_weight_0_the_signals_change_nothing_and_the_trainer_reads_none(db, s
         assert torch.equal(tensor, before[name]), name
 
 
-def test_a_new_leader_replays_the_journals_signals_at_a_weight_above_0(db, serving, tmp_path):
+def test_weak_examples_are_never_replayed_the_reservoir_is_feedbacks(db, serving, tmp_path):
+    """Learned once when settled; a new leader does not replay the journal's signals (every answer has signals:
+    replayed, they crowd out the feedback, docs/benchmarks.md)."""
     ask_and_view(serving, serving.buffer, 10)  # answered by the rules; viewed; nobody rated
-    service = Tier1Service(
-        Tier1Learner(), ExperienceBuffer(serving.buffer.path), tmp_path, ServiceConfig(poll_seconds=0.05,
-        implicit_weight=0.5)
-    )  # fmt: skip
-    service.start()
+    config = ServiceConfig(poll_seconds=0.05, implicit_weight=0.5, signals_settle_seconds=0)
+    learner = Tier1Learner()
+    teacher = Tier1Service(learner, serving.buffer, tmp_path / "old", config)
+    assert teacher.learn_new_signals() == 10 and learner.step == 10
+    teacher.replay(3)
+    assert learner.step == 10  # nothing to replay: the reservoir holds feedback only
+    successor = Tier1Service(Tier1Learner(), ExperienceBuffer(serving.buffer.path), tmp_path / "new", config)
+    successor.start()
     try:
-        _wait(lambda: service.is_leader)
+        _wait(lambda: successor.is_leader)
+        time.sleep(0.2)  # a few polls
     finally:
-        service.stop()
-    service.replay(3)
-    assert service.learner.step == 3 and service.learner.observed == 0
+        successor.stop()
+    successor.replay(3)
+    assert successor.learner.step == 0  # what the old leader learned is not learned again
 
 
 def test_an_answers_signals_are_learned_once_when_no_newer_one_has_come_for_the_settle_time(db, serving, tmp_path):
@@ -190,8 +197,6 @@ def test_an_answers_signals_are_learned_once_when_no_newer_one_has_come_for_the_
 
 
 def _wait(condition, timeout: float = 10.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
