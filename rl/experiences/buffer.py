@@ -106,6 +106,24 @@ class BufferStats:
     evaluations_by_source: dict[str, int] = field(default_factory=dict)
 
 
+class _LineLog:
+    """The query ids of one kind of journal line, in the order this process indexed them (the newest 100,000),
+    and how many it has seen ever: a cursor is that count, so tailing needs no offsets."""
+
+    def __init__(self, maxlen: int = 100_000):
+        self._ids: deque[str] = deque(maxlen=maxlen)
+        self.seen = 0
+
+    def append(self, query_id: str) -> None:
+        self._ids.append(query_id)
+        self.seen += 1
+
+    def since(self, cursor: int) -> tuple[list[str], int]:
+        """The ids after ``cursor``, oldest first (those still held), and the new cursor."""
+        fresh = min(self.seen - cursor, len(self._ids))
+        return (list(self._ids)[-fresh:] if fresh > 0 else []), self.seen
+
+
 @dataclass(frozen=True)
 class SignalsStats:
     """How answers were used, over the experiences held: what ``rl-status`` reports under ``signals``."""
@@ -134,10 +152,8 @@ class ExperienceBuffer:
         self._index: OrderedDict[str, _Entry] = OrderedDict()
         self._offset = 0
         self._lines = 0
-        self._feedback_log: deque[str] = deque(maxlen=100_000)  # query ids of feedback lines, in order
-        self._feedback_seen = 0  # how many feedback lines this process has indexed, ever
-        self._signals_log: deque[str] = deque(maxlen=100_000)  # query ids of signals lines, in order
-        self._signals_seen = 0  # how many signals lines this process has indexed, ever
+        self._feedback_lines = _LineLog()  # the feedback lines this process has indexed
+        self._signals_lines = _LineLog()  # the signals lines
         # Reads go through a handle on the file we indexed: if another process compacts (renames a new
         # file into place), this handle still reads the old one, whose offsets the index holds.
         self._reader = None
@@ -254,7 +270,7 @@ class ExperienceBuffer:
         """A cursor just after every feedback seen so far (see :meth:`feedback_since`)."""
         with self._thread_lock:
             self._catch_up()
-            return self._feedback_seen
+            return self._feedback_lines.seen
 
     def feedback_since(self, cursor: int) -> tuple[list[str], int]:
         """Query ids that got feedback after ``cursor`` (from any process), oldest first, and the new cursor.
@@ -264,8 +280,7 @@ class ExperienceBuffer:
         """
         with self._thread_lock:
             self._catch_up()
-            fresh = min(self._feedback_seen - cursor, len(self._feedback_log))
-            return (list(self._feedback_log)[-fresh:] if fresh > 0 else []), self._feedback_seen
+            return self._feedback_lines.since(cursor)
 
     def signals_stats(self) -> SignalsStats:
         """How the held answers were used (from the index: no record is read)."""
@@ -293,14 +308,13 @@ class ExperienceBuffer:
         """A cursor just after every signals record seen so far (see :meth:`signals_since`)."""
         with self._thread_lock:
             self._catch_up()
-            return self._signals_seen
+            return self._signals_lines.seen
 
     def signals_since(self, cursor: int) -> tuple[list[str], int]:
         """Query ids that got signals after ``cursor`` (from any process), oldest first, and the new cursor."""
         with self._thread_lock:
             self._catch_up()
-            fresh = min(self._signals_seen - cursor, len(self._signals_log))
-            return (list(self._signals_log)[-fresh:] if fresh > 0 else []), self._signals_seen
+            return self._signals_lines.since(cursor)
 
     def compact(self) -> None:
         """Rewrite the journal as one line per live experience (the newest ``capacity``)."""
@@ -411,8 +425,7 @@ class ExperienceBuffer:
             while len(self._index) > self.capacity:
                 self._index.popitem(last=False)
         elif record.get("op") == "feedback":
-            self._feedback_log.append(record["query_id"])
-            self._feedback_seen += 1
+            self._feedback_lines.append(record["query_id"])
             entry = self._index.get(record["query_id"])
             if entry is not None:
                 feedback = Feedback.from_dict(record["feedback"])
@@ -421,8 +434,7 @@ class ExperienceBuffer:
                 if feedback.is_rich:
                     entry.has_evaluation, entry.evaluated_by = True, feedback.source
         elif record.get("op") == "signals":
-            self._signals_log.append(record["query_id"])
-            self._signals_seen += 1
+            self._signals_lines.append(record["query_id"])
             entry = self._index.get(record["query_id"])
             if entry is not None:
                 signals = ImplicitSignals.from_dict(record["signals"])
