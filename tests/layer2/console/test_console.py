@@ -262,3 +262,34 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_and_a_wrong_password_is_refused
     assert page.locator("#question").is_visible()
     assert json.loads(page.locator("#console-config").inner_text())["account"]["username"] == "ana"
     watched.assert_clean()
+
+
+def test_the_learning_view_draws_tier1s_loss_when_tier1_runs(browser, plant_conninfo, static_root, tmp_path):
+    from command_center.local_server import start_local_server
+    from tests.layer2.console.conftest import PASSWORD
+
+    server = start_local_server(
+        timeseries_url=plant_conninfo, state_dir=tmp_path / "state", workers=1, STATIC_ROOT=str(static_root),
+        ENABLE_CONTINUOUS_RL="true",
+    )  # fmt: skip
+    try:
+        token = server.create_user("sam", "--staff", password=PASSWORD)
+        for _ in range(3):  # rated answers: Tier 1 learns, so it has a loss to draw
+            _, answer, _ = server.request("POST", "/api/layer2/orchestrate/", {"transcript": "Show chiller 1 power"},
+                                          token=token)  # fmt: skip
+            server.request(
+                "POST", "/api/layer2/feedback/", {"query_id": answer["query_id"], "rating": "up"}, token=token
+            )
+        context = browser.new_context()
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(server.base_url + "/learning/")
+        sign_in_as(page, "sam")
+        page.wait_for_selector("#loss-chart canvas")
+        assert page.locator("#tier1-detail").inner_text() == ""
+        assert errors == []
+        context.close()
+    finally:
+        server.stop()

@@ -47,9 +47,10 @@ function showHistory(history) {
   }));
   const tier1 = history.tier1;
   $("tier1-detail").textContent = tier1.available ? "" : tier1.detail;
-  if (tier1.available && tier1.loss.length) {
+  if (tier1.available && tier1.loss_history.length) {
+    const points = tier1.loss_history;
     replaceChart("loss-chart", (c) => stepChart(c, {
-      xs: tier1.loss.map((p) => p[0]), ys: tier1.loss.map((p) => p[1]), label: "mean loss", valueFormat: (v) => v.toFixed(3),
+      xs: points.map((p) => p.step), ys: points.map((p) => p.loss), label: "mean loss", valueFormat: (v) => v.toFixed(3),
     }));
   } else {
     $("loss-chart").replaceChildren(el("p", { class: "nodata" }, tier1.available ? "No training steps yet." : ""));
