@@ -98,6 +98,9 @@ TIMESERIES_DATABASE_URL = os.environ.get("TIMESERIES_DATABASE_URL", "")
 # clock times are given in it. Stored timestamps stay UTC.
 PLANT_TIME_ZONE = os.environ.get("PLANT_TIME_ZONE", "UTC")
 TIMESERIES_DATABASE_NAME = os.environ.get("TIMESERIES_DATABASE_NAME", "plant")
+# Answer aggregates over windows from the hourly and daily rollups where they hold (manage.py build_rollups);
+# false reads raw rows for everything, as the benchmarks' baseline does.
+TIMESERIES_ROLLUPS = _env_bool("TIMESERIES_ROLLUPS", True)
 
 _default_db = (
     dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)

@@ -7,6 +7,10 @@ its rows are in (one sorted index build instead of 43,200 inserts into a
 btree). Re-running resumes after each table's last row, so nothing is ever
 duplicated; ``replace=True`` drops and rebuilds instead. Alerts are upserted
 on (equipment, metric, raised_at) so a later run can clear them.
+
+Rollups (``industrial.rollups``) are written in the same transaction: numpy
+sums each chunk's rows into hourly and daily buckets as they stream past, and
+the buckets go in with COPY too, so the rows are never read back.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from industrial.database.copy_binary import HEADER, TRAILER, pack_rows, pg_timestamps
 from industrial.plant.generator import (
     CARRIED_METRICS,
     DAY,
@@ -31,12 +36,12 @@ from industrial.plant.generator import (
     generate_block,
 )
 from industrial.plant.spec import DOUBLE_COLUMNS, EQUIPMENT_TYPES, TYPES_BY_NAME, EquipmentType
+from industrial.rollups import parts, schema
+from industrial.rollups.maintenance import Appended, store_appended
+from industrial.rollups.schema import Metric
 
 logger = logging.getLogger(__name__)
 
-_PG_EPOCH = 946_684_800  # 2000-01-01 in unix seconds: PostgreSQL's timestamp origin
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 CHUNK_DAYS = 30  # rows are generated and sent a month at a time per table
 
 SHARED_SCHEMA = """
@@ -81,6 +86,7 @@ class SeedPlan:
     end: datetime | None = None  # None: now, floored to the interval
     fault_rate: float = 0.05
     replace: bool = False
+    time_zone: str = "UTC"  # whose days the daily rollups are (PLANT_TIME_ZONE)
 
     def __post_init__(self) -> None:
         if self.days <= 0:
@@ -151,6 +157,7 @@ def seed_plant(*, conninfo: str, plan: SeedPlan, on_table: Callable[[TableResult
             # CREATE ... IF NOT EXISTS still races with a concurrent creator: serialize it.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('seed_plant:schema'))")
             conn.execute(SHARED_SCHEMA)
+        schema.ensure_schema(conn)
         if plan.replace:
             _drop(conn, plan)
         _upsert_equipment(conn, plan)
@@ -194,6 +201,7 @@ def _drop(conn: psycopg.Connection, plan: SeedPlan) -> None:
     with conn.transaction():
         for eq_id in ids:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(eq_id)))
+        schema.drop_tables(conn, ids)
         conn.execute("DELETE FROM alerts WHERE equipment_id = ANY(%s)", (ids,))
     logger.info("dropped %d equipment tables for a clean rebuild", len(ids))
 
@@ -281,19 +289,47 @@ def _seed_table(
             start = last  # resume after the last stored row; earlier history is never rewritten
         if not exists:
             conn.execute(_create_table_sql(eq, eq_id))
-        rows, alerts = 0, []
+        rows, alerts, hours, days = 0, [], [], []
         copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(eq_id))
         with conn.cursor().copy(copy_sql) as copy:
-            copy.write(_COPY_HEADER)
+            copy.write(HEADER)
             for block in _chunks(eq, number, plan, start, end, state):
                 copy.write(encode_rows(eq, block))
                 rows += len(block)
                 alerts += block.alerts
-            copy.write(_COPY_TRAILER)
+                if len(block):
+                    newest = int(block.timestamps[-1])
+                    stored = _as_stored(eq, block)
+                    hours.append(parts.from_rows(parts.hour_keys(block.timestamps), stored))
+                    days.append(parts.from_rows(parts.day_keys(block.timestamps, plan.time_zone), stored))
+            copy.write(TRAILER)
         _upsert_alerts(conn, alerts)  # after the COPY: the connection takes no other statement during one
         if not exists:
             conn.execute(sql.SQL('ALTER TABLE {} ADD PRIMARY KEY ("timestamp")').format(sql.Identifier(eq_id)))
+        if rows:
+            appended = Appended(
+                parts.merge(hours),
+                parts.merge(days),
+                None if last is None else datetime.fromtimestamp(last, UTC),
+                through=datetime.fromtimestamp(newest + plan.interval, UTC),  # the next row's time: none before it
+            )
+            store_appended(
+                conn, equipment_id=eq_id, metrics=rollup_metrics(eq), time_zone=plan.time_zone, appended=appended
+            )
     return TableResult(eq_id, rows, len(alerts), not exists)
+
+
+def rollup_metrics(eq: EquipmentType) -> list[Metric]:
+    return [Metric(m, "double precision" if m in DOUBLE_COLUMNS else "real") for m in eq.metrics]
+
+
+def _as_stored(eq: EquipmentType, block: Block) -> dict[str, np.ndarray]:
+    """``block``'s columns as the table stores them (``real`` columns rounded to float32), in float64: the values
+    the rollups must sum to match sums over the stored rows."""
+    return {
+        m: np.asarray(block.columns[m], dtype=np.float64 if m in DOUBLE_COLUMNS else np.float32).astype(np.float64)
+        for m in eq.metrics
+    }
 
 
 def _chunks(eq: EquipmentType, number: int, plan: SeedPlan, start: int, end: int, state: CounterState):
@@ -323,17 +359,9 @@ def _create_table_sql(eq: EquipmentType, eq_id: str) -> sql.Composed:
 
 def encode_rows(eq: EquipmentType, block: Block) -> bytes:
     """``block``'s rows in PostgreSQL's binary COPY layout (no header or trailer), packed by numpy."""
-    fields: list[tuple[str, str]] = [("count", ">i2"), ("ts_len", ">i4"), ("ts", ">i8")]
-    for i, m in enumerate(eq.metrics):
-        fields += [(f"len{i}", ">i4"), (f"v{i}", ">f8" if m in DOUBLE_COLUMNS else ">f4")]
-    rows = np.empty(len(block), dtype=np.dtype(fields))
-    rows["count"] = 1 + len(eq.metrics)
-    rows["ts_len"] = 8
-    rows["ts"] = (block.timestamps - _PG_EPOCH) * 1_000_000
-    for i, m in enumerate(eq.metrics):
-        rows[f"len{i}"] = 8 if m in DOUBLE_COLUMNS else 4
-        rows[f"v{i}"] = block.columns[m]
-    return rows.tobytes()
+    fields = [(">i8", pg_timestamps(block.timestamps))]
+    fields += [(">f8" if m in DOUBLE_COLUMNS else ">f4", block.columns[m]) for m in eq.metrics]
+    return pack_rows(fields)
 
 
 def _upsert_alerts(conn: psycopg.Connection, alerts: list[RaisedAlert]) -> None:

@@ -21,6 +21,14 @@ tests per metric, each against the equipment's own recent history:
 
 Windows are anchored at the equipment's latest reading, not the wall clock,
 so a plant seeded up to a fixed date is analysed the same way as a live one.
+
+Aggregates over a window (``series`` in buckets of an hour or more, ``stats``
+without percentiles, ``window_aggregates``) are read from the coarsest exact
+source (``industrial.rollups``): daily rollups for the whole local days,
+hourly ones for the whole hours left, raw rows at the ragged edges. They equal
+the same aggregates over raw rows, to float rounding. Medians (percentiles,
+the anomaly baselines' median and MAD) do not add up from buckets: those read
+raw rows, over windows bounded by their method (days × 2 h for a baseline).
 """
 
 from __future__ import annotations
@@ -33,11 +41,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from industrial.errors import InvalidQuery, UnknownEquipment
 from industrial.plant.spec import limit_for
+from industrial.rollups import reading
+from industrial.rollups.windows import NO_COVERAGE, Coverage, WindowPlan, days_are_whole_hours, plan_window
 from industrial.timeseries.catalog import Catalog, EquipmentTable, MetricColumn, introspect
 
 logger = logging.getLogger(__name__)
@@ -56,13 +67,11 @@ BUCKETS: dict[str, timedelta | None] = {
 }
 """Fixed-width buckets (``date_bin`` from ``BUCKET_ORIGIN``), and ``raw`` for rows."""
 CALENDAR_BUCKETS = {"1mo": "month"}
-"""Buckets of calendar months (``date_trunc``): no fixed width, so ``date_bin`` cannot make them.
-
-Months are cut in UTC, like every other bucket: the API promises UTC-aligned
-buckets (an hour on the hour, a day at midnight UTC), and this layer knows
-nothing of the plant's clock (``PLANT_TIME_ZONE`` is read above it). A plant
-at UTC+8 sees its months begin 8 hours early, which a monthly point absorbs.
-"""
+"""Buckets of calendar months (``date_trunc``): no fixed width, so ``date_bin`` cannot make them."""
+LOCAL_BUCKETS = {"1d": "day", "1w": "week", "1mo": "month"}
+"""Buckets cut at the plant's local midnights (``date_trunc`` in its time zone): a day of a DST change is 23 or
+25 hours long, and weeks start on Monday. Shorter buckets are cut in UTC from ``BUCKET_ORIGIN``."""
+_HOURLY_BUCKETS = frozenset({"1h", "6h", "12h"})  # whole UTC hours nest in these
 BUCKET_CHOICES = (*BUCKETS, *CALENDAR_BUCKETS)
 SHORTEST_MONTH = timedelta(days=28)  # a month bucket's width when counting points: never fewer than there are
 AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
@@ -87,7 +96,7 @@ _AGG_SQL = {
     "avg": "avg({c})",
     "min": "min({c})",
     "max": "max({c})",
-    "sum": "sum({c})",
+    "sum": "sum({c}::float8)",  # in float8: sum(real) would add up in float4
     "count": "count({c})",
     "first": '(array_agg({c} ORDER BY "timestamp"))[1]',
     "last": '(array_agg({c} ORDER BY "timestamp" DESC))[1]',
@@ -226,7 +235,18 @@ class FleetValue:
 class TimeSeriesDataAccess:
     """Typed queries over the plant's tables through a connection pool."""
 
-    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, catalog_ttl: float = 10.0):
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        catalog_ttl: float = 10.0,
+        time_zone: str = "UTC",
+        rollups: bool = True,
+    ):
+        """``time_zone``: whose days, weeks and months the local buckets are; ``rollups``: read aggregates from
+        rollups where they hold (False: always raw rows, as a benchmark's baseline)."""
         self._pool = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -242,6 +262,9 @@ class TimeSeriesDataAccess:
         self._newest: tuple[float, datetime | None] | None = None
         self._first: dict[str, tuple[float, datetime | None]] = {}
         self._fleet_sql: dict[tuple, str] = {}
+        self.time_zone = time_zone
+        self.rollups = rollups
+        self._coverage_seen: dict[str, tuple[float, Coverage]] = {}
 
     def close(self) -> None:
         self._pool.close()
@@ -353,8 +376,11 @@ class TimeSeriesDataAccess:
         end: datetime,
         bucket: str = "1h",
         aggregation: str = "avg",
+        *,
+        time_zone: str | None = None,
     ) -> Series:
-        """Values of ``metric`` in ``[start, end)``: raw rows, or ``date_bin`` buckets aggregated.
+        """Values of ``metric`` in ``[start, end)``: raw rows, or buckets aggregated (days, weeks and months
+        of ``time_zone``, by default the plant's).
 
         ``delta`` is for cumulative counters (``energy_kwh``, ``run_hours``): the
         increase over each bucket, measured from the last reading before it,
@@ -368,18 +394,25 @@ class TimeSeriesDataAccess:
             raise InvalidQuery("agg", f"must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
         table, col = sql.Identifier(equipment_id), sql.Identifier(column.name)
         raw = bucket == "raw"
+        params = {"start": start, "end": end, "width": BUCKETS.get(bucket), "origin": BUCKET_ORIGIN,
+                  "zone": time_zone or self.time_zone, "limit": MAX_POINTS + 1}  # fmt: skip
         if raw:
             query = sql.SQL(
                 'SELECT "timestamp", {c} FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
                 'ORDER BY "timestamp" LIMIT %(limit)s'
             ).format(c=col, t=table)
+            rows = self._rows(query, params)
         else:
             _check_points(bucket, end - start)
-            query = _bucket_query(table, col, aggregation, _bucket_sql(bucket))
-        params = {"start": start, "end": end, "width": BUCKETS.get(bucket), "origin": BUCKET_ORIGIN,
-                  "limit": MAX_POINTS + 1}  # fmt: skip
-        with self._pool.connection() as conn:
-            rows = conn.execute(query, params).fetchall()
+            raw_query = _bucket_query(table, col, aggregation, _bucket_sql(bucket))
+            plan = self._plan([equipment_id], start, end, bucket=bucket, time_zone=params["zone"])
+
+            def planned() -> str:
+                parts = reading.parts_sql(equipment_id, column.name)
+                return _parts_bucket_query(parts, table, col, aggregation, _bucket_sql(bucket, "t")).as_string()
+
+            key = ("series", equipment_id, column.name, bucket, aggregation)
+            rows = self._planned_rows(key, planned, plan, params, raw_query)
         if raw and len(rows) > MAX_POINTS:
             raise InvalidQuery("bucket", f"more than {MAX_POINTS} raw rows in this window; use a bucket")
         return Series(
@@ -441,7 +474,30 @@ class TimeSeriesDataAccess:
             "SELECT {id}::text, count({c}), avg({c})::float8, min({c})::float8, max({c})::float8 FROM {t} "
             'WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
         )
-        rows = self._per_table("window", equipment_ids, metric, part, {"start": start, "end": end})
+        plan = self._plan(equipment_ids, start, end)
+        params = {"start": start, "end": end}
+        if plan is None or not plan.uses_rollups:
+            rows = self._per_table("window", equipment_ids, metric, part, params)
+        else:
+            columns = [self.metric(eq, metric) for eq in equipment_ids]
+
+            def planned() -> str:
+                return (
+                    sql.SQL(" UNION ALL ")
+                    .join(
+                        sql.SQL(
+                            "SELECT {id}::text, coalesce(sum(n), 0), sum(s) / nullif(sum(n), 0), "
+                            "min(mn)::float8, max(mx)::float8 FROM {parts} AS p"
+                        ).format(id=sql.Literal(eq), parts=reading.parts_sql(eq, col.name))
+                        for eq, col in zip(equipment_ids, columns, strict=True)
+                    )
+                    .as_string()
+                )
+
+            def fallback() -> list:
+                return self._per_table("window", equipment_ids, metric, part, params)
+
+            rows = self._planned_rows(("window-rollups", tuple(equipment_ids), metric), planned, plan, params, fallback)
         return {eq: WindowAggregate(int(n), _num(mean), _num(low), _num(high)) for eq, n, mean, low, high in rows}
 
     def profile(
@@ -522,20 +578,113 @@ class TimeSeriesDataAccess:
         self._newest = (time.monotonic(), newest)
         return newest
 
-    def stats(self, equipment_id: str, metric: str, start: datetime, end: datetime) -> Stats:
-        """Summary statistics of ``metric`` over ``[start, end)``."""
+    def stats(
+        self, equipment_id: str, metric: str, start: datetime, end: datetime, *, percentiles: bool = True
+    ) -> Stats:
+        """Summary statistics of ``metric`` over ``[start, end)``.
+
+        Percentiles need every reading: with ``percentiles=False`` they are None and the rest is read from
+        rollups where they hold (what a spoken answer needs, in milliseconds over years).
+        """
         column = self.metric(equipment_id, metric)
         _check_window(start, end)
-        query = sql.SQL(
+        c, t = sql.Identifier(column.name), sql.Identifier(equipment_id)
+        params = {"start": start, "end": end}
+        if percentiles:
+            query = sql.SQL(
+                "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
+                "percentile_cont(0.05) WITHIN GROUP (ORDER BY {c}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}), "
+                "percentile_cont(0.95) WITHIN GROUP (ORDER BY {c}), "
+                '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
+                'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
+            ).format(c=c, t=t)
+            row = self._rows(query, params)[0]
+            return Stats(equipment_id, column.name, column.unit, start, end, int(row[0]), *map(_num, row[1:]))
+        raw_query = sql.SQL(
             "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
-            "percentile_cont(0.05) WITHIN GROUP (ORDER BY {c}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}), "
-            "percentile_cont(0.95) WITHIN GROUP (ORDER BY {c}), "
             '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
-            'FROM {t} WHERE "timestamp" >= %s AND "timestamp" < %s'
-        ).format(c=sql.Identifier(column.name), t=sql.Identifier(equipment_id))
+            'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
+        ).format(c=c, t=t)
+        plan = self._plan([equipment_id], start, end)
+
+        def planned() -> str:
+            return reading.stats_sql(reading.parts_sql(equipment_id, column.name)).as_string()
+
+        key = ("stats", equipment_id, column.name)
+        n, mean, low, high, spread, first, last = self._planned_rows(key, planned, plan, params, raw_query)[0]
+        return Stats(
+            equipment_id, column.name, column.unit, start, end, int(n), *map(_num, (mean, low, high, spread)),
+            None, None, None, _num(first), _num(last),
+        )  # fmt: skip
+
+    # -- rollups --------------------------------------------------------------
+
+    def _rows(self, query, params: dict) -> list:
         with self._pool.connection() as conn:
-            row = conn.execute(query, (start, end)).fetchone()
-        return Stats(equipment_id, column.name, column.unit, start, end, int(row[0]), *map(_num, row[1:]))
+            return conn.execute(query, params).fetchall()
+
+    def _planned_rows(self, key: tuple, planned, plan: WindowPlan | None, params: dict, fallback) -> list:
+        """Rows of the rollup statement ``planned()`` (its text cached under ``key``) over ``plan``, or of
+        ``fallback`` (a raw statement, or a function giving rows) where no rollup helps or one vanished."""
+        if plan is not None and plan.uses_rollups:
+            with self._pool.connection() as conn:
+                text = self._fleet_sql.get(key)
+                if text is None:
+                    text = self._fleet_sql[key] = planned()
+                try:
+                    return conn.execute(text, {**params, **plan.params()}).fetchall()
+                except psycopg.errors.UndefinedTable:
+                    # Rollups dropped since we looked (a rebuild): forget what we knew and read raw rows.
+                    logger.warning("rollups vanished under a query; reading raw rows", exc_info=True)
+                    self._coverage_seen.clear()
+        return fallback() if callable(fallback) else self._rows(fallback, params)
+
+    def _plan(
+        self, equipment_ids: list[str], start: datetime, end: datetime, bucket: str | None = None, time_zone=None
+    ) -> WindowPlan | None:
+        """How to cut ``[start, end)`` for buckets ``bucket`` (None: one aggregate over the window), the same
+        for every equipment given (their least coverage); None when rollups cannot serve these buckets."""
+        if not self.rollups or (bucket is not None and bucket not in _HOURLY_BUCKETS | LOCAL_BUCKETS.keys()):
+            return None
+        seen = [self._coverage(eq) for eq in equipment_ids]
+        zones = {c.day_zone for c in seen}
+        common = Coverage(
+            hour=None if any(c.hour is None for c in seen) else min(c.hour for c in seen),
+            day=None if len(zones) != 1 or any(c.day is None for c in seen) else min(c.day for c in seen),
+            day_zone=zones.pop() if len(zones) == 1 else None,
+        )
+        if bucket is None:
+            return plan_window(start, end, common, day_zone=common.day_zone)
+        if bucket in _HOURLY_BUCKETS:
+            return plan_window(start, end, common)
+        return plan_window(start, end, common, hours=days_are_whole_hours(time_zone), day_zone=time_zone)
+
+    def _coverage(self, equipment_id: str) -> Coverage:
+        """How far ``equipment_id``'s rollups reach, as last read (re-read after ``catalog_ttl`` seconds: a stale
+        answer costs speed, not exactness, since every statement checks the state again)."""
+        now = time.monotonic()
+        cached = self._coverage_seen.get(equipment_id)
+        if cached is not None and now - cached[0] < self._catalog_ttl:
+            return cached[1]
+        found: dict[str, Coverage] = {}
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT equipment_id, grain, time_zone, through FROM cc_rollups.state WHERE equipment_id = ANY(%s)",
+                    (list(self.catalog.equipment),),
+                ).fetchall()
+        except psycopg.errors.UndefinedTable:
+            rows = []  # no rollups in this database (yet): raw rows answer everything
+        for eq, grain, zone, through in rows:
+            had = found.get(eq, NO_COVERAGE)
+            found[eq] = Coverage(
+                hour=through if grain == "hour" else had.hour,
+                day=through if grain == "day" else had.day,
+                day_zone=zone if grain == "day" else had.day_zone,
+            )
+        for eq in self.catalog.equipment:
+            self._coverage_seen[eq] = (now, found.get(eq, NO_COVERAGE))
+        return self._coverage_seen.get(equipment_id, (now, NO_COVERAGE))[1]
 
     # -- anomalies ----------------------------------------------------------
 
@@ -729,11 +878,35 @@ def _check_points(bucket: str, span: timedelta) -> None:
     raise InvalidQuery("bucket", f"{bucket} buckets over this window exceed {MAX_POINTS} points; {advice}")
 
 
-def _bucket_sql(bucket: str) -> sql.Composable:
-    """The bucket of each row: ``date_bin`` for a fixed width, ``date_trunc`` in UTC for calendar months."""
-    if bucket in CALENDAR_BUCKETS:
-        return sql.SQL("date_trunc({field}, \"timestamp\", 'UTC')").format(field=sql.Literal(CALENDAR_BUCKETS[bucket]))
-    return sql.SQL('date_bin(%(width)s, "timestamp", %(origin)s)')
+def _bucket_sql(bucket: str, column: str = "timestamp") -> sql.Composable:
+    """The bucket of each row: ``date_trunc`` in the plant's zone (``%(zone)s``) for days, weeks and months,
+    ``date_bin`` from ``BUCKET_ORIGIN`` for shorter widths."""
+    if bucket in LOCAL_BUCKETS:
+        return sql.SQL("date_trunc({field}, {c}, %(zone)s)").format(
+            field=sql.Literal(LOCAL_BUCKETS[bucket]), c=sql.Identifier(column)
+        )
+    return sql.SQL("date_bin(%(width)s, {c}, %(origin)s)").format(c=sql.Identifier(column))
+
+
+def _parts_bucket_query(
+    parts: sql.Composable, table: sql.Identifier, col: sql.Identifier, aggregation: str, bucket: sql.Composable
+) -> sql.Composed:
+    """``_bucket_query`` over parts (``reading.parts_sql``) instead of rows: the same buckets, the same values."""
+    if aggregation != "delta":
+        return sql.SQL(
+            "SELECT {b} AS bucket, " + reading.COMBINE[aggregation] + " "
+            "FROM {parts} AS p GROUP BY bucket ORDER BY bucket"
+        ).format(b=bucket, parts=parts)
+    return sql.SQL(
+        "WITH b AS (SELECT {b} AS bucket, "
+        + reading.COMBINE["last"]
+        + " AS last_value, "
+        + reading.COMBINE["first"]
+        + " AS first_value FROM {parts} AS p GROUP BY bucket), "
+        'before AS (SELECT {c} AS v FROM {t} WHERE "timestamp" < %(start)s ORDER BY "timestamp" DESC LIMIT 1) '
+        "SELECT bucket, last_value - coalesce(lag(last_value) OVER (ORDER BY bucket), "
+        "(SELECT v FROM before), first_value) FROM b ORDER BY bucket"
+    ).format(b=bucket, parts=parts, c=col, t=table)
 
 
 def _bucket_query(table: sql.Identifier, col: sql.Identifier, aggregation: str, bucket: sql.Composable) -> sql.Composed:
@@ -906,5 +1079,9 @@ def get_timeseries_access() -> TimeSeriesDataAccess:
     from industrial.database.connection import timeseries_conninfo
 
     return TimeSeriesDataAccess(
-        timeseries_conninfo(), min_size=settings.TIMESERIES_POOL_MIN_SIZE, max_size=settings.TIMESERIES_POOL_MAX_SIZE
+        timeseries_conninfo(),
+        min_size=settings.TIMESERIES_POOL_MIN_SIZE,
+        max_size=settings.TIMESERIES_POOL_MAX_SIZE,
+        time_zone=settings.PLANT_TIME_ZONE,
+        rollups=settings.TIMESERIES_ROLLUPS,
     )

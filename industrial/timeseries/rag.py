@@ -118,7 +118,7 @@ class TimeSeriesRAGProvider:
         if window is None:
             return f"Trend of {column.label} for {name} ({equipment_id}): no readings recorded."
         start, end = window
-        stats = self._access.stats(equipment_id, metric, start, end)
+        stats = self._access.stats(equipment_id, metric, start, end, percentiles=False)
         title = (
             f"Trend of {column.label} for {name} ({equipment_id}) over the {hours:g} h "
             f"to {format_time(end - _END_EPSILON)}"

@@ -6,6 +6,7 @@ import signal
 import threading
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -43,7 +44,8 @@ def parse_end(value: str | None) -> datetime | None:
 class Command(BaseCommand):
     help = (
         "Generate the plant's time-series data (one table per equipment, plus `equipment` and `alerts`) "
-        "and load it with COPY. Re-running resumes after each table's last row; --replace rebuilds."
+        "and load it with COPY, with its hourly and daily rollups (days in PLANT_TIME_ZONE). Re-running resumes "
+        "after each table's last row; --replace rebuilds."
     )
 
     def add_arguments(self, parser):
@@ -80,6 +82,7 @@ class Command(BaseCommand):
                 end=parse_end(options["end"]),
                 fault_rate=options["fault_rate"],
                 replace=options["replace"],
+                time_zone=settings.PLANT_TIME_ZONE,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
