@@ -90,7 +90,7 @@ def aggregate_value(
     base = {"unit": column.unit, "label": column.label, "aggregation": aggregation}
     tr = intent.time_range
     if tr.point:
-        stats = access.stats(equipment_id, metric, tr.start, tr.end)
+        stats = access.stats(equipment_id, metric, tr.start, tr.end, percentiles=False)
         return {**base, "aggregation": "latest", "value": stats.last, "timestamp": iso_timestamp(tr.start, utc="Z")}
     if aggregation in ("latest", "count") or tr.label == "now":
         reading = access.latest(equipment_id, [metric])
@@ -104,7 +104,7 @@ def aggregate_value(
     window = {"start": iso_timestamp(tr.start, utc="Z"), "end": iso_timestamp(tr.end, utc="Z")}
     if aggregation == "delta":
         return {**base, **window, "value": access.counter_increase(equipment_id, metric, tr.start, tr.end)}
-    stats = access.stats(equipment_id, metric, tr.start, tr.end)
+    stats = access.stats(equipment_id, metric, tr.start, tr.end, percentiles=False)
     value, unit, aggregation = _window_figure(aggregation, column.unit, stats)
     label = "running time" if aggregation == "runtime" else column.label
     return {**base, **window, "aggregation": aggregation, "value": value, "unit": unit, "label": label,
@@ -216,9 +216,11 @@ def _trend(c: Candidate, intent: Intent, access: TimeSeriesDataAccess) -> dict:
     ids = c.equipment_ids or tuple(access.catalog.ids_of_type(c.equipment_type)[:5])
     tr, bucket = _charted(_chart_window(intent), [access.first_reading(eq) for eq in ids])
     aggregation = "delta" if c.metric == "energy_kwh" else "avg"
-    series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation) for eq in ids]
+    zone = intent.time_range.time_zone  # days, weeks and months are the plant's
+    series = [access.series(eq, c.metric, tr.start, tr.end, bucket, aggregation, time_zone=zone) for eq in ids]
     if intent.intent_type == "diagnosis" and c.widget_type == "trend_line" and len(intent.metrics) > 1:
-        series.append(access.series(ids[0], intent.metrics[1], tr.start, tr.end, bucket, aggregation))  # its driver
+        driver = intent.metrics[1]
+        series.append(access.series(ids[0], driver, tr.start, tr.end, bucket, aggregation, time_zone=zone))
     return {
         "window": {**tr.to_dict()},
         "bucket": bucket,

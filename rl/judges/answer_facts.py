@@ -190,7 +190,7 @@ class AnswerFacts:
             if aggregation == "delta":
                 value = self.access.counter_increase(eq, metric, start, end)
             else:
-                stats = self.access.stats(eq, metric, start, end)
+                stats = self.access.stats(eq, metric, start, end, percentiles=False)
                 hours = stats.count / 60
                 integral = None if stats.mean is None else stats.mean * hours
                 value = {"avg": stats.mean, "min": stats.min, "max": stats.max, "runtime": integral}.get(aggregation)

@@ -72,11 +72,14 @@ def severity_counts(plant_db, ids: list[int]) -> dict[str, int]:
 
 
 def bucketed(plant_db, table: str, column: str, seconds: int, agg: str, start: datetime, end: datetime):
-    """[iso bucket start, value] by flooring epoch seconds: independent of the API's date_bin."""
+    """[iso bucket start, value] by flooring epoch seconds: independent of the API's date_bin. Values in double
+    precision: PostgreSQL adds up a ``real`` column in float4, which the API does not."""
     query = sql.SQL(
-        'SELECT to_timestamp(floor(extract(epoch FROM "timestamp") / %(s)s) * %(s)s) AS b, {agg}({c}) '
+        'SELECT to_timestamp(floor(extract(epoch FROM "timestamp") / %(s)s) * %(s)s) AS b, {agg}({c}::float8) '
         'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY b ORDER BY b'
     ).format(agg=sql.SQL(agg), c=sql.Identifier(column), t=sql.Identifier(table))
+    if agg != "sum":
+        query = sql.SQL(query.as_string().replace("::float8)", ")"))
     rows = plant_db.execute(query, {"s": seconds, "start": start, "end": end}).fetchall()
     return [iso(b) for b, _ in rows], [v for _, v in rows]
 

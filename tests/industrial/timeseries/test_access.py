@@ -43,7 +43,7 @@ def test_latest_matches_the_newest_row(access, plant_db):
 def test_hourly_buckets_match_sql(access, plant_db, agg):
     series = access.series("chiller_002", "power_consumption_kw", DAY_START, PLANT_END, "1h", agg)
     value = {
-        "avg": "avg(v)", "min": "min(v)", "max": "max(v)", "sum": "sum(v)", "count": "count(v)",
+        "avg": "avg(v)", "min": "min(v)", "max": "max(v)", "sum": "sum(v::float8)", "count": "count(v)",
         "first": "(SELECT v FROM r r2 WHERE r2.h = r.h ORDER BY ts LIMIT 1)",
         "last": "(SELECT v FROM r r2 WHERE r2.h = r.h ORDER BY ts DESC LIMIT 1)",
     }[agg]  # fmt: skip
