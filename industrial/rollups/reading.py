@@ -26,8 +26,8 @@ _RAW = (
 _ROLLUP = "SELECT bucket AS t, {n} AS n, {s} AS s, {m2} AS m2, {mn} AS mn, {mx} AS mx, {f} AS f, {l} AS l FROM {rollup}"
 # Where the state says each rollup stops being exact, in this statement's snapshot ('-infinity': nowhere yet).
 _DAY_CUT = (
-    "coalesce((SELECT date_trunc('day', through, %(day_zone)s) FROM cc_rollups.state "
-    "WHERE equipment_id = {id} AND grain = 'day' AND time_zone = %(day_zone)s), '-infinity')"
+    "coalesce((SELECT date_trunc('day', through, {zone}) FROM cc_rollups.state "
+    "WHERE equipment_id = {id} AND grain = 'day' AND time_zone = {zone}), '-infinity')"
 )
 _HOUR_CUT = (
     "coalesce((SELECT date_bin('1 hour', through, TIMESTAMPTZ '2000-01-03 00:00+00') FROM cc_rollups.state "
@@ -35,13 +35,14 @@ _HOUR_CUT = (
 )
 
 
-def parts_sql(equipment_id: str, metric: str) -> sql.Composed:
+def parts_sql(equipment_id: str, metric: str, prefix: str = "") -> sql.Composed:
     """A subquery (parenthesized) of the parts of ``metric`` of ``equipment_id`` (catalog names) over the
-    window a ``WindowPlan``'s ``params()`` describe."""
+    window a ``WindowPlan``'s ``params(prefix)`` describe."""
     c = sql.Identifier(metric)
     raw = sql.SQL(_RAW).format(c=c, raw=sql.Identifier(equipment_id))
     ident = sql.Literal(equipment_id)
-    day_cut, hour_cut = sql.SQL(_DAY_CUT).format(id=ident), sql.SQL(_HOUR_CUT).format(id=ident)
+    zone = sql.Placeholder(prefix + "day_zone")
+    day_cut, hour_cut = sql.SQL(_DAY_CUT).format(id=ident, zone=zone), sql.SQL(_HOUR_CUT).format(id=ident)
 
     def rollup(grain: str) -> sql.Composed:
         return sql.SQL(_ROLLUP).format(
@@ -54,7 +55,7 @@ def parts_sql(equipment_id: str, metric: str) -> sql.Composed:
     pieces = []
     for grain, cut, ranges in (("day", day_cut, [("d0", "d1")]), ("hour", hour_cut, [("h0", "h1"), ("h2", "h3")])):
         for lo, hi in ranges:
-            lo_p, hi_p = sql.Placeholder(lo), sql.Placeholder(hi)
+            lo_p, hi_p = sql.Placeholder(prefix + lo), sql.Placeholder(prefix + hi)
             pieces.append(
                 sql.SQL("{} WHERE bucket >= {} AND bucket < least({}, {})").format(rollup(grain), lo_p, hi_p, cut)
             )
@@ -64,7 +65,7 @@ def parts_sql(equipment_id: str, metric: str) -> sql.Composed:
     for i in range(0, 8, 2):
         pieces.append(
             sql.SQL('{} WHERE "timestamp" >= {} AND "timestamp" < {}').format(
-                raw, sql.Placeholder(f"r{i}"), sql.Placeholder(f"r{i + 1}")
+                raw, sql.Placeholder(f"{prefix}r{i}"), sql.Placeholder(f"{prefix}r{i + 1}")
             )
         )
     return sql.SQL("({})").format(sql.SQL(" UNION ALL ").join(pieces))
@@ -96,3 +97,24 @@ def stats_sql(parts: sql.Composable) -> sql.Composed:
         "CASE WHEN tot.n > 1 THEN sqrt(greatest(0, (SELECT sum(m2) + coalesce(sum(n * power(s / nullif(n, 0) "
         "- tot.s / tot.n, 2)), 0) FROM p) / (tot.n - 1))) END, tot.f, tot.l FROM tot"
     ).format(parts=parts)
+
+
+def profile_sql(equipment_id: str, metric: str, windows: int) -> sql.Composed:
+    """A one-row subquery of ``metric`` over window 0 (mean, min, max, last, count) and windows 1… together
+    (mean, sample standard deviation, how many had readings): what ``access.profile`` returns, from parts.
+    Window ``k``'s plan is bound with the prefix ``w{k}_``."""
+    union = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {} AS d, q.* FROM {} AS q").format(sql.Literal(k), parts_sql(equipment_id, metric, f"w{k}_"))
+        for k in range(windows)
+    )
+    return sql.SQL(
+        "(WITH p AS MATERIALIZED ({union}), "
+        "u AS (SELECT sum(n) AS n, sum(s) / nullif(sum(n), 0) AS mean FROM p WHERE d > 0) "
+        "SELECT (SELECT sum(s) / nullif(sum(n), 0) FROM p WHERE d = 0), "
+        "(SELECT min(mn)::float8 FROM p WHERE d = 0), (SELECT max(mx)::float8 FROM p WHERE d = 0), "
+        "(SELECT (array_agg(l ORDER BY t DESC) FILTER (WHERE l IS NOT NULL))[1]::float8 FROM p WHERE d = 0), "
+        "u.mean, CASE WHEN u.n > 1 THEN sqrt(greatest(0, (SELECT sum(m2) + coalesce(sum(n * power(s / nullif(n, 0) "
+        "- u.mean, 2)), 0) FROM p WHERE d > 0) / (u.n - 1))) END, "
+        "(SELECT count(DISTINCT d) FROM p WHERE d > 0 AND n > 0), "
+        "(SELECT coalesce(sum(n), 0) FROM p WHERE d = 0) FROM u)"
+    ).format(union=union)

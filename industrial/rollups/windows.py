@@ -51,15 +51,16 @@ class WindowPlan:
     def uses_rollups(self) -> bool:
         return self.day != _EMPTY or bool(self.hours)
 
-    def params(self) -> dict[str, object]:
-        """The plan as the bind parameters of ``reading.parts_sql``: d0 d1, h0…h3, r0…r7, day_zone."""
+    def params(self, prefix: str = "") -> dict[str, object]:
+        """The plan as the bind parameters of ``reading.parts_sql``: d0 d1, h0…h3, r0…r7, day_zone (each name
+        after ``prefix``)."""
         hours = list(self.hours) + [_EMPTY] * (MAX_HOUR_RANGES - len(self.hours))
         raw = list(self.raw) + [_EMPTY] * (MAX_RAW_RANGES - len(self.raw))
         found: dict[str, object] = {"d0": self.day[0], "d1": self.day[1], "day_zone": self.day_zone}
-        for prefix, ranges in (("h", hours), ("r", raw)):
+        for source, ranges in (("h", hours), ("r", raw)):
             for i, (lo, hi) in enumerate(ranges):
-                found[f"{prefix}{2 * i}"], found[f"{prefix}{2 * i + 1}"] = lo, hi
-        return found
+                found[f"{source}{2 * i}"], found[f"{source}{2 * i + 1}"] = lo, hi
+        return {prefix + name: value for name, value in found.items()}
 
 
 def plan_window(

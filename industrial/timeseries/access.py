@@ -72,6 +72,7 @@ LOCAL_BUCKETS = {"1d": "day", "1w": "week", "1mo": "month"}
 """Buckets cut at the plant's local midnights (``date_trunc`` in its time zone): a day of a DST change is 23 or
 25 hours long, and weeks start on Monday. Shorter buckets are cut in UTC from ``BUCKET_ORIGIN``."""
 _HOURLY_BUCKETS = frozenset({"1h", "6h", "12h"})  # whole UTC hours nest in these
+DAY = timedelta(hours=24)
 BUCKET_CHOICES = (*BUCKETS, *CALENDAR_BUCKETS)
 SHORTEST_MONTH = timedelta(days=28)  # a month bucket's width when counting points: never fewer than there are
 AGGREGATIONS = ("avg", "min", "max", "sum", "first", "last", "count", "delta")
@@ -530,8 +531,8 @@ class TimeSeriesDataAccess:
             'WITH w AS MATERIALIZED (SELECT 0 AS d, "timestamp", {names} FROM {t} '
             'WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s '
             'UNION ALL SELECT k.d, b."timestamp", {b_names} FROM generate_series(1, %(days)s) AS k(d) JOIN {t} b '
-            "ON b.\"timestamp\" >= %(start)s - k.d * interval '1 day' "
-            "AND b.\"timestamp\" < %(end)s - k.d * interval '1 day') "
+            "ON b.\"timestamp\" >= %(start)s - k.d * interval '24 hours' "
+            "AND b.\"timestamp\" < %(end)s - k.d * interval '24 hours') "
             "SELECT {per_column} FROM w"
         ).format(
             names=names,
@@ -539,8 +540,21 @@ class TimeSeriesDataAccess:
             t=sql.Identifier(table.equipment_id),
             per_column=per_column,
         )
-        with self._pool.connection() as conn:
-            row = conn.execute(query, {"start": start, "end": end, "days": days}).fetchone()
+        plans = [self._plan([equipment_id], start - k * DAY, end - k * DAY) for k in range(days + 1)]
+        params = {"start": start, "end": end, "days": days}
+        bound = None
+        if plans[0] is not None and any(p.uses_rollups for p in plans):
+            bound = {name: v for k, plan in enumerate(plans) for name, v in plan.params(f"w{k}_").items()}
+
+        def planned() -> str:
+            each = [reading.profile_sql(equipment_id, c.name, days + 1) for c in columns]
+            joined = sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(q, sql.Identifier(f"m{i}")) for i, q in enumerate(each)
+            )
+            return sql.SQL("SELECT * FROM {}").format(joined).as_string()
+
+        key = ("profile", equipment_id, tuple(c.name for c in columns), days)
+        row = self._planned_rows(key, planned, bound, params, query)[0]
         found = {}
         for i, c in enumerate(columns):
             mean, low, high, last, usual, spread, usual_days, count = row[8 * i : 8 * i + 8]
@@ -623,16 +637,19 @@ class TimeSeriesDataAccess:
         with self._pool.connection() as conn:
             return conn.execute(query, params).fetchall()
 
-    def _planned_rows(self, key: tuple, planned, plan: WindowPlan | None, params: dict, fallback) -> list:
-        """Rows of the rollup statement ``planned()`` (its text cached under ``key``) over ``plan``, or of
-        ``fallback`` (a raw statement, or a function giving rows) where no rollup helps or one vanished."""
-        if plan is not None and plan.uses_rollups:
+    def _planned_rows(self, key: tuple, planned, plan: WindowPlan | dict | None, params: dict, fallback) -> list:
+        """Rows of the rollup statement ``planned()`` (its text cached under ``key``) over ``plan`` (or plans'
+        bound parameters), or of ``fallback`` (a raw statement, or a function giving rows) where no rollup helps
+        or one vanished."""
+        if isinstance(plan, WindowPlan):
+            plan = plan.params() if plan.uses_rollups else None
+        if plan is not None:
             with self._pool.connection() as conn:
                 text = self._fleet_sql.get(key)
                 if text is None:
                     text = self._fleet_sql[key] = planned()
                 try:
-                    return conn.execute(text, {**params, **plan.params()}).fetchall()
+                    return conn.execute(text, {**params, **plan}).fetchall()
                 except psycopg.errors.UndefinedTable:
                     # Rollups dropped since we looked (a rebuild): forget what we knew and read raw rows.
                     logger.warning("rollups vanished under a query; reading raw rows", exc_info=True)

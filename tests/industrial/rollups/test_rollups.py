@@ -115,6 +115,21 @@ def test_window_statistics_from_rollups_equal_raw_rows(zoned_plant, both):
             assert all(close(getattr(got[eq], f), getattr(want[eq], f)) for f in ("count", "mean", "min", "max"))
 
 
+def test_a_windows_usual_level_from_rollups_equals_raw_rows(zoned_plant, both):
+    """``profile``: the window beside the same clock hours of the days before (what a diagnosis compares)."""
+    zone, _, first, end = zoned_plant
+    fast, slow = both
+    rng = random.Random(zone + "profile")
+    for start, stop in random_windows(rng, first + timedelta(days=3), end, 25):
+        metrics = ["power_consumption_kw", "chw_supply_temp_c", "running_status"]
+        days = rng.choice([1, 3, 7])
+        got, want = (a.profile("chiller_001", metrics, start, stop, days=days) for a in (fast, slow))
+        assert got.keys() == want.keys()
+        for metric in metrics:
+            for field in ("count", "mean", "min", "max", "last", "usual", "usual_spread", "usual_days"):
+                assert close(getattr(got[metric], field), getattr(want[metric], field)), (field, got, want)
+
+
 def test_daily_buckets_are_the_plants_local_days(zoned_plant, both):
     zone, conninfo, first, end = zoned_plant
     fast, _ = both
