@@ -47,7 +47,11 @@ def get(url: str, headers: dict | None = None, timeout: float = 10) -> tuple[int
 
 
 def raw(server, data: bytes) -> tuple[int, str, bytes]:
-    """(status, content type, body) of a request sent byte for byte."""
+    """(status, content type, body) of a request sent byte for byte (asking the server to close after it, or it
+    would keep the connection open for its keep-alive time)."""
+    request_line, _, rest = data.partition(b"\r\n")
+    if b"\r\nconnection:" not in b"\r\n" + rest.split(b"\r\n\r\n")[0].lower():
+        data = request_line + b"\r\nConnection: close\r\n" + rest
     host, port = server.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(data)
