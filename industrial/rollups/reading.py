@@ -3,12 +3,14 @@
 Every source yields the same columns (``t`` the part's start, ``n``, ``s`` the
 sum, ``m2``, ``mn``, ``mx``, ``f`` the first and ``l`` the last reading); a raw
 row is a part of one reading. The callers combine parts with the same
-arithmetic whatever their source (``combine_*``).
+arithmetic whatever their source (``COMBINE``, ``stats_sql``).
 
-Each rollup range is cut again at the coverage the state table holds in the
-statement's own snapshot, and the raw rows behind that cut fill the rest; so
-the plan (made from a cached coverage) decides only what is fast, not what
-is counted.
+A statement holds only the ranges its plan needs (so PostgreSQL plans a few
+index scans, not a dozen), and one check (``coverage_check_sql``): whether,
+in the statement's own snapshot, the rollups' state still covers every bucket
+read. The plan is made from a cached coverage; when the check fails (rollups
+rebuilt under the reader) the caller reads raw rows instead, so a stale view
+costs speed, never exactness.
 """
 
 from __future__ import annotations
@@ -16,59 +18,63 @@ from __future__ import annotations
 from psycopg import sql
 
 from industrial.rollups import schema
+from industrial.rollups.windows import Shape
 
 # min, max, first and last keep the column's own type (rollups store them in it), so a reading comes back
 # exactly as a query over raw rows returns it.
 _RAW = (
     'SELECT "timestamp" AS t, ({c} IS NOT NULL)::int AS n, {c}::float8 AS s, 0::float8 AS m2, '
-    "{c} AS mn, {c} AS mx, {c} AS f, {c} AS l FROM {raw}"
+    "{c} AS mn, {c} AS mx, {c} AS f, {c} AS l FROM {raw} "
+    'WHERE "timestamp" >= {lo} AND "timestamp" < {hi}'
 )
-_ROLLUP = "SELECT bucket AS t, {n} AS n, {s} AS s, {m2} AS m2, {mn} AS mn, {mx} AS mx, {f} AS f, {l} AS l FROM {rollup}"
-# Where the state says each rollup stops being exact, in this statement's snapshot ('-infinity': nowhere yet).
-_DAY_CUT = (
-    "coalesce((SELECT date_trunc('day', through, {zone}) FROM cc_rollups.state "
-    "WHERE equipment_id = {id} AND grain = 'day' AND time_zone = {zone}), '-infinity')"
-)
-_HOUR_CUT = (
-    "coalesce((SELECT date_bin('1 hour', through, TIMESTAMPTZ '2000-01-03 00:00+00') FROM cc_rollups.state "
-    "WHERE equipment_id = {id} AND grain = 'hour'), '-infinity')"
+_ROLLUP = (
+    "SELECT bucket AS t, {n} AS n, {s} AS s, {m2} AS m2, {mn} AS mn, {mx} AS mx, {f} AS f, {l} AS l "
+    "FROM {rollup} WHERE bucket >= {lo} AND bucket < {hi}"
 )
 
 
-def parts_sql(equipment_id: str, metric: str, prefix: str = "") -> sql.Composed:
-    """A subquery (parenthesized) of the parts of ``metric`` of ``equipment_id`` (catalog names) over the
-    window a ``WindowPlan``'s ``params(prefix)`` describe."""
-    c = sql.Identifier(metric)
-    raw = sql.SQL(_RAW).format(c=c, raw=sql.Identifier(equipment_id))
-    ident = sql.Literal(equipment_id)
-    zone = sql.Placeholder(prefix + "day_zone")
-    day_cut, hour_cut = sql.SQL(_DAY_CUT).format(id=ident, zone=zone), sql.SQL(_HOUR_CUT).format(id=ident)
+def parts_sql(equipment_id: str, metric: str, shape: Shape, prefix: str = "") -> sql.Composed:
+    """A subquery (parenthesized) of the parts of ``metric`` of ``equipment_id`` (catalog names) over a window
+    cut as ``shape``, its ranges bound by a ``WindowPlan``'s ``params(prefix)``."""
 
-    def rollup(grain: str) -> sql.Composed:
+    def bounds(name: str, i: int) -> dict[str, sql.Placeholder]:
+        return {"lo": sql.Placeholder(f"{prefix}{name}{2 * i}"), "hi": sql.Placeholder(f"{prefix}{name}{2 * i + 1}")}
+
+    def rollup(grain: str, lo_hi: dict) -> sql.Composed:
         return sql.SQL(_ROLLUP).format(
-            rollup=schema.table(equipment_id, grain),
+            rollup=schema.table(equipment_id, grain), **lo_hi,
             n=schema.column(metric, "n"), s=schema.column(metric, "sum"), m2=schema.column(metric, "m2"),
             mn=schema.column(metric, "min"), mx=schema.column(metric, "max"),
             f=schema.column(metric, "first"), l=schema.column(metric, "last"),
         )  # fmt: skip
 
-    pieces = []
-    for grain, cut, ranges in (("day", day_cut, [("d0", "d1")]), ("hour", hour_cut, [("h0", "h1"), ("h2", "h3")])):
-        for lo, hi in ranges:
-            lo_p, hi_p = sql.Placeholder(prefix + lo), sql.Placeholder(prefix + hi)
-            pieces.append(
-                sql.SQL("{} WHERE bucket >= {} AND bucket < least({}, {})").format(rollup(grain), lo_p, hi_p, cut)
-            )
-            pieces.append(
-                sql.SQL('{} WHERE "timestamp" >= greatest({}, {}) AND "timestamp" < {}').format(raw, lo_p, cut, hi_p)
-            )
-    for i in range(0, 8, 2):
-        pieces.append(
-            sql.SQL('{} WHERE "timestamp" >= {} AND "timestamp" < {}').format(
-                raw, sql.Placeholder(f"{prefix}r{i}"), sql.Placeholder(f"{prefix}r{i + 1}")
+    raw = sql.Identifier(equipment_id)
+    c = sql.Identifier(metric)
+    pieces = [rollup("day", bounds("d", 0))] if shape.day else []
+    pieces += [rollup("hour", bounds("h", i)) for i in range(shape.hours)]
+    pieces += [sql.SQL(_RAW).format(c=c, raw=raw, **bounds("r", i)) for i in range(shape.raw)]
+    return sql.SQL("({})").format(sql.SQL(" UNION ALL ").join(pieces))
+
+
+def coverage_check_sql(equipment_ids: list[str], shape: Shape, prefix: str = "") -> sql.Composed:
+    """True if every one of ``equipment_ids`` has each grain ``shape`` reads covered up to the plan's last bucket
+    (``hour_end``, ``d1`` in ``day_zone``), in this statement's snapshot."""
+    grains = []
+    if shape.hours:
+        grains.append(sql.SQL("(grain = 'hour' AND through >= {})").format(sql.Placeholder(prefix + "hour_end")))
+    if shape.day:
+        grains.append(
+            sql.SQL("(grain = 'day' AND time_zone = {} AND through >= {})").format(
+                sql.Placeholder(prefix + "day_zone"), sql.Placeholder(prefix + "d1")
             )
         )
-    return sql.SQL("({})").format(sql.SQL(" UNION ALL ").join(pieces))
+    return sql.SQL(
+        "((SELECT count(*) FROM cc_rollups.state WHERE equipment_id = ANY({ids}) AND ({grains})) = {expected})"
+    ).format(
+        ids=sql.Literal(list(equipment_ids)),
+        grains=sql.SQL(" OR ").join(grains),
+        expected=sql.Literal(len(equipment_ids) * len(grains)),
+    )
 
 
 # How parts combine, whatever their source (a bucket of nothing but NULLs counts 0 and sums to NULL).
@@ -83,8 +89,8 @@ COMBINE = {
 }
 
 
-def stats_sql(parts: sql.Composable) -> sql.Composed:
-    """count, mean, min, max, sample standard deviation, first and last over ``parts``.
+def stats_sql(parts: sql.Composable, check: sql.Composable) -> sql.Composed:
+    """count, mean, min, max, sample standard deviation, first and last over ``parts``, then ``check``.
 
     The spread of the whole is each part's ``m2`` plus its count times the squared distance of its mean from
     the whole's mean: the pairwise update of Chan, Golub & LeVeque, exact where summing squares is not.
@@ -95,17 +101,19 @@ def stats_sql(parts: sql.Composable) -> sql.Composed:
         "(array_agg(f ORDER BY t))[1] AS f, (array_agg(l ORDER BY t DESC))[1] AS l FROM p) "
         "SELECT tot.n, tot.s / nullif(tot.n, 0), tot.mn, tot.mx, "
         "CASE WHEN tot.n > 1 THEN sqrt(greatest(0, (SELECT sum(m2) + coalesce(sum(n * power(s / nullif(n, 0) "
-        "- tot.s / tot.n, 2)), 0) FROM p) / (tot.n - 1))) END, tot.f, tot.l FROM tot"
-    ).format(parts=parts)
+        "- tot.s / tot.n, 2)), 0) FROM p) / (tot.n - 1))) END, tot.f, tot.l, {check} FROM tot"
+    ).format(parts=parts, check=check)
 
 
-def profile_sql(equipment_id: str, metric: str, windows: int) -> sql.Composed:
+def profile_sql(equipment_id: str, metric: str, shapes: list[Shape]) -> sql.Composed:
     """A one-row subquery of ``metric`` over window 0 (mean, min, max, last, count) and windows 1… together
     (mean, sample standard deviation, how many had readings): what ``access.profile`` returns, from parts.
     Window ``k``'s plan is bound with the prefix ``w{k}_``."""
     union = sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT {} AS d, q.* FROM {} AS q").format(sql.Literal(k), parts_sql(equipment_id, metric, f"w{k}_"))
-        for k in range(windows)
+        sql.SQL("SELECT {} AS d, q.* FROM {} AS q").format(
+            sql.Literal(k), parts_sql(equipment_id, metric, shape, f"w{k}_")
+        )
+        for k, shape in enumerate(shapes)
     )
     return sql.SQL(
         "(WITH p AS MATERIALIZED ({union}), "

@@ -2,10 +2,9 @@
 
 A window ``[start, end)`` is cut greedily, coarsest first: the whole local
 days inside it (and inside the daily rollups' coverage), then the whole UTC
-hours of what is left, then raw rows at the ragged edges. The plan always has
-the same shape (one day range, two hour ranges, four raw ranges, empty ones
-included), so the statement that reads it is the same text every time and
-PostgreSQL plans it once per connection.
+hours of what is left, then raw rows at the ragged edges. A plan's ``shape`` (how many
+ranges of each source) picks the statement's text; there are few shapes, so
+each text is composed once.
 
 The plan is made from a cached view of the rollups' coverage; the statement
 checks the coverage again in its own snapshot (``reading``), so a stale view
@@ -24,8 +23,6 @@ from industrial.rollups.parts import local_midnight
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EMPTY = (EPOCH, EPOCH)
 HOUR = timedelta(hours=1)
-MAX_HOUR_RANGES = 2
-MAX_RAW_RANGES = 4
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,15 @@ NO_COVERAGE = Coverage()
 
 
 @dataclass(frozen=True)
+class Shape:
+    """How many ranges a plan reads from each source: the daily rollup (0 or 1), the hourly one, raw rows."""
+
+    day: int
+    hours: int
+    raw: int
+
+
+@dataclass(frozen=True)
 class WindowPlan:
     day: tuple[datetime, datetime]
     hours: tuple[tuple[datetime, datetime], ...]
@@ -51,13 +57,16 @@ class WindowPlan:
     def uses_rollups(self) -> bool:
         return self.day != _EMPTY or bool(self.hours)
 
+    @property
+    def shape(self) -> Shape:
+        return Shape(int(self.day != _EMPTY), len(self.hours), len(self.raw))
+
     def params(self, prefix: str = "") -> dict[str, object]:
-        """The plan as the bind parameters of ``reading.parts_sql``: d0 d1, h0…h3, r0…r7, day_zone (each name
-        after ``prefix``)."""
-        hours = list(self.hours) + [_EMPTY] * (MAX_HOUR_RANGES - len(self.hours))
-        raw = list(self.raw) + [_EMPTY] * (MAX_RAW_RANGES - len(self.raw))
+        """The plan as the bind parameters of ``reading.parts_sql`` and ``coverage_check_sql``: d0 d1, h0 h1 …,
+        r0 r1 …, hour_end (the last hour read), day_zone (each name after ``prefix``)."""
         found: dict[str, object] = {"d0": self.day[0], "d1": self.day[1], "day_zone": self.day_zone}
-        for source, ranges in (("h", hours), ("r", raw)):
+        found["hour_end"] = max((hi for _, hi in self.hours), default=EPOCH)
+        for source, ranges in (("h", self.hours), ("r", self.raw)):
             for i, (lo, hi) in enumerate(ranges):
                 found[f"{source}{2 * i}"], found[f"{source}{2 * i + 1}"] = lo, hi
         return {prefix + name: value for name, value in found.items()}
