@@ -74,6 +74,22 @@ def _create_api_user(environment: dict[str, str], username: str, *flags: str) ->
     return created.stdout.strip()
 
 
+_PREPARE = (
+    "import django; django.setup(); from django.core.management import call_command; "
+    "call_command('migrate', interactive=False, verbosity=0); "
+    "call_command('create_api_user', 'tester', '--staff', '--quiet')"
+)
+
+
+def _migrate_and_create_tester(environment: dict[str, str]) -> str:
+    """Migrate the state folder's database and make the staff user ``tester``, in one process (each Django start
+    is a second or more, and the suite starts dozens of servers); returns its token."""
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", _PREPARE], env=environment, check=True, cwd=ROOT, capture_output=True, text=True
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,8 +111,7 @@ def start_local_server(
         "THROTTLE_USER_RATE": "1000000/minute",
         **env,
     }
-    subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
-    token = _create_api_user(environment, "tester", "--staff")
+    token = _migrate_and_create_tester(environment)
     log_path = state_dir / "gunicorn.log"
     # Its own control socket: gunicorn's default path is one per user, which a second server would take over.
     control_socket = state_dir / "gunicorn.ctl"

@@ -84,7 +84,7 @@ def test_series_from_rollups_equal_series_from_raw_rows(zoned_plant, both):
     fast, slow = both
     rng = random.Random(zone)
     used = 0
-    for start, stop in random_windows(rng, first, end, 120):
+    for start, stop in random_windows(rng, first, end, 70):
         eq, metric = rng.choice(METRICS)
         bucket, aggregation = rng.choice(BUCKETS), rng.choice(AGGREGATIONS)
         got, want = (a.series(eq, metric, start, stop, bucket, aggregation) for a in (fast, slow))
@@ -93,14 +93,14 @@ def test_series_from_rollups_equal_series_from_raw_rows(zoned_plant, both):
             start, stop, bucket, aggregation, got.points, want.points,
         )  # fmt: skip
         used += fast._plan([eq], start, stop, bucket=bucket, time_zone=zone).uses_rollups
-    assert used > 60  # most windows were answered from rollups, not by falling back
+    assert used > 35  # most windows were answered from rollups, not by falling back
 
 
 def test_window_statistics_from_rollups_equal_raw_rows(zoned_plant, both):
     zone, _, first, end = zoned_plant
     fast, slow = both
     rng = random.Random(zone + "stats")
-    for start, stop in random_windows(rng, first, end, 80):
+    for start, stop in random_windows(rng, first, end, 50):
         eq, metric = rng.choice(METRICS)
         got, want = fast.stats(eq, metric, start, stop, percentiles=False), slow.stats(eq, metric, start, stop)
         for field in ("count", "mean", "min", "max", "stddev", "first", "last"):
@@ -120,7 +120,7 @@ def test_a_windows_usual_level_from_rollups_equals_raw_rows(zoned_plant, both):
     zone, _, first, end = zoned_plant
     fast, slow = both
     rng = random.Random(zone + "profile")
-    for start, stop in random_windows(rng, first + timedelta(days=3), end, 25):
+    for start, stop in random_windows(rng, first + timedelta(days=3), end, 15):
         metrics = ["power_consumption_kw", "chw_supply_temp_c", "running_status"]
         days = rng.choice([1, 3, 7])
         got, want = (a.profile("chiller_001", metrics, start, stop, days=days) for a in (fast, slow))
