@@ -477,6 +477,8 @@ class TimeSeriesDataAccess:
             "SELECT {id}::text, count({c}), avg({c})::float8, min({c})::float8, max({c})::float8 FROM {t} "
             'WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
         )
+        if not equipment_ids:
+            return {}
         plan = self._plan(equipment_ids, start, end)
         params = {"start": start, "end": end}
         if plan is None or not plan.uses_rollups:

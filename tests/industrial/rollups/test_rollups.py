@@ -113,6 +113,7 @@ def test_window_statistics_from_rollups_equal_raw_rows(zoned_plant, both):
         assert got.keys() == want.keys()
         for eq in ids:
             assert all(close(getattr(got[eq], f), getattr(want[eq], f)) for f in ("count", "mean", "min", "max"))
+    assert fast.window_aggregates([], "power_consumption_kw", first, end) == {}  # no fleet, no statement
 
 
 def test_a_windows_usual_level_from_rollups_equals_raw_rows(zoned_plant, both):
