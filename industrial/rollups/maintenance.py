@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -27,8 +27,8 @@ from psycopg import sql
 from industrial.rollups import schema
 from industrial.rollups.parts import Parts
 from industrial.rollups.schema import GRAINS, Metric
-from industrial.rollups.windows import ceil_day, floor_day
-from industrial.rollups.writing import build_range, read_state, set_state, write_parts
+from industrial.rollups.windows import ceil_day, floor_day, floor_hour
+from industrial.rollups.writing import build_range, read_state, set_state, usable, write_parts
 
 logger = logging.getLogger(__name__)
 MICROSECOND = timedelta(microseconds=1)
@@ -68,7 +68,7 @@ def store_appended(
 
 
 def _current(stored, grain: str, time_zone: str, previous_last: datetime) -> bool:
-    return stored is not None and stored.through > previous_last and (grain == "hour" or stored.time_zone == time_zone)
+    return usable(stored, grain, time_zone) and stored.through > previous_last
 
 
 def catch_up(
@@ -126,8 +126,7 @@ def _start(conn, equipment_id: str, grain: str, metrics, time_zone: str, oldest:
     """Where building resumes: the bucket holding the state's edge, or the first row's if the grain has no usable
     state (its tables are then made afresh); ``since`` moves it earlier to redo buckets whose rows changed."""
     stored = read_state(conn, equipment_id).get(grain)
-    usable = stored is not None and (grain == "hour" or stored.time_zone == time_zone)
-    if not usable:
+    if not usable(stored, grain, time_zone):
         schema.reset_tables(conn, equipment_id, metrics, [grain])
         edge = oldest
     else:
@@ -137,9 +136,7 @@ def _start(conn, equipment_id: str, grain: str, metrics, time_zone: str, oldest:
 
 
 def floor_bucket(grain: str, t: datetime, time_zone: str) -> datetime:
-    if grain == "hour":
-        return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return floor_day(t, ZoneInfo(time_zone))
+    return floor_hour(t) if grain == "hour" else floor_day(t, ZoneInfo(time_zone))
 
 
 def _chunks(grain: str, start: datetime, end: datetime, time_zone: str, chunk: timedelta):
@@ -175,7 +172,7 @@ def chunk_count(conn, equipment_id: str, time_zone: str, chunk: timedelta = DEFA
     total = 0
     for grain in GRAINS:
         stored = state.get(grain)
-        start = stored.through if stored and (grain == "hour" or stored.time_zone == time_zone) else oldest
+        start = stored.through if usable(stored, grain, time_zone) else oldest
         total += max(1, -(-(newest - start) // chunk))
     return total
 

@@ -89,6 +89,12 @@ COMBINE = {
 }
 
 
+def _m2_sql(mean: str, where: str = "") -> str:
+    """The spread (sum of squared deviations) of the parts ``p`` ``where`` …, around the whole's ``mean``: each
+    part's ``m2`` plus its count times the squared distance of its mean from the whole's (Chan, Golub & LeVeque)."""
+    return f"(SELECT sum(m2) + coalesce(sum(n * power(s / nullif(n, 0) - {mean}, 2)), 0) FROM p {where})"
+
+
 def stats_sql(parts: sql.Composable, check: sql.Composable) -> sql.Composed:
     """count, mean, min, max, sample standard deviation, first and last over ``parts``, then ``check``.
 
@@ -100,8 +106,8 @@ def stats_sql(parts: sql.Composable, check: sql.Composable) -> sql.Composed:
         "tot AS (SELECT coalesce(sum(n), 0) AS n, sum(s) AS s, min(mn) AS mn, max(mx) AS mx, "
         "(array_agg(f ORDER BY t))[1] AS f, (array_agg(l ORDER BY t DESC))[1] AS l FROM p) "
         "SELECT tot.n, tot.s / nullif(tot.n, 0), tot.mn, tot.mx, "
-        "CASE WHEN tot.n > 1 THEN sqrt(greatest(0, (SELECT sum(m2) + coalesce(sum(n * power(s / nullif(n, 0) "
-        "- tot.s / tot.n, 2)), 0) FROM p) / (tot.n - 1))) END, tot.f, tot.l, {check} FROM tot"
+        f"CASE WHEN tot.n > 1 THEN sqrt(greatest(0, {_m2_sql('tot.s / tot.n')} / (tot.n - 1))) END, "
+        "tot.f, tot.l, {check} FROM tot"
     ).format(parts=parts, check=check)
 
 
@@ -121,8 +127,7 @@ def profile_sql(equipment_id: str, metric: str, shapes: list[Shape]) -> sql.Comp
         "SELECT (SELECT sum(s) / nullif(sum(n), 0) FROM p WHERE d = 0), "
         "(SELECT min(mn)::float8 FROM p WHERE d = 0), (SELECT max(mx)::float8 FROM p WHERE d = 0), "
         "(SELECT (array_agg(l ORDER BY t DESC) FILTER (WHERE l IS NOT NULL))[1]::float8 FROM p WHERE d = 0), "
-        "u.mean, CASE WHEN u.n > 1 THEN sqrt(greatest(0, (SELECT sum(m2) + coalesce(sum(n * power(s / nullif(n, 0) "
-        "- u.mean, 2)), 0) FROM p WHERE d > 0) / (u.n - 1))) END, "
+        f"u.mean, CASE WHEN u.n > 1 THEN sqrt(greatest(0, {_m2_sql('u.mean', 'WHERE d > 0')} / (u.n - 1))) END, "
         "(SELECT count(DISTINCT d) FROM p WHERE d > 0 AND n > 0), "
         "(SELECT coalesce(sum(n), 0) FROM p WHERE d = 0) FROM u)"
     ).format(union=union)

@@ -87,7 +87,7 @@ def plan_window(
     for lo, hi in rest:
         if lo >= hi:
             continue
-        h0, h1 = _ceil_hour(lo), _floor_hour(min(hi, coverage.hour or lo))
+        h0, h1 = _ceil_hour(lo), floor_hour(min(hi, coverage.hour or lo))
         if hours and h0 < h1:
             hour_ranges.append((h0, h1))
             raw += [(lo, h0), (h1, hi)]
@@ -109,12 +109,12 @@ def _joined(ranges: list[tuple[datetime, datetime]]) -> tuple[tuple[datetime, da
     return tuple(found)
 
 
-def _floor_hour(t: datetime) -> datetime:
+def floor_hour(t: datetime) -> datetime:
     return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _ceil_hour(t: datetime) -> datetime:
-    floor = _floor_hour(t)
+    floor = floor_hour(t)
     return floor if floor == t else floor + HOUR
 
 

@@ -30,10 +30,13 @@ class GrainState:
     through: datetime  # every raw row before this is in the grain's rollups
 
 
+def usable(stored: GrainState | None, grain: str, time_zone: str) -> bool:
+    """Whether a grain's stored rollups can be extended for ``time_zone``: hours are UTC's, days only the zone's."""
+    return stored is not None and (grain == "hour" or stored.time_zone == time_zone)
+
+
 def read_state(conn: psycopg.Connection, equipment_id: str) -> dict[str, GrainState]:
-    """``equipment_id``'s rollup state by grain (empty if it has none, or the schema does not exist)."""
-    if conn.execute("SELECT to_regclass('cc_rollups.state')").fetchone()[0] is None:
-        return {}
+    """``equipment_id``'s rollup state by grain (empty if it has none; ``schema.ensure_schema`` ran before)."""
     rows = conn.execute(
         "SELECT grain, time_zone, through FROM cc_rollups.state WHERE equipment_id = %s", (equipment_id,)
     )

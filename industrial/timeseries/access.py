@@ -616,21 +616,18 @@ class TimeSeriesDataAccess:
         _check_window(start, end)
         c, t = sql.Identifier(column.name), sql.Identifier(equipment_id)
         params = {"start": start, "end": end}
-        if percentiles:
-            query = sql.SQL(
-                "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
-                "percentile_cont(0.05) WITHIN GROUP (ORDER BY {c}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}), "
-                "percentile_cont(0.95) WITHIN GROUP (ORDER BY {c}), "
-                '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
-                'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
-            ).format(c=c, t=t)
-            row = self._rows(query, params)[0]
-            return Stats(equipment_id, column.name, column.unit, start, end, int(row[0]), *map(_num, row[1:]))
+        quantiles = sql.SQL(
+            "percentile_cont(0.05) WITHIN GROUP (ORDER BY {c}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY {c}), "
+        ).format(c=c)
         raw_query = sql.SQL(
-            "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), "
+            "SELECT count({c}), avg({c}), min({c}), max({c}), stddev_samp({c}), {quantiles}"
             '(array_agg({c} ORDER BY "timestamp"))[1], (array_agg({c} ORDER BY "timestamp" DESC))[1] '
             'FROM {t} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
-        ).format(c=c, t=t)
+        ).format(c=c, t=t, quantiles=quantiles if percentiles else sql.SQL(""))
+        if percentiles:
+            row = self._rows(raw_query, params)[0]
+            return Stats(equipment_id, column.name, column.unit, start, end, int(row[0]), *map(_num, row[1:]))
         plan = self._plan([equipment_id], start, end)
 
         def planned() -> str:

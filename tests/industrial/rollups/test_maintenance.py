@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from industrial.plant.seeding import SeedPlan, seed_plant
 from industrial.rollups.schema import disk_bytes
 from industrial.timeseries.access import TimeSeriesDataAccess
-from tests.industrial.rollups.test_rollups import call_command_in, close, dump_rollups
+from tests.industrial.rollups.test_rollups import call_command_in, close, dump_rollups, manage_env
 
 END = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 PLAN = SeedPlan(days=30, counts={"chiller": 1, "energy_meter": 1}, seed=5, end=END, fault_rate=0.2)
@@ -84,9 +83,8 @@ def test_a_build_killed_midway_resumes_to_the_same_rollups(month_plant):
     database = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("DROP SCHEMA cc_rollups CASCADE")
-        env = {**os.environ, "TIMESERIES_DATABASE_NAME": database}
         build = subprocess.Popen(
-            [sys.executable, "manage.py", "build_rollups", "--chunk-days", "0.5"], env=env,
+            [sys.executable, "manage.py", "build_rollups", "--chunk-days", "0.5"], env=manage_env(database),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 60

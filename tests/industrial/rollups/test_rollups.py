@@ -174,11 +174,9 @@ def dump_rollups(conninfo: str) -> dict[str, list[tuple]]:
         return {t: conn.execute(f'SELECT * FROM cc_rollups."{t}" ORDER BY bucket').fetchall() for t in tables}
 
 
-def call_command_in(database: str, *args: str) -> str:
-    """Run a management command against ``database`` (a real ``manage.py`` process, as an operator would)."""
+def manage_env(database: str) -> dict[str, str]:
+    """The environment in which ``manage.py`` works on ``database`` (embedded server or an external one)."""
     import os
-    import subprocess
-    import sys
 
     from django.conf import settings
 
@@ -187,8 +185,17 @@ def call_command_in(database: str, *args: str) -> str:
         from industrial.database.connection import timeseries_conninfo
 
         env["TIMESERIES_DATABASE_URL"] = timeseries_conninfo(database)
+    return env
+
+
+def call_command_in(database: str, *args: str) -> str:
+    """Run a management command against ``database`` (a real ``manage.py`` process, as an operator would)."""
+    import subprocess
+    import sys
+
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+        [sys.executable, "manage.py", *args], env=manage_env(database), capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
