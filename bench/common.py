@@ -25,6 +25,20 @@ def machine() -> str:
     return f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
 
 
+def call_times(call, repeat: int, *, warmups: int = 1) -> tuple[list[float], object]:
+    """Seconds of ``repeat`` calls of ``call`` after ``warmups`` unmeasured ones (the pool, the plans, the page
+    cache), and what the first call returned."""
+    result = call()
+    for _ in range(warmups - 1):
+        call()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples, result
+
+
 def percentiles(samples: list[float], *quantiles: float) -> dict[str, float]:
     """Nearest-rank percentiles of ``samples`` (seconds) in milliseconds: ``{"p50_ms": ...}``."""
     ordered = sorted(samples)

@@ -37,7 +37,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import percentiles, setup_django
+from common import call_times, percentiles, setup_django
 
 BYTES_PER_ROW = 110  # a minute row of the widest tables with its primary key, and its share of the rollups
 MIN_FREE = 10 * 10**9
@@ -160,12 +160,7 @@ def measure_disk(conninfo: str) -> dict:
 
 def timed(call, repeat: int) -> tuple[dict, object]:
     """p50 and p95 of ``repeat`` calls after one to warm (the pool, the plan, the page cache); and its result."""
-    result = call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
+    samples, result = call_times(call, repeat)
     return {**percentiles(samples, 0.5, 0.95), "repeat": repeat}, result
 
 

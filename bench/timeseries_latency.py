@@ -16,21 +16,14 @@ import argparse
 import json
 import random
 import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from common import machine, percentiles, seed_scratch_plant, setup_django
+from common import call_times, machine, percentiles, seed_scratch_plant, setup_django
 
 
 def timed(call: Callable[[], object], calls: int) -> dict[str, float]:
-    for _ in range(min(20, calls)):  # warm the pool, the plan cache and the OS page cache
-        call()
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
+    samples, _ = call_times(call, calls, warmups=min(20, calls))  # the pool, the plan cache, the OS page cache
     return {**percentiles(samples, 0.5, 0.95), "calls": calls, "mean_ms": round(statistics.fmean(samples) * 1000, 3)}
 
 
