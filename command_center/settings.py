@@ -175,6 +175,8 @@ PLANNER_DIR = Path(os.environ.get("PLANNER_DIR", STATE_DIR / "planner")).resolve
 PLANNER_MODEL_PATH = os.environ.get("PLANNER_MODEL_PATH", "") or str(PLANNER_DIR / "base")
 # A fixed LoRA adapter folder; empty means "the registry's active adapter" (planner_adapters).
 PLANNER_ADAPTER_PATH = os.environ.get("PLANNER_ADAPTER_PATH", "")
+# Decode within the plan grammar (xgrammar), so every plan the model writes is valid; false: unconstrained.
+PLANNER_CONSTRAINED = _env_bool("PLANNER_CONSTRAINED", True)
 TIER2_MIN_PAIRS = int(os.environ.get("TIER2_MIN_PAIRS", "50"))  # approve-training refuses below this
 TIER2_DEVICE = os.environ.get("TIER2_DEVICE", "auto")  # auto | cpu | cuda
 

@@ -72,9 +72,11 @@ def _llm_planner():
             f"PLANNER_BACKEND=llm needs a local model folder at PLANNER_MODEL_PATH ({model}): "
             "build one with `python manage.py bootstrap_planner`"
         )
+    constrained = settings.PLANNER_CONSTRAINED
     if settings.PLANNER_ADAPTER_PATH:
-        return LLMPlanner(model, settings.PLANNER_ADAPTER_PATH)
-    return LLMPlanner(model, active_adapter=get_registry().active_path)  # follows promotions and rollbacks
+        return LLMPlanner(model, settings.PLANNER_ADAPTER_PATH, constrained=constrained)
+    # Follows promotions and rollbacks.
+    return LLMPlanner(model, active_adapter=get_registry().active_path, constrained=constrained)
 
 
 def answer_question(*, transcript: str, role: str | None, user, conversation_id: str | None = None) -> Answer:

@@ -3,7 +3,8 @@
 import pytest
 
 from layer2.orchestrator import Orchestrator
-from layer2.planning.llm_planner import LLMPlanner
+from layer2.planning.constrained_decoding import PlanConstraint
+from layer2.planning.llm_planner import LLMPlanner, generate_plans, load_planner
 from layer2.planning.plan_prompt import PlanItem, candidate_prompt, offered_slots, parse_plan, plan_json
 from layer2.planning.planner import candidates
 from layer2.planning.planner_model import PlannerModelConfig, build_model, build_tokenizer, save_planner
@@ -62,13 +63,44 @@ def test_invalid_plans_are_refused(offered, text):
     assert parse_plan(text, offered_slots(offered[1])) is None
 
 
-def test_a_random_model_falls_back_to_the_rule_plan(tiny_model_path, serving):
-    planner = LLMPlanner(tiny_model_path, max_new_tokens=24)
+def test_a_random_model_unconstrained_falls_back_to_the_rule_plan(tiny_model_path, serving, offered):
+    planner = LLMPlanner(tiny_model_path, max_new_tokens=24, constrained=False)
     rules = serving.answer("Show chiller 1 power")
     llm = Orchestrator(serving.access, serving.buffer, backend=planner).answer("Show chiller 1 power")
-    assert planner.generate("QUESTION: show chiller 1 power\nPLAN: ")  # it really generated text
+    assert planner.generate("QUESTION: show chiller 1 power\nPLAN: ", offered_slots(offered[1]))  # real text
     assert llm.planner == "rules"
     assert [(w.widget_type, w.size) for w in llm.widgets] == [(w.widget_type, w.size) for w in rules.widgets]
+
+
+QUESTIONS = ("Show chiller 1 power", "which compressors have abnormal temperatures", "critical alerts",
+             "compare pumps 1 and 2 flow this week", "how are the AHUs doing")  # fmt: skip
+
+
+def test_a_random_model_constrained_writes_only_valid_plans(tiny_model_path, serving):
+    """Random weights know nothing about plans: the grammar alone makes every plan valid."""
+    llm = Orchestrator(serving.access, serving.buffer, backend=LLMPlanner(tiny_model_path))
+    for question in QUESTIONS:
+        answer = llm.answer(question)
+        experience = serving.buffer.get(answer.query_id)
+        assert answer.planner == "llm", question
+        offered = offered_slots(experience.candidates)
+        assert all((w.widget_type, w.size) in offered for w in answer.widgets) and answer.widgets
+
+
+def test_one_batch_decodes_each_prompt_within_its_own_offer(tiny_model_path, full_plant_vocabulary):
+    model, tokenizer = load_planner(model_path=tiny_model_path)
+    prompts, offers = [], []
+    for question in QUESTIONS:
+        parsed = parse_intent(transcript=question, vocabulary=full_plant_vocabulary, now=PLANT_NOW)
+        cands = candidates(intent=parsed.intent, vocabulary=full_plant_vocabulary)
+        prompts.append(candidate_prompt(parsed.transcript, parsed.intent, cands))
+        offers.append(offered_slots(cands))
+    assert len(set(offers)) > 2  # different grammars side by side
+    constraint = PlanConstraint.for_model(model, tokenizer)
+    texts = generate_plans(model=model, tokenizer=tokenizer, prompts=prompts, offers=offers, constraint=constraint)
+    assert all(parse_plan(t, o) is not None for t, o in zip(texts, offers, strict=True)), texts
+    unconstrained = generate_plans(model=model, tokenizer=tokenizer, prompts=prompts)
+    assert not any(parse_plan(t, o) for t, o in zip(unconstrained, offers, strict=True))  # what it does alone
 
 
 def test_model_config_validation_shows_the_bad_value():
