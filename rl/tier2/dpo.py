@@ -13,10 +13,15 @@ data the same way for the candidate and the adapter serving now:
   own), as TRL reports ``rewards/accuracies``;
 - likelihood accuracy: the share where log π(c) > log π(r), which also
   says what the base model already prefers;
-- valid-JSON rate: greedy plans for the held-out prompts that
-  ``parse_plan`` accepts.
+- valid-JSON rate: unconstrained greedy plans for the held-out prompts
+  that ``parse_plan`` accepts. Served and gated plans are constrained to the
+  plan grammar, so this no longer decides anything: it is the training's
+  health figure (an adapter that forgets the format shows here first);
+- plan quality: constrained plans for fresh (held-out) questions, scored by
+  the offline judge and any other scorer given (``plan_quality.py``).
 
-``beats`` is the promotion gate.
+``beats`` is the promotion gate: preference accuracy, reward margin and
+plan quality.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from transformers import TrainerCallback
 from layer2.planning.plan_prompt import PlanItem, parse_plan, plan_json
 from layer2.planning.widgets import CATALOG
 from rl.tier2.bootstrap import DEVICES, resolve_device, trainer_arguments
+from rl.tier2.plan_quality import PlanScorer, plan_quality, worse_beyond_noise
 from rl.tier2.preference_data import PreferenceData, PreferencePair
 
 logger = logging.getLogger(__name__)
@@ -88,10 +94,18 @@ class EvalMetrics:
     preference_accuracy: float  # implicit-reward margin > 0 (ties count half): TRL's rewards/accuracies
     reward_margin: float  # mean implicit-reward margin against the base model
     likelihood_accuracy: float  # log π(chosen) > log π(rejected) (ties count half): meaningful for the base too
-    valid_json_rate: float
+    valid_json_rate: float  # unconstrained greedy plans: the training's health, not the gate's
     pairs: int
     prompts: int
     accuracy_by_source: dict[str, float] = field(default_factory=dict)  # preference accuracy per pair source
+    plan_quality: dict[str, float] = field(default_factory=dict)  # scorer -> mean score of constrained plans
+    gated_valid_rate: float = 0.0  # of those constrained plans (1.0 by construction)
+    fresh_questions: int = 0
+    plan_scores: dict[str, list[float]] = field(default_factory=dict, repr=False)  # per question, for the gate
+
+    def summary(self) -> dict:
+        """What an adapter's metadata keeps: every figure but the per-question scores."""
+        return {k: v for k, v in asdict(self).items() if k != "plan_scores"}
 
 
 @dataclass(frozen=True)
@@ -260,12 +274,24 @@ class _ProgressCallback(TrainerCallback):
 # --------------------------------------------------------------------------- evaluation
 
 
-def evaluate(*, model, tokenizer, pairs: list[PreferencePair], beta: float, generate_prompts: int = 200) -> EvalMetrics:
-    """Held-out figures for ``model`` (a PeftModel is compared with its own base for the reward margin)."""
+def evaluate(
+    *,
+    model,
+    tokenizer,
+    pairs: list[PreferencePair],
+    beta: float,
+    questions: list = (),
+    scorers: list[PlanScorer] = (),
+    generate_prompts: int = 200,
+) -> EvalMetrics:
+    """Held-out figures for ``model`` (a PeftModel is compared with its own base for the reward margin), and the
+    quality of its plans for ``questions`` (held-out experiences) by each of ``scorers``."""
     from layer2.planning.llm_planner import generate_plans
 
     if not pairs:
         return EvalMetrics(0.0, 0.0, 0.0, 0.0, 0, 0)
+    quality = plan_quality(model=model, tokenizer=tokenizer, questions=list(questions)[:generate_prompts],
+                           scorers=list(scorers))  # fmt: skip
     prompts = [p.prompt for p in pairs]
     chosen = completion_logps(model, tokenizer, prompts, [p.chosen for p in pairs])
     rejected = completion_logps(model, tokenizer, prompts, [p.rejected for p in pairs])
@@ -290,6 +316,10 @@ def evaluate(*, model, tokenizer, pairs: list[PreferencePair], beta: float, gene
             source: _accuracy(margins[[p.source == source for p in pairs]])
             for source in sorted({p.source for p in pairs})
         },
+        plan_quality=quality.scores,
+        gated_valid_rate=quality.valid_rate,
+        fresh_questions=quality.questions,
+        plan_scores=quality.per_question,
     )
 
 
@@ -326,11 +356,19 @@ def completion_logps(model, tokenizer, prompts: list[str], completions: list[str
 
 
 def beats(*, candidate: EvalMetrics, incumbent: EvalMetrics) -> tuple[bool, str]:
-    """The gate: preference accuracy no lower, reward margin higher, valid-JSON rate no lower."""
+    """The gate: preference accuracy no lower, reward margin higher, and by no scorer plans worse beyond noise
+    on the same fresh questions (``worse_beyond_noise``).
+
+    The valid-JSON rate is reported, not weighed: served and gated plans are constrained, so an unconstrained
+    slip says nothing about the plans operators would see.
+    """
     checks = [
         (candidate.preference_accuracy >= incumbent.preference_accuracy, "preference accuracy"),
         (candidate.reward_margin > incumbent.reward_margin, "reward margin"),
-        (candidate.valid_json_rate >= incumbent.valid_json_rate, "valid-JSON rate"),
+    ] + [
+        (not worse_beyond_noise(scores, incumbent.plan_scores[name]), f"plan quality ({name})")
+        for name, scores in candidate.plan_scores.items()
+        if name in incumbent.plan_scores  # both models planned the same questions for the same scorers
     ]
     failed = [name for ok, name in checks if not ok]
     versus = _vs(candidate, incumbent)
@@ -341,4 +379,6 @@ def beats(*, candidate: EvalMetrics, incumbent: EvalMetrics) -> tuple[bool, str]
 
 def _vs(candidate: EvalMetrics, incumbent: EvalMetrics) -> str:
     c, i = asdict(candidate), asdict(incumbent)
-    return ", ".join(f"{k} {c[k]} vs {i[k]}" for k in ("preference_accuracy", "reward_margin", "valid_json_rate"))
+    figures = [f"{k} {c[k]} vs {i[k]}" for k in ("preference_accuracy", "reward_margin")]
+    figures += [f"{name} {score} vs {i['plan_quality'].get(name)}" for name, score in c["plan_quality"].items()]
+    return ", ".join([*figures, f"unconstrained valid JSON {c['valid_json_rate']} vs {i['valid_json_rate']}"])

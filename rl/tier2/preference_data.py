@@ -17,6 +17,14 @@ Sources:
   added. A size verdict says only "wrong", so the new size is the one the
   judge's verdicts over the whole history found right most often for this
   asker's role and widget type (:class:`SizeVerdicts`).
+- ``judge_widget``: an evaluated answer's plan against the same plan with one
+  widget changed: dropped, resized or replaced by another (type, size) that
+  the judge scored in an answer to the same prompt. Each slot's score is the judge's
+  mean over the prompt's answers; a pair is made when the two plans' mean
+  scores differ by at least ``WIDGET_GAP``, at most ``WIDGET_PAIRS_PER_ANSWER``
+  per answer (the widest gaps). Rating pairs differ in two or three widgets at
+  once and are few, so what makes one plan better is hard to learn from them;
+  these pairs show one widget's worth at a time (docs/benchmarks.md).
 - ``unpaired``: every rated answer as a (prompt, plan, up/down) example for
   KTO, which needs no pairs.
 - ``situation``: pairs built from situations in the plant's data
@@ -37,6 +45,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from statistics import fmean
 from typing import TYPE_CHECKING
 
 from layer2.planning.plan_prompt import PlanItem, build_prompt, offered_slots, plan_json
@@ -52,6 +61,8 @@ PAIRS_PER_PROMPT = 3  # at most this many rating pairs from one prompt, so one b
 HELD_OUT_SHARE = 0.15
 MIN_REWARD_GAP = 0.7  # a rating pair's evaluations must agree with its thumbs by this much (in reward units)
 MIN_SIZE_VERDICTS = 3  # verdicts on a (role, widget type, size) before the repair trusts their share
+WIDGET_GAP = 0.15  # judge_widget: the two plans' mean judged scores (0..1) must differ by this much
+WIDGET_PAIRS_PER_ANSWER = 4  # judge_widget: at most this many pairs from one answer, the widest gaps first
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class PreferencePair:
     prompt: str
     chosen: str  # plan JSON
     rejected: str
-    source: str  # ratings | judge_repair | situation
+    source: str  # ratings | judge_repair | judge_widget | situation
     offered: frozenset[tuple[str, str]]  # what a valid plan for this prompt may use
     query_ids: tuple[str, ...]
 
@@ -100,7 +111,7 @@ def build_preference_data(experiences: Iterable[Experience], held_out_share: flo
     """Pairs and unpaired examples from rated ``experiences``, split by prompt key into train and held-out."""
     rated = [e for e in experiences if e.feedback is not None and e.widgets]
     sizes = SizeVerdicts.from_experiences(rated)
-    pairs = _dedupe(itertools.chain(rating_pairs(rated), repair_pairs(rated, sizes)))
+    pairs = _dedupe(itertools.chain(rating_pairs(rated), repair_pairs(rated, sizes), widget_pairs(rated)))
     data = PreferenceData()
     for pair in pairs:
         (data.held_out if _held_out(pair.prompt, held_out_share) else data.train).append(pair)
@@ -273,6 +284,67 @@ def repair_plan(experience: Experience, sizes: SizeVerdicts | None = None) -> li
             kept.append(PlanItem(widget_type, sized(widget_type, best.size)))
             shown.add(widget_type)
     return kept[:MAX_WIDGETS]
+
+
+def slot_scores(rated: Iterable[Experience]) -> dict[tuple, dict[tuple[str, str], float]]:
+    """By prompt key, each (widget type, size) the judge scored in an answer to it: its mean score."""
+    scores: dict[tuple, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
+    for experience in rated:
+        for judged in experience.feedback.per_widget_feedback if experience.has_evaluation else ():
+            if judged.appropriateness_score is None or judged.widget_index >= len(experience.widgets):
+                continue
+            widget = experience.widgets[judged.widget_index]
+            scores[prompt_key(experience)][(widget.widget_type, widget.size)].append(judged.appropriateness_score)
+    return {key: {slot: fmean(values) for slot, values in slots.items()} for key, slots in scores.items()}
+
+
+def widget_pairs(rated: list[Experience]) -> Iterator[PreferencePair]:
+    """Each evaluated answer's plan against it with one widget dropped or swapped, by the prompt's judged scores.
+
+    Only plans whose every widget the judge scored for this prompt are
+    compared. A single evaluation's scores are noisy (measured against the
+    simulated operators' hidden preferences, one answer's own scores order
+    such pairs right 83% of the time); averaged over the prompt's answers,
+    and at a gap of 0.15, 99%.
+    """
+    scores = slot_scores(rated)
+    for experience in rated:
+        means = scores.get(prompt_key(experience), {})
+        plan = [PlanItem(w.widget_type, w.size) for w in experience.widgets]
+        scored = all((item.widget_type, item.size) in means for item in plan)
+        if not (experience.has_evaluation and plan and scored):
+            continue
+        offered = offered_slots(experience.candidates)
+
+        def score(items: list[PlanItem], means=means) -> float:
+            return fmean(means[(i.widget_type, i.size)] for i in items)
+
+        gaps = [
+            (score(other) - score(plan), other) for other in _one_widget_changes(plan, sorted(set(means) & offered))
+        ]
+        wide = sorted((pair for pair in gaps if abs(pair[0]) >= WIDGET_GAP), key=lambda pair: -abs(pair[0]))
+        for gap, other in wide[:WIDGET_PAIRS_PER_ANSWER]:
+            chosen, rejected = (other, plan) if gap > 0 else (plan, other)
+            yield PreferencePair(
+                experience_prompt(experience),
+                plan_json(chosen),
+                plan_json(rejected),
+                "judge_widget",
+                offered,
+                (experience.query_id,),
+            )
+
+
+def _one_widget_changes(plan: list[PlanItem], slots: list[tuple[str, str]]) -> Iterator[list[PlanItem]]:
+    """``plan`` with one widget dropped (when one stays), then with one put in another of ``slots``: resized or
+    replaced by a type the plan does not show."""
+    if len(plan) >= 2:
+        yield from (plan[:i] + plan[i + 1 :] for i in range(len(plan)))
+    for i, item in enumerate(plan):
+        others = {o.widget_type for o in plan} - {item.widget_type}
+        for widget_type, size in slots:
+            if widget_type not in others and (widget_type, size) != (item.widget_type, item.size):
+                yield [*plan[:i], PlanItem(widget_type, size), *plan[i + 1 :]]
 
 
 def unpaired_examples(rated: list[Experience]) -> Iterator[UnpairedExample]:

@@ -4,7 +4,9 @@ Used by ``train_dpo``, ``train_from_live_feedback`` and the background
 trainer that ``approve-training`` starts (``run_now``: the run under the
 training lock, reporting to the status every worker reads). The run trains into a staging
 folder, evaluates the new adapter and the one serving now on the same
-held-out pairs, files the adapter as a new version with its metadata, and
+held-out pairs and the same fresh questions (held-out answers, planned
+again under the plan grammar and scored by the offline judge and any other
+scorer given), files the adapter as a new version with its metadata, and
 promotes it only if :func:`rl.tier2.dpo.beats` says so. Anything that fails
 before the last step leaves the serving adapter and the version list as
 they were.
@@ -29,6 +31,7 @@ from rl.experiences.buffer import get_experience_buffer
 from rl.tier2.adapters import AdapterRecord, AdapterRegistry, get_registry
 from rl.tier2.dpo import Tier2Config, beats, evaluate, train_adapter
 from rl.tier2.jobs import TrainingStatus, training_lock
+from rl.tier2.plan_quality import PlanScorer, held_out_questions, offline_judge_scorer
 from rl.tier2.preference_data import PreferenceData, data_from_buffer, data_from_widget_ratings
 
 logger = logging.getLogger(__name__)
@@ -48,10 +51,16 @@ def run_training(
     config: Tier2Config,
     min_pairs: int = 0,
     approved_by: str = "",
+    questions: list | None = None,
+    scorers: list[PlanScorer] | None = None,
     on_progress: Callable[[dict], None] | None = None,
     progress_bar: bool = False,
 ) -> AdapterRecord:
-    """Train, evaluate, file and (if it beats the serving adapter) promote; returns the new version's record."""
+    """Train, evaluate, file and (if it beats the serving adapter) promote; returns the new version's record.
+
+    ``questions`` are the fresh questions the gate plans (held-out experiences: ``held_out_questions``), scored by
+    ``scorers`` (default: the offline judge alone).
+    """
     if data.pairs < min_pairs:
         raise NotEnoughData(data.pairs, min_pairs)
     version = registry.next_version()
@@ -62,8 +71,9 @@ def run_training(
     )
     _notify(on_progress, {"phase": "evaluating"})
     incumbent = registry.active()
-    candidate_metrics = _evaluate(model_path=model_path, adapter=staging, data=data, config=config)
-    incumbent_metrics = _evaluate(model_path=model_path, adapter=registry.active_path(), data=data, config=config)
+    judged = dict(data=data, config=config, questions=questions or [], scorers=scorers or [offline_judge_scorer()])
+    candidate_metrics = _evaluate(model_path=model_path, adapter=staging, **judged)
+    incumbent_metrics = _evaluate(model_path=model_path, adapter=registry.active_path(), **judged)
     promoted, decision = (
         beats(candidate=candidate_metrics, incumbent=incumbent_metrics)
         if data.held_out
@@ -76,7 +86,7 @@ def run_training(
         base_model=str(model_path),
         data=data.counts(),
         hyperparameters=asdict(config),
-        metrics={"candidate": asdict(candidate_metrics), "incumbent": asdict(incumbent_metrics)},
+        metrics={"candidate": candidate_metrics.summary(), "incumbent": incumbent_metrics.summary()},
         incumbent=incumbent,
         promoted=promoted,
         decision=decision,
@@ -95,10 +105,11 @@ def run_training(
     return record
 
 
-def _evaluate(*, model_path: Path, adapter: Path | None, data: PreferenceData, config: Tier2Config):
+def _evaluate(*, model_path: Path, adapter: Path | None, data: PreferenceData, config: Tier2Config, questions, scorers):
     """Held-out figures of the base model with ``adapter`` (None: the base model alone)."""
     model, tokenizer = load_planner(model_path=model_path, adapter_path=adapter)
-    return evaluate(model=model, tokenizer=tokenizer, pairs=data.held_out, beta=config.beta)
+    return evaluate(model=model, tokenizer=tokenizer, pairs=data.held_out, beta=config.beta, questions=questions,
+                    scorers=scorers)  # fmt: skip
 
 
 def _notify(on_progress, update: dict) -> None:
@@ -154,6 +165,7 @@ def run_now(
             config=config,
             min_pairs=min_pairs,
             approved_by=approved_by,
+            questions=held_out_questions(data=data, buffer=buffer),
             on_progress=_throttled(status),
             progress_bar=progress_bar,
         )

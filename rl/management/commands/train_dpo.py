@@ -49,6 +49,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{record.version} ({record.method}, {record.training_seconds:.0f} s) on {record.data}: held-out "
             f"preference accuracy {candidate['preference_accuracy']:.3f}, reward margin "
-            f"{candidate['reward_margin']:+.4f}, valid JSON {candidate['valid_json_rate']:.1%}"
+            f"{candidate['reward_margin']:+.4f}, plan quality on {candidate.get('fresh_questions', 0)} fresh questions "
+            f"{_scores(candidate)}; unconstrained valid JSON {candidate['valid_json_rate']:.1%} (training health)"
         )
         self.stdout.write(record.decision)
+
+
+def _scores(metrics: dict) -> str:
+    return ", ".join(f"{name} {score:+.3f}" for name, score in metrics.get("plan_quality", {}).items()) or "-"

@@ -26,39 +26,23 @@ from layer2.planning.llm_planner import LLMPlanner
 from layer2.planning.plan_prompt import PlanItem, parse_plan
 from layer2.understanding.intent import PlantVocabulary
 from rl.experiences.records import Feedback, WidgetFeedback
-from rl.simulation.operators import QuestionBank, SimulatedOperators, ask_and_rate
-from rl.tier1.scorer import Tier1Learner, Tier1Ranker
+from rl.simulation.operators import QuestionBank
 from rl.tier2.adapters import AdapterRegistry, NothingToRollBack, UnknownAdapter
-from rl.tier2.dpo import Tier2Config, format_negatives, train_adapter
-from rl.tier2.preference_data import PreferenceData, SizeVerdicts, build_preference_data, prompt_key, repair_plan
+from rl.tier2.dpo import EvalMetrics, Tier2Config, beats, format_negatives, train_adapter
+from rl.tier2.plan_quality import held_out_questions, worse_beyond_noise
+from rl.tier2.preference_data import (
+    PreferenceData,
+    SizeVerdicts,
+    build_preference_data,
+    experience_prompt,
+    prompt_key,
+    repair_plan,
+)
 from rl.tier2.training import run_training
 from tests.conftest import TEST_DATABASE
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = Tier2Config(epochs=1, batch_size=8, learning_rate=5e-3, device="cpu")
-
-
-@pytest.fixture(scope="session")
-def planner_model(plant_conninfo, tmp_path_factory) -> Path:
-    """A planner model built and taught here by the real ``bootstrap_planner`` command, on the test plant."""
-    from django.conf import settings
-    from django.test import override_settings
-
-    from industrial.database.connection import timeseries_conninfo
-    from industrial.timeseries.access import get_timeseries_access
-
-    out = tmp_path_factory.mktemp("planner") / "base"
-    url = timeseries_conninfo(TEST_DATABASE) if settings.TIMESERIES_DATABASE_URL else ""
-    options = {"--examples": "2400", "--epochs": "4", "--device": "cpu"}  # default model size: ~1 min
-    with override_settings(TIMESERIES_DATABASE_NAME=TEST_DATABASE, TIMESERIES_DATABASE_URL=url):
-        get_timeseries_access.cache_clear()
-        try:
-            call_command("bootstrap_planner", "--out", str(out), *(x for kv in options.items() for x in kv),
-                         "--no-progress")  # fmt: skip
-        finally:
-            get_timeseries_access().close()
-            get_timeseries_access.cache_clear()
-    return out
 
 
 def test_the_bootstrapped_model_writes_the_plans_that_serve(planner_model, serving):
@@ -77,17 +61,6 @@ def test_the_bootstrapped_model_writes_the_plans_that_serve(planner_model, servi
         assert scores == sorted(scores, reverse=True)
 
 
-@pytest.fixture
-def rated(serving, db):
-    """Rated answers: simulated operators' questions, exploring ranker, their feedback recorded."""
-    vocabulary = serving.vocabulary()
-    orchestrator = Orchestrator(serving.access, serving.buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
-    bank, people = QuestionBank(vocabulary, seed=3), SimulatedOperators(seed=3)
-    for _ in range(200):  # enough that some prompt is rated both up and down with evaluations that confirm it
-        ask_and_rate(orchestrator=orchestrator, people=people, question=bank.draw())
-    return serving.buffer.list(has_feedback=True, limit=1000)
-
-
 # --------------------------------------------------------------------------- preference data
 
 
@@ -95,7 +68,7 @@ def test_pairs_never_cross_prompts_and_both_plans_are_valid(rated):
     by_id = {e.query_id: e for e in rated}
     data = build_preference_data(rated)
     pairs = data.train + data.held_out
-    assert {p.source for p in pairs} == {"ratings", "judge_repair"}
+    assert {p.source for p in pairs} == {"ratings", "judge_repair", "judge_widget"}
     for pair in pairs:
         keys = {prompt_key(by_id[q]) for q in pair.query_ids}
         assert len(keys) == 1, "a pair joined answers to different prompts"
@@ -152,7 +125,7 @@ def test_the_judge_repair_drops_poor_widgets_and_adds_missing_ones(rated):
     assert (experience.widgets[1].widget_type, experience.widgets[1].size) in repaired
     assert missing in [t for t, _ in repaired]
     pairs = build_preference_data([down], held_out_share=0).train
-    assert [p.source for p in pairs] == ["judge_repair"]
+    assert [p.source for p in pairs if p.source != "judge_widget"] == ["judge_repair"]  # one widget pairs too
 
 
 def test_the_judge_repair_resizes_to_the_size_judged_right_for_the_role(rated):
@@ -225,6 +198,44 @@ def test_the_gate_promotes_a_better_adapter_and_refuses_a_worse_one(planner_mode
     assert [r.version for r in registry.versions()] == [good.version, worse.version]
     metadata = json.loads((tmp_path / "adapters" / worse.version / "metadata.json").read_text())
     assert metadata["data"]["train_pairs"] == len(data.train) and metadata["hyperparameters"]["epochs"] == 3
+
+
+def test_the_gate_plans_fresh_questions_within_the_grammar_and_judges_them(planner_model, rated, serving, tmp_path):
+    data = build_preference_data(rated, held_out_share=0.3)
+    questions = held_out_questions(data=data, buffer=serving.buffer)
+    held_out_prompts = {p.prompt for p in data.held_out}
+    assert questions and all(experience_prompt(q) in held_out_prompts for q in questions)
+    assert len({experience_prompt(q) for q in questions}) == len(questions)  # one per prompt
+    record = run_training(data=data, registry=AdapterRegistry(tmp_path), model_path=planner_model, config=TINY,
+                          questions=questions)  # fmt: skip
+    for side in ("candidate", "incumbent"):
+        metrics = record.metrics[side]
+        assert metrics["gated_valid_rate"] == 1.0 and metrics["fresh_questions"] == len(questions)
+        assert -1.0 <= metrics["plan_quality"]["offline_judge"] <= 1.0
+    assert "offline_judge" in record.decision
+
+
+def _metrics(accuracy: float, margin: float, judged: list[float], valid: float = 1.0) -> EvalMetrics:
+    scores = {"offline_judge": judged}
+    quality = {"offline_judge": sum(judged) / len(judged)}
+    return EvalMetrics(accuracy, margin, accuracy, valid, 10, 5, plan_quality=quality, plan_scores=scores)
+
+
+def test_the_gate_refuses_worse_plans_and_ignores_noise_and_unconstrained_slips():
+    serving = _metrics(0.5, 0.0, [0.4, 0.6] * 10)
+    worse = _metrics(0.9, 2.0, [0.3, 0.5] * 10)
+    promoted, decision = beats(candidate=worse, incumbent=serving)
+    assert not promoted and decision.startswith("kept, not promoted: not better than the serving model on plan quality")
+    one_slip = _metrics(0.9, 2.0, [0.4, 0.6] * 9 + [0.4, 0.58])  # lower mean, well within the questions' noise
+    assert beats(candidate=one_slip, incumbent=serving)[0]
+    promoted, decision = beats(candidate=_metrics(0.9, 2.0, [0.5, 0.6] * 10, valid=0.6), incumbent=serving)
+    assert promoted and "unconstrained valid JSON 0.6 vs 1.0" in decision
+
+
+def test_paired_differences_decide_what_is_worse():
+    assert worse_beyond_noise([0.1, 0.2, 0.3], [0.2, 0.3, 0.4])  # lower on every question
+    assert not worse_beyond_noise([0.9, 0.1, 0.5, 0.5], [0.1, 0.9, 0.5, 0.52])  # a swing either way
+    assert not worse_beyond_noise([], [])
 
 
 def test_promotion_and_rollback_reach_the_serving_planner(planner_model, rated, tmp_path, serving):
