@@ -48,7 +48,7 @@ def _rest(start: int, left: int, count: int, rules: dict[str, str]) -> str:
     defining it in ``rules`` on first use; "" where nothing may follow."""
     if left == 0 or start == count:
         return ""
-    name = f"rest{start}_{left}"
+    name = f"rest{start}-{left}"  # GBNF names: letters, digits, dashes (llama.cpp reads it too)
     if name not in rules:
         following = [f'"," item{j}{_rest(j + 1, left - 1, count, rules)}' for j in range(start, count)]
         rules[name] = " | ".join(['""', *following])
