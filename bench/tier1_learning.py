@@ -3,6 +3,7 @@
     python bench/tier1_learning.py                          # 3,000 interactions x 5 seeds x 4 policies, timings
     python bench/tier1_learning.py --interactions 600 --seeds 1 --buffer-sizes 1000   # a quick run
     python bench/tier1_learning.py --policies tier1 --implicit-weights 0,0.1,0.3   # implicit signals only
+    python bench/tier1_learning.py --policies '' --implicit-weights '' --ablation all   # issue 17's fixes only
 
 For each seed and policy, a fresh experience journal and the same simulated
 people, questions and noise (``rl/simulation/operators.py``): the orchestrator answers
@@ -27,11 +28,26 @@ as the server notes a rephrase). The report goes the endpoint's way
 (``Tier1Service.learn_new_signals``) at each weight; weight 0 is the same
 people rating the same share with the signals ignored. The reward is that of
 the feedback each person would have given, rated or not.
+
+**Issue 17's Tier 1 fixes, each off and on** (``--ablation``, every combination by
+default; '' skips it): Tier 1 served by two simulated gunicorn workers over one
+journal, questions alternating between them. Worker 0 leads: it learns its own
+feedback at once, tails the journal for worker 1's and replays; worker 1 learns
+its own at once and reloads the leader's weights every ``SYNC_EVERY`` answers,
+as a follower reloads checkpoints. The changes: ``seeds`` (each worker its own
+exploration seed; off, both draw with one seed, as every worker did),
+``direction`` (a wrong size says which way, and Tier 1 credits the next size
+that way; off, the same verdicts without their direction), ``missing_size`` (a
+missing widget credited at the size the scorer learned the asker's role
+prefers; off, at the rules' size). Reported per combination: mean reward and
+plan quality over the last 500, the share of shown widgets at the size their
+asker wants, and the reward and that share over the first 500 (how fast).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -39,6 +55,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +65,8 @@ os.environ.setdefault("DATABASE_URL", f"sqlite:///{_TMP / 'default.sqlite3'}")
 from common import machine, percentiles, seed_scratch_plant, setup_django  # noqa: E402
 
 WINDOW = 500
+CHANGES = ("seeds", "direction", "missing_size")  # issue 17's Tier 1 fixes, each switched off and on (--ablation)
+SYNC_EVERY = 10  # answers between a follower's reloads of the leader's weights (its checkpoints, every few seconds)
 
 
 # --------------------------------------------------------------------------- baseline policies
@@ -226,6 +245,93 @@ def run_implicit(weight: float, seed: int, interactions: int, access, vocabulary
             "rephrased": rephrased}  # fmt: skip
 
 
+def run_two_workers(changes: frozenset[str], seed: int, interactions: int, access, vocabulary) -> dict:
+    """Tier 1 in two simulated workers with ``changes`` (of ``CHANGES``) on; see the module docstring."""
+    from layer2.feedback import record_feedback
+    from layer2.orchestrator import Orchestrator
+    from rl.experiences.buffer import ExperienceBuffer
+    from rl.experiences.reward import plan_reward, widget_rewards
+    from rl.simulation.operators import QuestionBank, SimulatedOperators, preferred_size
+    from rl.tier1.scorer import Tier1Config, Tier1Learner, Tier1Ranker
+    from rl.tier1.service import Tier1Service
+
+    class RulesSizedMissing(Tier1Service):
+        """The service without ``missing_size``: a missing widget is credited at the rules' size."""
+
+        def examples(self, experience):
+            return widget_rewards(experience)
+
+    state = Path(tempfile.mkdtemp(dir=_TMP))
+    buffer = ExperienceBuffer(state / "experiences.jsonl")
+    leader = Tier1Learner(Tier1Config(seed=seed))
+    # Another config seed for the follower's draws; its weights are the leader's, as every worker starts alike.
+    follower = Tier1Learner(Tier1Config(seed=seed + 10_000 if "seeds" in changes else seed))
+    follower.load_state(leader.state())
+    service = Tier1Service if "missing_size" in changes else RulesSizedMissing
+    services = [service(learner, buffer, state / str(i)) for i, learner in enumerate((leader, follower))]
+    orchestrators = [Orchestrator(access, buffer, ranker=Tier1Ranker(learner)) for learner in (leader, follower)]
+    bank, people = QuestionBank(vocabulary, seed), SimulatedOperators(seed)
+    rewards, quality, right_size = [], [], []
+    for i in range(interactions):
+        worker, question = i % 2, bank.draw()
+        answer = orchestrators[worker].answer(question.transcript, question.role)
+        offered = sorted({c.widget_type for c in buffer.get(answer.query_id).candidates})
+        feedback = people.feedback(question, answer, offered)
+        said = feedback if "direction" in changes else _undirected(feedback)
+        services[worker].observe(record_feedback(buffer=buffer, query_id=answer.query_id, feedback=said))
+        services[0].learn_new_feedback()  # the leader tails the journal for the follower's feedback
+        services[0].replay(1)
+        if i % SYNC_EVERY == SYNC_EVERY - 1:
+            follower.load_state(leader.state())
+        rewards.append(plan_reward(feedback))
+        quality.append(people.quality(question, answer))
+        right_size.append([w.size == preferred_size(question.role, w.widget_type) for w in answer.widgets])
+
+    def share(answers: list[list[bool]]) -> float:
+        sized = [right for answer in answers for right in answer]
+        return statistics.fmean(sized) if sized else 0.0
+
+    return {"reward": statistics.fmean(rewards[-WINDOW:]), "quality": statistics.fmean(quality[-WINDOW:]),
+            "right_size": share(right_size[-WINDOW:]), "first_reward": statistics.fmean(rewards[:WINDOW]),
+            "first_right_size": share(right_size[:WINDOW])}  # fmt: skip
+
+
+def _undirected(feedback):
+    """The same verdicts with no size direction: what the console and the judge said before issue 17."""
+    undirected = [replace(w, size_direction=None) for w in feedback.per_widget_feedback]
+    return replace(feedback, per_widget_feedback=undirected)
+
+
+def ablation_figures(args, access, vocabulary) -> dict:
+    """Every combination of ``CHANGES`` (or those named), each over the same seeds, people and questions."""
+    if args.ablation == "all":
+        combos = [frozenset(c) for n in range(len(CHANGES) + 1) for c in itertools.combinations(CHANGES, n)]
+    else:
+        combos = [frozenset(c for c in combo.split("+") if c != "none") for combo in args.ablation.split(",")]
+    unknown = set().union(*combos) - set(CHANGES)
+    if unknown:
+        raise SystemExit(f"--ablation: unknown changes {sorted(unknown)}; known: {', '.join(CHANGES)}")
+    names = {combo: "+".join(c for c in CHANGES if c in combo) or "none" for combo in combos}
+    runs: dict[str, list[dict]] = {name: [] for name in names.values()}
+    for seed in range(args.seeds):
+        for combo, name in names.items():
+            started = time.perf_counter()
+            result = run_two_workers(combo, seed, args.interactions, access, vocabulary)
+            runs[name].append(result)
+            print(f"seed {seed} two workers, {name}: reward {result['reward']:+.3f} quality {result['quality']:.3f} "
+                  f"right size {result['right_size']:.3f}; first {WINDOW}: reward {result['first_reward']:+.3f} "
+                  f"right size {result['first_right_size']:.3f} ({time.perf_counter() - started:.0f} s)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    keys = ("reward", "quality", "right_size", "first_reward", "first_right_size")
+    return {
+        "workers": 2,
+        "sync_every": SYNC_EVERY,
+        "by_changes": {n: {k: round(statistics.fmean(r[k] for r in rs), 4) for k in keys} for n, rs in runs.items()},
+        "per_seed_reward": {n: [round(r["reward"], 4) for r in rs] for n, rs in runs.items()},
+        "per_seed_first_reward": {n: [round(r["first_reward"], 4) for r in rs] for n, rs in runs.items()},
+    }
+
+
 def implicit_figures(args, access, vocabulary) -> dict:
     weights = [float(w) for w in args.implicit_weights.split(",")]
     runs: dict[str, list[dict]] = {str(w): [] for w in weights}
@@ -334,6 +440,9 @@ def main() -> None:
                         help="TIER1_IMPLICIT_WEIGHT values to compare with implicit signals ('' to skip).")  # fmt: skip
     parser.add_argument("--rated-share", type=float, default=0.2,
                         help="Share of answers rated in the implicit-signals runs (default 0.2).")  # fmt: skip
+    parser.add_argument("--ablation", default="all",
+                        help="Issue 17's changes to switch on, per run: 'all' (every combination), a list such as "
+                             "'none,seeds,direction+missing_size', or '' to skip.")  # fmt: skip
     args = parser.parse_args()
 
     setup_django()
@@ -361,6 +470,7 @@ def main() -> None:
                       f"quality {results[policy][-1]['quality']:.3f} ({time.perf_counter() - started:.0f} s)",
                       file=sys.stderr, flush=True)  # fmt: skip
         implicit = implicit_figures(args, access, vocabulary) if args.implicit_weights else None
+        ablation = ablation_figures(args, access, vocabulary) if args.ablation else None
     finally:
         access.close()
         drop_database(name)
@@ -372,6 +482,8 @@ def main() -> None:
                                   "mean_last_window": mean}  # fmt: skip
     if implicit is not None:
         figures["implicit"] = implicit
+    if ablation is not None:
+        figures["ablation"] = ablation
     if {"random", "rules", "tier1"} <= set(policies):
         gain = lambda p: mean[p]["reward"] - mean["random"]["reward"]  # noqa: E731
         figures["tier1_gain_over_rules_gain"] = round(gain("tier1") / gain("rules"), 2) if gain("rules") else None
@@ -388,6 +500,11 @@ def main() -> None:
         for weight, m in implicit["by_weight"].items():
             print(f"    weight {float(weight):<4g} mean reward (last {WINDOW}) {m['reward']:+.3f}   "
                   f"plan quality {m['quality']:.3f}")  # fmt: skip
+    if ablation is not None:
+        print(f"  issue 17's changes, Tier 1 in two workers (last {WINDOW}; in brackets the first {WINDOW}):")
+        for name, m in ablation["by_changes"].items():
+            print(f"    {name:30s} reward {m['reward']:+.3f} ({m['first_reward']:+.3f})   plan quality "
+                  f"{m['quality']:.3f}   right size {m['right_size']:.3f} ({m['first_right_size']:.3f})")  # fmt: skip
     t = figures["tier1_timings"]
     print(f"  Tier 1: {t['parameters']} parameters, update p50 {t['update']['p50_ms']} ms, "
           f"rank 20 p50 {t['rank_20_candidates']['p50_ms']} ms, scorer {t['scorer_bytes'] / 1024:.0f} KiB")  # fmt: skip

@@ -6,8 +6,9 @@ from django.db import transaction
 
 from layer2.errors import InvalidFeedback
 from layer2.models import WidgetRating
+from layer2.planning.widgets import CATALOG
 from rl.experiences.buffer import ExperienceBuffer
-from rl.experiences.records import Experience, Feedback
+from rl.experiences.records import Experience, Feedback, WidgetChoice, WidgetFeedback
 
 
 def record_feedback(*, buffer: ExperienceBuffer, query_id: str, feedback: Feedback, user=None) -> Experience:
@@ -15,11 +16,13 @@ def record_feedback(*, buffer: ExperienceBuffer, query_id: str, feedback: Feedba
 
     Raises ``ExperienceNotFound`` for an unknown id and ``InvalidFeedback``
     when per-widget feedback names a widget the answer did not have (an index past its widgets, or a type
-    other than the one shown at that index).
+    other than the one shown at that index), or a ``size_direction`` the widget has no size for (smaller than
+    its smallest, larger than its largest).
     """
     experience = buffer.get(query_id)
     for item in feedback.per_widget_feedback:
         _check_widget(item.widget_index, item.widget_type, experience)
+        _check_direction(item, experience.widgets[item.widget_index])
     with transaction.atomic():
         WidgetRating.objects.create(
             query_id=query_id,
@@ -47,4 +50,15 @@ def _check_widget(index: int, widget_type: str, experience: Experience) -> None:
         raise InvalidFeedback(
             "per_widget_feedback",
             f"widget {index} of this answer is a {shown[index].widget_type}, not a {widget_type}",
+        )
+
+
+def _check_direction(item: WidgetFeedback, shown: WidgetChoice) -> None:
+    sizes = CATALOG[shown.widget_type].sizes
+    end = {"smaller": ("smallest", sizes[0]), "larger": ("largest", sizes[-1])}.get(item.size_direction or "")
+    if end is not None and shown.size == end[1]:
+        raise InvalidFeedback(
+            "per_widget_feedback",
+            f"widget {item.widget_index} is a {shown.widget_type} at {shown.size}, its {end[0]} size (it comes in "
+            f"{', '.join(sizes)}): it cannot be {item.size_direction}",
         )

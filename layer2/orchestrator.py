@@ -233,6 +233,7 @@ def _experience(
         conversation_id=answer.conversation_id,
         turn=answer.turn,
         resolver=answer.resolver,
+        ranking=choices[0].draw if choices else None,
     )
 
 

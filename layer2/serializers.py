@@ -18,7 +18,14 @@ from command_center.api_fields import (
 from layer2.planning.widgets import CATALOG, SIZES
 from layer2.rights import JUDGE_NAME
 from layer2.understanding.roles import ROLES
-from rl.experiences.records import RATINGS, Feedback, ImplicitSignals, WidgetFeedback, WidgetSignals
+from rl.experiences.records import (
+    RATINGS,
+    SIZE_DIRECTIONS,
+    Feedback,
+    ImplicitSignals,
+    WidgetFeedback,
+    WidgetSignals,
+)
 
 WIDGET_TYPES = sorted(CATALOG)  # one enum in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"])
 MAX_TRANSCRIPT = 1000
@@ -53,6 +60,19 @@ class WidgetFeedbackSerializer(serializers.Serializer):
     strengths = serializers.ListField(
         child=StrictCharField(max_length=MAX_ITEM_TEXT), max_length=MAX_ITEMS, default=list
     )
+    size_direction = serializers.ChoiceField(
+        choices=SIZE_DIRECTIONS,
+        required=False,
+        allow_null=True,
+        help_text="With size_appropriate false: the widget should be smaller or larger (a size it comes in).",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data.get("size_direction") is not None and data.get("size_appropriate") is not False:
+            raise serializers.ValidationError(
+                {"size_direction": "says which way a wrong size is off: send it with size_appropriate false"}
+            )
+        return data
 
 
 @extend_schema_field(

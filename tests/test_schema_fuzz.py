@@ -100,7 +100,8 @@ ACCEPTED_DEVIATIONS: tuple[Deviation, ...] = (
         "positive_data_acceptance",
         CATALOG_400,
         "a schema-valid rating of an answer that exists can still be 400: widget_index must be a widget that "
-        "answer had, and widget_type the type it had there; that depends on the answer, not on the schema",
+        "answer had, widget_type the type it had there, and a size_direction one that widget's sizes allow (and "
+        "only with size_appropriate false); that depends on the answer, or on two fields together, not on the schema",
     ),
     Deviation(
         "POST /api/layer2/signals/",

@@ -21,6 +21,7 @@ from industrial.plant.spec import limit_for
 from layer2.planning.widgets import CATALOG, SIZES
 from layer2.understanding.intent import Intent, PlantVocabulary
 from layer2.understanding.vocabulary import resolve_metric
+from rl.experiences.records import RankingDraw
 
 MAX_WIDGETS = 4
 MAX_PEERS = 6  # units on a diagnosis's peer comparison, the diagnosed one included
@@ -157,6 +158,7 @@ class Choice:
     candidate: Candidate
     propensity: float  # probability the ranker had of choosing this slot at this size
     score: float
+    draw: RankingDraw | None = None  # an exploring ranker's draw, the same for every choice of one answer
 
 
 class Ranker(Protocol):

@@ -12,8 +12,11 @@ with ``inherited`` naming what it took from the conversation) and ``resolver``
 (``rules``, or ``llm`` when the language-model resolver read the intent); 4 adds ``asked_by``, the asker's
 user id (who may read and rate it); 5 adds ``signals``, how the asker used the answer (:class:`ImplicitSignals`: the
 console's per-widget viewing totals, the time to the next question, and ``rephrased`` when the same question came
-again in other words). An older record is read as version 5 with the fields it lacks set to None (an answer nobody
-owns: only staff and judges see it; no signals).
+again in other words); 6 adds ``ranking``, how an exploring ranker drew the widgets (:class:`RankingDraw`: its
+seed, the draw's number, the temperature and every candidate's score and slot, enough to draw them again), and
+``size_direction`` on a wrong-size verdict (``WidgetFeedback``: ``smaller`` or ``larger``). An older record is read as
+version 6 with the fields it lacks set to None (an answer nobody owns: only staff and judges see it; no signals; no
+draw to replay; a wrong size without a direction).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from datetime import datetime
 
 from industrial.timestamps import iso_timestamp
 
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 RATINGS = ("up", "down")
+SIZE_DIRECTIONS = ("smaller", "larger")  # which way a wrong-size widget is off: the size it should have instead
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,24 @@ class CandidateRecord:
 
 
 @dataclass(frozen=True)
+class RankingDraw:
+    """How an exploring ranker drew an answer's widgets: enough to draw them again (``rl/tier1/scorer.replay``).
+
+    The draw's generator is seeded with ``(seed, draw)``: ``seed`` the serving process's exploration seed (logged
+    when it is chosen), ``draw`` how many answers that process had drawn before. ``scores`` and ``slots`` run
+    parallel to the experience's ``candidates``: each one's predicted reward (rounded as the draw used it) and the
+    number of the slot it sizes (one size per slot is drawn).
+    """
+
+    seed: int
+    draw: int
+    temperature: float
+    k: int  # the most widgets it could draw
+    scores: list[float]
+    slots: list[int]
+
+
+@dataclass(frozen=True)
 class WidgetFeedback:
     widget_index: int
     widget_type: str
@@ -59,6 +81,7 @@ class WidgetFeedback:
     size_appropriate: bool | None = None
     issues: list[str] = field(default_factory=list)
     strengths: list[str] = field(default_factory=list)
+    size_direction: str | None = None  # with size_appropriate False: "smaller" or "larger" (None: unsaid)
 
 
 @dataclass(frozen=True)
@@ -159,6 +182,7 @@ class Experience:
     resolver: str | None = None  # who read the intent: "rules", or "llm" (the language-model resolver)
     asked_by: int | None = None  # the asker's user id (Django's auth user); None: recorded before version 4
     signals: ImplicitSignals | None = None  # how the asker used it (version 5); None: no signal yet
+    ranking: RankingDraw | None = None  # how an exploring ranker drew it (version 6); None: no random draw
 
     @property
     def rating(self) -> str | None:
@@ -175,6 +199,7 @@ class Experience:
         data["created_at"] = iso_timestamp(self.created_at, utc="+00:00")  # the journal's form
         data["feedback"] = self.feedback.to_dict() if self.feedback else None
         data["signals"] = self.signals.to_dict() if self.signals else None
+        data["ranking"] = asdict(self.ranking) if self.ranking else None
         return data
 
     @classmethod
@@ -190,6 +215,7 @@ class Experience:
                 "created_at": _parse(data["created_at"]),
                 "feedback": Feedback.from_dict(data["feedback"]) if data.get("feedback") else None,
                 "signals": ImplicitSignals.from_dict(data["signals"]) if data.get("signals") else None,
+                "ranking": RankingDraw(**data["ranking"]) if data.get("ranking") else None,
             }
         )
 

@@ -18,8 +18,17 @@ scores: no appropriateness or size term).
     r_i = 0.6 · (2 · a_i − 1) + 0.4 · (+1 if size right, −1 if wrong, 0 if unsaid)
 
 and without it r_i = the plan's reward (basic or extended). Tier 1 learns
-from one example per shown widget, plus a positive example (``MISSING_BONUS``)
-for each missing widget that was among the candidates.
+from one example per shown widget, plus:
+
+* for a wrong size with a direction (``size_direction``: ``smaller`` or
+  ``larger``), the neighbouring size that way, at the reward widget i would
+  have had at the right size: ``0.6 · (2 · a_i − 1) + 0.4``. The shown size
+  keeps its −0.4, so the pair says which way to move, not only "not this one";
+  a neighbour the answer was not offered gives no example.
+* for each missing widget that was among the candidates, a positive example
+  (``MISSING_BONUS``) at one of its offered sizes: the one ``missing_size``
+  picks (Tier 1: the size its scorer predicts the asker's role prefers, which
+  the size verdicts taught it), by default the rules' best.
 
 **Implicit reward** (how the asker used the answer, ``Experience.signals``): a
 weak example per shown widget i of n, weighted ``w`` (``TIER1_IMPLICIT_WEIGHT``)
@@ -41,9 +50,10 @@ expanded, gives no example.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rl.experiences.records import Experience, Feedback
+from rl.experiences.records import CandidateRecord, Experience, Feedback, WidgetChoice, WidgetFeedback
 
 CONFIDENCE_WEIGHT = 0.2
 APPROPRIATENESS_WEIGHT = 0.4
@@ -55,6 +65,9 @@ WIDGET_SIZE_WEIGHT = 0.4
 MISSING_BONUS = 0.5
 EXPANSION_BONUS = 0.2
 REPHRASE_PENALTY = 0.5
+# The widget catalog's sizes, smallest first: a frozen copy of layer2.planning.widgets.SIZES, which this layer may not
+# import (tests/rl/tier1/test_size_feedback.py fails as soon as the two differ).
+SIZE_ORDER = ("small", "medium", "large", "full")
 
 
 @dataclass(frozen=True)
@@ -94,8 +107,19 @@ def plan_reward(feedback: Feedback | None) -> float:
     return reward
 
 
-def widget_rewards(experience: Experience) -> list[WidgetReward]:
-    """Training examples from an experience's feedback (empty without feedback)."""
+MissingSize = Callable[[Sequence[CandidateRecord]], CandidateRecord]
+
+
+def rules_best(offered: Sequence[CandidateRecord]) -> CandidateRecord:
+    """The offered size with the best rule score: the size a missing widget is credited at without a learner."""
+    return max(offered, key=lambda c: c.rule_score)
+
+
+def widget_rewards(experience: Experience, *, missing_size: MissingSize = rules_best) -> list[WidgetReward]:
+    """Training examples from an experience's feedback (empty without feedback); see the module docstring.
+
+    ``missing_size`` picks, of a missing widget's offered sizes, the one its example credits.
+    """
     feedback = experience.feedback
     if feedback is None:
         return []
@@ -108,13 +132,31 @@ def widget_rewards(experience: Experience) -> list[WidgetReward]:
         reward = overall if judged is None else _judged_reward(judged.appropriateness_score, judged.size_appropriate)
         rule = rule_scores.get((widget.widget_type, widget.size, widget.metric), 0.0)
         examples.append(WidgetReward(widget.widget_type, widget.size, widget.metric, reward, widget.propensity, rule))
+        if judged is not None and (resized := _resized(widget, judged, rule_scores)) is not None:
+            examples.append(resized)
     shown = {w.widget_type for w in experience.widgets}
     for missing in dict.fromkeys(feedback.missing_widgets):
         offered = [c for c in experience.candidates if c.widget_type == missing and missing not in shown]
         if offered:
-            best = max(offered, key=lambda c: c.rule_score)
-            examples.append(WidgetReward(missing, best.size, best.metric, MISSING_BONUS, None, best.rule_score))
+            credited = missing_size(offered)
+            examples.append(
+                WidgetReward(missing, credited.size, credited.metric, MISSING_BONUS, None, credited.rule_score)
+            )
     return examples
+
+
+def _resized(widget: WidgetChoice, judged: WidgetFeedback, rule_scores: dict[tuple, float]) -> WidgetReward | None:
+    """The example of a wrong size's neighbour in the direction said, at the right size's reward; None without a
+    direction, or when the answer was not offered that size (a widget's sizes are consecutive in ``SIZE_ORDER``)."""
+    if judged.size_appropriate is not False or judged.size_direction is None or widget.size not in SIZE_ORDER:
+        return None
+    neighbour = SIZE_ORDER.index(widget.size) + (1 if judged.size_direction == "larger" else -1)
+    size = SIZE_ORDER[neighbour] if 0 <= neighbour < len(SIZE_ORDER) else None
+    rule = rule_scores.get((widget.widget_type, size, widget.metric))
+    if rule is None:
+        return None
+    reward = _judged_reward(judged.appropriateness_score, True)
+    return WidgetReward(widget.widget_type, size, widget.metric, reward, None, rule)
 
 
 def signal_rewards(experience: Experience, *, weight: float) -> list[WidgetReward]:

@@ -33,6 +33,8 @@ aggregation), and whether the intent above captured it. Name any misreading.
    - size_appropriate: is its width right for what it shows? Sizes: \
 {", ".join(f"{size} = {cols} columns" for size, cols in SIZE_COLUMNS.items())}. A single number needs little \
 room; a chart over time or many series needs a wide one; a fleet grid needs the full width.
+   - size_direction, only when size_appropriate is false: "smaller" or "larger", the way it should change \
+(to a size that widget comes in; leave it out when unsure).
    - issues and strengths: short, concrete phrases (empty lists if none).
 3. missing_widgets: widget types from the catalog that the dashboard should have shown and did not \
 (prefer types that were on offer). Show active alerts when the operator asks about equipment that has them.

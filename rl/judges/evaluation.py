@@ -7,8 +7,11 @@ Both judges (``rl/judges/claude.py``, ``rl/judges/offline.py``) produce an
 The JSON schema is the contract: it is the Claude judge's tool
 ``input_schema``, and :func:`parse_evaluation` validates any candidate
 evaluation against it (with ``jsonschema``) and then against the answer
-itself (one entry per shown widget, each naming that widget's type). A
-rejection carries a reason a person, or the model asked to try again, can act on.
+itself (one entry per shown widget, each naming that widget's type, and a
+``size_direction`` only on a wrong size, towards a size the widget comes in).
+A rejection carries a reason a person, or the model asked to try again, can act on.
+``size_direction`` is optional: an evaluation without it (every one made before
+it existed) is as valid as before, and posts without it.
 The limits match ``layer2/serializers.FeedbackRequestSerializer``, so an
 evaluation that passes here is one the API accepts.
 """
@@ -22,7 +25,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from layer2.planning.widgets import CATALOG
-from rl.experiences.records import RATINGS, Experience, WidgetChoice, WidgetFeedback
+from rl.experiences.records import RATINGS, SIZE_DIRECTIONS, Experience, WidgetChoice, WidgetFeedback
 
 MAX_TEXT = 4000  # evaluation_reasoning, query_understanding
 MAX_ITEM_TEXT = 500  # one issue, strength or suggestion
@@ -62,7 +65,12 @@ class Evaluation:
     suggested_improvements: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As the schema has it: a widget's ``size_direction`` only where one was said (it is optional there)."""
+        data = asdict(self)
+        for widget in data["per_widget_feedback"]:
+            if widget["size_direction"] is None:
+                del widget["size_direction"]
+        return data
 
     def feedback_payload(self, query_id: str) -> dict:
         """The body of ``POST /api/layer2/feedback/`` (no ``source``: the server records the judge account's)."""
@@ -108,6 +116,11 @@ def evaluation_schema(widget_count: int) -> dict:
                 "description": "1: exactly what this question needs; 0.5: relevant but secondary; 0: wrong or useless.",
             },
             "size_appropriate": {"type": "boolean", "description": "Is the size right for what the widget shows?"},
+            "size_direction": {
+                "type": "string",
+                "enum": list(SIZE_DIRECTIONS),
+                "description": "Only when size_appropriate is false: should it be smaller or larger?",
+            },
             "issues": _texts(MAX_ITEM_TEXT),
             "strengths": _texts(MAX_ITEM_TEXT),
         },
@@ -159,6 +172,7 @@ def parse_evaluation(data: object, widgets: list[WidgetChoice]) -> Evaluation:
                 f"$.per_widget_feedback[{position}]: widget {index} is a {shown}, not a {item['widget_type']}"
             )
         item = {**item, "widget_index": index, "appropriateness_score": float(item["appropriateness_score"])}
+        _check_direction(position, item, widgets[index])
         judged.append(WidgetFeedback(**item))
     indexes = sorted(w.widget_index for w in judged)
     if indexes != list(range(len(widgets))):
@@ -175,6 +189,21 @@ def parse_evaluation(data: object, widgets: list[WidgetChoice]) -> Evaluation:
         missing_widgets=list(data["missing_widgets"]),
         suggested_improvements=list(data["suggested_improvements"]),
     )
+
+
+def _check_direction(position: int, item: dict, shown: WidgetChoice) -> None:
+    """A direction only on a wrong size, and towards a size the widget comes in (the feedback API's rules)."""
+    direction = item.get("size_direction")
+    if direction is None:
+        return
+    where = f"$.per_widget_feedback[{position}].size_direction"
+    if item["size_appropriate"] is not False:
+        raise InvalidEvaluation(f"{where}: only a wrong size has a direction; size_appropriate is true")
+    sizes = CATALOG[shown.widget_type].sizes
+    if shown.size == (sizes[0] if direction == "smaller" else sizes[-1]):
+        raise InvalidEvaluation(
+            f"{where}: a {shown.widget_type} comes in {', '.join(sizes)}; at {shown.size} it cannot be {direction}"
+        )
 
 
 def _reason(error) -> str:

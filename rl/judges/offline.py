@@ -9,7 +9,8 @@ the intent and the data:
   (``FIT``); a plan without any widget that answers the question
   (``ANSWERS``) names one as missing, if it was on offer.
 * **Sensible sizes**: the size must be one the catalog allows and wide
-  enough for what the widget holds (``_size_fits``).
+  enough for what the widget holds (``_size_fits``); one too narrow is said
+  to want a larger size (``size_direction``), where the widget has one.
 * **Numbers true**: with a database (``rl/judges/answer_facts.py``), every value
   spoken and every KPI or gauge value is re-read as of the answer; one the
   data does not support makes the rating "down".
@@ -25,7 +26,7 @@ from __future__ import annotations
 import logging
 from statistics import mean
 
-from layer2.planning.widgets import is_valid
+from layer2.planning.widgets import CATALOG, is_valid
 from rl.experiences.records import Experience, WidgetChoice, WidgetFeedback
 from rl.judges.answer_facts import AnswerFacts, NumberCheck
 from rl.judges.evaluation import Evaluation, Verdict, parse_evaluation
@@ -122,8 +123,8 @@ class OfflineJudge:
             issues.append(f"{_a(w.widget_type)} does little for {_a(intent['intent_type'])} question")
         factor = self._equipment(w, intent, issues, strengths) * _metric(w, intent, issues, strengths)
         factor *= _data(index, w, experience, numbers, issues)
-        size_ok = _size_fits(index, w, experience, issues)
-        return WidgetFeedback(index, w.widget_type, round(fit * factor, 3), size_ok, issues, strengths)
+        size_ok, direction = _size_fits(index, w, experience, issues)
+        return WidgetFeedback(index, w.widget_type, round(fit * factor, 3), size_ok, issues, strengths, direction)
 
     def _equipment(self, w: WidgetChoice, intent: dict, issues: list[str], strengths: list[str]) -> float:
         asked, shown = set(intent["equipment_ids"]), set(w.equipment_ids)
@@ -191,21 +192,23 @@ def _contradicted(index: int, w: WidgetChoice, experience: Experience, numbers: 
     return not any(abs(value - f.value) <= 1e-6 * max(1.0, abs(f.value)) for f in known)
 
 
-def _size_fits(index: int, w: WidgetChoice, experience: Experience, issues: list[str]) -> bool:
+def _size_fits(index: int, w: WidgetChoice, experience: Experience, issues: list[str]) -> tuple[bool, str | None]:
+    """(whether the size fits, which way it should change: "larger" when too narrow and a larger size exists)."""
     if not is_valid(w.widget_type, w.size):
         issues.append(f"{w.size} is not a size {_a(w.widget_type)} comes in")
-        return False
+        return False, None
     data = experience.data_summary.get(f"{index}:{w.widget_type}")
     items = data.get("items", 0) if isinstance(data, dict) else 0
     alerts = data.get("alerts", 0) if isinstance(data, dict) else 0
     crowded = max(len(w.equipment_ids), items or 0, alerts or 0) > WIDE
+    larger = "larger" if w.size != CATALOG[w.widget_type].sizes[-1] else None
     if crowded and w.size in ("small", "medium") and w.widget_type != "kpi":
         issues.append(f"too narrow ({w.size}) for what it holds")
-        return False
+        return False, larger
     if w.widget_type in ("trend_line", "comparison") and w.size == "medium" and len(w.equipment_ids) > 2:
         issues.append("too narrow (medium) for several series over time")
-        return False
-    return True
+        return False, larger
+    return True, None
 
 
 def _missing(experience: Experience, active_alerts: int | None) -> list[str]:

@@ -10,8 +10,10 @@ and equipment type, that deliberately disagrees with the rule priors
 engineers want trends and tables in large sizes, managers want KPIs and
 summaries, small. Their feedback is noisy: a thumb that follows the plan's
 quality through logistic noise, and (most of the time) a rich evaluation
-with per-widget scores, size verdicts and missing widgets, as the LLM judge
-would give. A fixed seed gives the same people, questions and noise.
+with per-widget scores, size verdicts (a wrong size says which way: towards
+the size the person wants, as the console's "too big"/"too small" does) and
+missing widgets, as the LLM judge would give. A fixed seed gives the same
+people, questions and noise (the direction draws nothing).
 
 How they use an answer without rating it (``SimulatedViewing``, the dwell
 model): each widget stays on screen for a time that grows with its hidden
@@ -31,7 +33,7 @@ from django.utils import timezone
 
 from layer2.feedback import record_feedback
 from layer2.orchestrator import Answer
-from layer2.planning.widgets import CATALOG
+from layer2.planning.widgets import CATALOG, SIZES
 from layer2.understanding.intent import PlantVocabulary
 from layer2.understanding.roles import ROLES
 from layer2.understanding.vocabulary import resolve_metric
@@ -165,8 +167,10 @@ class SimulatedOperators:
         for i, w in enumerate(answer.widgets):
             u = utility(question.role, intent.intent_type, intent.equipment_type, w.widget_type, w.size)
             score = _sigmoid(2 * u + rng.normal(0, self.noise * 2))
-            right_size = w.size == preferred_size(question.role, w.widget_type)
-            judged.append(WidgetFeedback(i, w.widget_type, round(score, 3), right_size, [], []))
+            wanted_size = preferred_size(question.role, w.widget_type)
+            right_size = w.size == wanted_size
+            judged.append(WidgetFeedback(i, w.widget_type, round(score, 3), right_size, [], [],
+                                         None if right_size else _direction(w.size, wanted_size)))  # fmt: skip
         shown = {w.widget_type for w in answer.widgets}
         wanted = sorted(
             (t for t in set(offered) - shown
@@ -222,6 +226,11 @@ class SimulatedViewing:
     def rephrases(self, quality: float) -> bool:
         """Whether the asker, served a plan of this quality (0..1), asks again in other words."""
         return bool(self.rng.random() < max(0.0, self.rephrase_below - quality))
+
+
+def _direction(shown: str, wanted: str) -> str:
+    """Which way the person says a wrong size is off: towards the size they want."""
+    return "larger" if SIZES.index(wanted) > SIZES.index(shown) else "smaller"
 
 
 def _sigmoid(x: float) -> float:

@@ -21,6 +21,18 @@ often as good ones (ε-greedy's uniform exploration), and it needs no
 posterior (Thompson). τ anneals from ``temperature`` to ``min_temperature``
 as updates accumulate.
 
+**Seeding.** Each answer's draw has its own generator, seeded with
+``(exploration seed, draw number)``, and the experience records both with the
+temperature and every candidate's score and slot (``RankingDraw``), so
+``replay`` draws the same widgets with the same propensities from the record
+alone. The exploration seed is ``config.seed`` (benches and tests: the same
+run twice draws the same), unless ``per_process_exploration``: then each
+process takes its own from its pid and the time, and a process forked after
+choosing one takes a new one at its first draw (the parent's would repeat its
+draws), so no two gunicorn workers explore alike. That flag wins over
+``seed`` for exploration; the weights always start from ``seed``. The seed is
+logged when chosen and shown in ``rl-status``.
+
 **Learning.** Each feedback gives one example per shown widget (and one per
 missing widget the judge asked for); ``learn`` takes an Adam step on them at
 once, so a rating re-ranks the next answer. Implicit signals (how the asker
@@ -48,8 +60,11 @@ import hashlib
 import io
 import logging
 import math
+import os
 import threading
+import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -59,11 +74,13 @@ from torch import nn
 
 from layer2.planning.planner import MIN_SCORE, Candidate, Choice, plan_length
 from rl.experiences.atomic_file import atomic_file
+from rl.experiences.records import CandidateRecord, RankingDraw
 from rl.experiences.reward import WidgetReward
 from rl.tier1.features import INTENT_FEATURES, WIDGET_FEATURES, intent_features, widget_features
 
 logger = logging.getLogger(__name__)
 LOSSES_KEPT = 4000  # the newest updates' losses: loss_trend, and the learning view's loss_history
+SCORE_DIGITS = 6  # decimals of the scores an exploring draw uses and records (RankingDraw)
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,16 @@ class Tier1Config:
         default=100,
         metadata={"help": "Feedback received over which τ and the learning rate fall to 1/√2 of their start."},
     )
-    seed: int = field(default=0, metadata={"help": "Seed of the initial weights and the exploration generator."})
+    seed: int = field(
+        default=0, metadata={"help": "Seed of the initial weights, and of exploration unless per_process_exploration."}
+    )
+    per_process_exploration: bool = field(
+        default=False,
+        metadata={
+            "help": "Seed exploration in each process from its pid and the time (afresh after a fork), not from "
+            "seed: serving workers do (start_service), so that no two explore alike."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -151,8 +177,8 @@ class Tier1Learner:
         self.step = 0  # optimizer steps, replay included
         self.observed = 0  # feedback learned from: exploration anneals with this, not with replay
         self.losses: deque[float] = deque(maxlen=LOSSES_KEPT)  # one an update, newest last
-        self._rng = np.random.default_rng(config.seed)
         self._lock = threading.Lock()
+        self._seed_exploration()
 
     # -- scoring and choosing ----------------------------------------------------
 
@@ -169,12 +195,18 @@ class Tier1Learner:
     def _annealing(self) -> float:
         return 1 / math.sqrt(1 + self.observed / self.config.anneal_feedback)
 
-    def scores(self, intent: dict, candidates: list[Candidate], role: str | None = None) -> np.ndarray:
+    def scores(
+        self, intent: dict, candidates: Sequence[Candidate | CandidateRecord], role: str | None = None
+    ) -> np.ndarray:
         """(len(candidates),) predicted rewards for someone in ``role`` asking ``intent``."""
         q = torch.from_numpy(intent_features(intent, role)).expand(len(candidates), -1)  # (n, INTENT_FEATURES)
         w = torch.from_numpy(np.stack([_candidate_features(intent, c) for c in candidates]))  # (n, WIDGET_FEATURES)
         with self._lock, torch.no_grad():
             return self.model(q, w).numpy()
+
+    def preferred(self, intent: dict, offered: Sequence[CandidateRecord], role: str | None = None) -> CandidateRecord:
+        """Of ``offered`` (one widget's sizes, as recorded), the one predicted to earn the most for ``role``."""
+        return offered[int(np.argmax(self.scores(intent, offered, role)))]
 
     def choose(
         self, intent: dict, candidates: list[Candidate], k: int, explore: bool = True, role: str | None = None
@@ -183,26 +215,60 @@ class Tier1Learner:
 
         After the first widget every draw also offers *stop*, valued at 0: a
         widget expected to earn a negative reward is better left out, so the
-        plan is as long as it is useful, not always ``k`` long.
+        plan is as long as it is useful, not always ``k`` long. Exploring,
+        every choice carries the draw's record (``RankingDraw``: ``replay``
+        draws it again); not exploring, the greedy choice, with propensity 1.
         """
         if not candidates or k <= 0:
             return []
-        scores = self.scores(intent, candidates, role)
-        available = np.ones(len(candidates), dtype=bool)
-        chosen: list[Choice] = []
-        for _ in range(min(k, len({c.slot for c in candidates}))):
-            logits = np.where(available, scores / self.temperature, -np.inf)
-            if chosen:
-                logits = np.append(logits, 0.0)  # stop: showing nothing more earns 0, so its logit is 0
-            probabilities = np.exp(logits - logits.max())
-            probabilities /= probabilities.sum()
-            pick = int(self._rng.choice(len(logits), p=probabilities)) if explore else int(np.argmax(logits))
-            if pick == len(candidates):
-                break
-            chosen.append(Choice(candidates[pick], float(probabilities[pick]) if explore else 1.0, float(scores[pick])))
-            slot = candidates[pick].slot
-            available &= np.array([c.slot != slot for c in candidates])
-        return chosen
+        scores = self.scores(intent, candidates, role)  # (n,)
+        slots = _slot_numbers(candidates)
+        k = min(k, max(slots) + 1)
+        if not explore:
+            return [Choice(candidates[i], 1.0, float(scores[i])) for i, _ in _draw(scores, slots, 1.0, k, None)]
+        seed, number = self._next_draw()
+        # Drawn from the scores as recorded, to the micro-reward: the record stays short, and replays exactly.
+        draw = RankingDraw(seed, number, self.temperature, k, [round(x, SCORE_DIGITS) for x in scores.tolist()], slots)
+        return [Choice(candidates[i], p, float(scores[i]), draw) for i, p in replay(draw)]
+
+    @property
+    def exploration_seed(self) -> int:
+        """The seed of this process's draws (see the module docstring)."""
+        with self._lock:
+            self._reseed_if_forked()
+            return self._exploration_seed
+
+    @property
+    def draws(self) -> int:
+        """Exploring choices drawn in this process with ``exploration_seed`` so far."""
+        with self._lock:
+            self._reseed_if_forked()
+            return self._draws
+
+    def _next_draw(self) -> tuple[int, int]:
+        """(exploration seed, draw number) of the next exploring choice in this process."""
+        with self._lock:
+            self._reseed_if_forked()
+            number = self._draws
+            self._draws += 1
+            return self._exploration_seed, number
+
+    def _reseed_if_forked(self) -> None:
+        # A child forked after the seed was chosen would draw its parent's numbers: checked at each draw, so no
+        # fork hook is needed however the learner reached the child (a preloaded app, a test's fork).
+        if self.config.per_process_exploration and os.getpid() != self._seeded_in:
+            self._seed_exploration()
+
+    def _seed_exploration(self) -> None:
+        pid = os.getpid()
+        seed = self.config.seed
+        if self.config.per_process_exploration:
+            state = np.random.SeedSequence([pid, time.time_ns()]).generate_state(1, np.uint64)[0]
+            seed = int(state >> np.uint64(11))  # 53 bits: exact as a JSON number in any client
+        self._exploration_seed, self._seeded_in, self._draws = seed, pid, 0
+        # A chosen seed is logged, so that a run can be replayed; the config's is in the config already.
+        logger.log(logging.INFO if self.config.per_process_exploration else logging.DEBUG,
+                   "tier1: exploration seed %d in process %d", seed, pid)  # fmt: skip
 
     # -- learning --------------------------------------------------------------
 
@@ -316,7 +382,7 @@ class Tier1Learner:
             }
 
     def load_state(self, state: dict) -> None:
-        if state["config"] != asdict(self.config):
+        if _fitting(state["config"]) != _fitting(asdict(self.config)):
             raise ValueError(f"checkpoint config {state['config']} differs from {asdict(self.config)}")
         if state.get("features") != [INTENT_FEATURES, WIDGET_FEATURES]:  # absent before the role was a feature
             raise ValueError(
@@ -329,7 +395,52 @@ class Tier1Learner:
             self.losses = deque(state["losses"], maxlen=LOSSES_KEPT)
 
 
-def _candidate_features(intent: dict, c: Candidate) -> np.ndarray:
+def _fitting(config: dict) -> dict:
+    """A config without what only decides the draws and where training started: weights trained under any seed
+    fit a learner of another (a serving worker's per-process exploration loads the checkpoints saved before it)."""
+    return {k: v for k, v in config.items() if k not in ("seed", "per_process_exploration")}
+
+
+def _slot_numbers(candidates: list[Candidate]) -> list[int]:
+    """Per candidate, the number of its slot (the first slot met is 0): the sizes of one slot share a number."""
+    numbers: dict[tuple, int] = {}
+    return [numbers.setdefault(c.slot, len(numbers)) for c in candidates]
+
+
+def _draw(
+    scores: np.ndarray, slots: list[int], temperature: float, k: int, rng: np.random.Generator | None
+) -> list[tuple[int, float]]:
+    """(candidate index, its probability when drawn) of each widget drawn, in order (see ``Tier1Learner.choose``).
+
+    ``scores`` (n,) and ``slots`` (n,) per candidate; ``rng`` None: the greedy choice, each with probability 1.
+    """
+    available = np.ones(len(scores), dtype=bool)  # (n,)
+    slot_of = np.asarray(slots)  # (n,)
+    chosen: list[tuple[int, float]] = []
+    for _ in range(k):
+        logits = np.where(available, scores / temperature, -np.inf)
+        if chosen:
+            logits = np.append(logits, 0.0)  # stop: showing nothing more earns 0, so its logit is 0
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        pick = int(np.argmax(logits)) if rng is None else int(rng.choice(len(logits), p=probabilities))
+        if pick == len(scores):
+            break
+        chosen.append((pick, 1.0 if rng is None else float(probabilities[pick])))
+        available &= slot_of != slot_of[pick]
+    return chosen
+
+
+def replay(draw: RankingDraw) -> list[tuple[int, float]]:
+    """(candidate index, propensity) of each widget an exploring ``choose`` drew, drawn again from its record.
+
+    The same generator ``(seed, draw)`` over the same recorded scores: the same widgets, the same propensities.
+    """
+    rng = np.random.default_rng([draw.seed, draw.draw])
+    return _draw(np.asarray(draw.scores), draw.slots, draw.temperature, draw.k, rng)
+
+
+def _candidate_features(intent: dict, c: Candidate | CandidateRecord) -> np.ndarray:
     return widget_features(c.widget_type, c.size, c.rule_score, c.metric in (intent.get("metrics") or []))
 
 

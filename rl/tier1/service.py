@@ -24,6 +24,12 @@ starts at import). Every worker ranks with its own copy of the scorer.
   answer not settled when a leader stops is not learned. At weight 0 nothing
   of this runs.
 * **Followers** reload the newest good checkpoint whenever one appears.
+* **Exploration** is seeded per worker (``Tier1Config.per_process_exploration``,
+  from the pid and the time, logged at start and shown in ``status``), so
+  two workers answering side by side do not draw the same widgets; each
+  answer records its draw, which ``rl/tier1/scorer.replay`` repeats.
+* **Examples** (``examples``): a missing widget is credited at the size the
+  scorer now predicts the asker's role prefers, not the rules' size.
 * **Shutdown** (``stop_service``, from gunicorn's ``worker_exit``) stops the
   thread, saves a last checkpoint if leading and releases the lock.
 """
@@ -46,7 +52,7 @@ from filelock import FileLock, Timeout
 
 from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
 from rl.experiences.records import Experience
-from rl.experiences.reward import signal_rewards, widget_rewards
+from rl.experiences.reward import WidgetReward, signal_rewards, widget_rewards
 
 if TYPE_CHECKING:  # torch is imported by the service, not by every module that reports feedback
     from rl.tier1.scorer import Tier1Learner
@@ -129,12 +135,21 @@ class Tier1Service:
         self._learned[key] = None
         if len(self._learned) > self.config.reservoir * 4:
             self._learned.popitem(last=False)
-        examples = widget_rewards(experience)
+        examples = self.examples(experience)
         if not examples:
             return None
         self._reservoir.append((experience.intent, experience.user_role, examples))
         self._dirty = True
         return self.learner.learn(experience.intent, examples, role=experience.user_role)
+
+    def examples(self, experience: Experience) -> list[WidgetReward]:
+        """The experience's feedback as examples, each missing widget at the size the scorer predicts the asker's
+        role prefers: learned from size verdicts, where the rules' size would be right only for roles like theirs."""
+
+        def preferred(offered):
+            return self.learner.preferred(experience.intent, offered, experience.user_role)
+
+        return widget_rewards(experience, missing_size=preferred)
 
     # -- the implicit signals path -----------------------------------------------
 
@@ -185,7 +200,9 @@ class Tier1Service:
         self._restore()
         self._thread = threading.Thread(target=self._run, name="tier1-trainer", daemon=True)
         self._thread.start()
-        logger.info("tier1 service started in process %d", os.getpid())
+        logger.info(
+            "tier1 service started in process %d, exploration seed %d", os.getpid(), self.learner.exploration_seed
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -211,7 +228,7 @@ class Tier1Service:
             self._try_lead()
         if self.is_leader:
             # Replay while learning is unsaved: after new feedback, until the next checkpoint; idle otherwise.
-            if self._learn_new_feedback() + self.learn_new_signals() or self._dirty:
+            if self.learn_new_feedback() + self.learn_new_signals() or self._dirty:
                 self._replay()
             self._save()
         else:
@@ -225,14 +242,14 @@ class Tier1Service:
         self._restore()  # start from the newest weights the last leader saved
         self._cursor = self.buffer.feedback_cursor()
         for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
-            self._reservoir.appendleft((experience.intent, experience.user_role, widget_rewards(experience)))
+            self._reservoir.appendleft((experience.intent, experience.user_role, self.examples(experience)))
         if self.config.implicit_weight > 0:  # signals before this are not learned again: whoever led then did
             self._signals_cursor = self.buffer.signals_cursor()
         self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
         self.is_leader = True
         logger.info("tier1: process %d is now the trainer", os.getpid())
 
-    def _learn_new_feedback(self) -> int:
+    def learn_new_feedback(self) -> int:
         """Learn the feedback appended to the journal since the last look; returns how many were new."""
         query_ids, self._cursor = self.buffer.feedback_since(self._cursor)
         learned = 0
@@ -292,6 +309,8 @@ class Tier1Service:
             "steps": self.learner.step,
             "loss": self.learner.loss_trend(),
             "temperature": round(self.learner.temperature, 4),
+            "exploration_seed": self.learner.exploration_seed,
+            "draws": self.learner.draws,
             "parameters": parameter_count(self.learner.model),
             "checkpoint": newest[0].name if newest else None,
             "checkpoint_age_s": round(time.time() - newest[0].stat().st_mtime, 1) if newest else None,
@@ -331,14 +350,15 @@ def start_service() -> Tier1Service | None:
         return _service
     import torch
 
-    from rl.tier1.scorer import Tier1Learner
+    from rl.tier1.scorer import Tier1Config, Tier1Learner
 
     torch.set_num_threads(1)  # several workers share the cores; a tiny model gains nothing from more
     config = ServiceConfig(
         implicit_weight=settings.TIER1_IMPLICIT_WEIGHT,
         signals_settle_seconds=max(ServiceConfig.signals_settle_seconds, settings.REPHRASE_WINDOW_SECONDS),
     )
-    _service = Tier1Service(Tier1Learner(), get_experience_buffer(), settings.STATE_DIR, config)
+    learner = Tier1Learner(Tier1Config(per_process_exploration=True))  # each worker its own draws
+    _service = Tier1Service(learner, get_experience_buffer(), settings.STATE_DIR, config)
     _service.start()
     return _service
 

@@ -76,12 +76,15 @@ def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api
     recorded = api_client.get(EXPERIENCES).json()["experiences"]
     assert [e["query_id"] for e in recorded] == asked
     assert [e["user_role"] for e in recorded] == [None, "engineer", "manager"]
-    assert {e["schema_version"] for e in recorded} == {5}
+    assert {e["schema_version"] for e in recorded} == {6}
 
 
 def test_feedback_for_an_unknown_query_is_404(api_client, serving):
     response = api_client.post(FEEDBACK, {"query_id": "0" * 32, "rating": "up"}, format="json")
     assert response.status_code == 404 and "0" * 32 in response.json()["query_id"][0]
+
+
+WRONG_SIZE = {"widget_index": 0, "widget_type": "kpi", "size_appropriate": False}  # the answer's small KPI
 
 
 @pytest.mark.parametrize(
@@ -100,6 +103,8 @@ def test_feedback_for_an_unknown_query_is_404(api_client, serving):
         ({"source": "judge:'; DROP TABLE"}, "source"),
         ({"source": "judge:claude"}, "source"),  # an operator's account posts as the operator, never as a judge
         ({"per_widget_feedback": [{"widget_index": 0, "widget_type": "gauge"}]}, "per_widget_feedback"),  # a kpi
+        ({"per_widget_feedback": [{**WRONG_SIZE, "size_direction": "bigger"}]}, "per_widget_feedback"),
+        ({"per_widget_feedback": [{**WRONG_SIZE, "size_direction": "smaller"}]}, "per_widget_feedback"),  # smallest
     ],
 )
 def test_bad_feedback_fields_are_400_naming_the_field(api_client, serving, change, field):
@@ -107,6 +112,30 @@ def test_bad_feedback_fields_are_400_naming_the_field(api_client, serving, chang
     response = api_client.post(FEEDBACK, {"query_id": query_id, "rating": "up", **change}, format="json")
     assert response.status_code == 400 and field in response.json(), response.content
     assert WidgetRating.objects.count() == 0
+
+
+def test_a_wrong_size_says_which_way_and_a_direction_needs_a_wrong_size(api_client, serving):
+    query_id = ask(api_client, "Show chiller 1 power")["query_id"]  # widget 0: a kpi, small
+
+    def post(**verdict):
+        judged = {"widget_index": 0, "widget_type": "kpi", **verdict}
+        body = {"query_id": query_id, "rating": "down", "per_widget_feedback": [judged]}
+        return api_client.post(FEEDBACK, body, format="json")
+
+    for verdict in ({"size_direction": "larger"}, {"size_appropriate": True, "size_direction": "larger"}):
+        response = post(**verdict)
+        assert response.status_code == 400, response.content
+        [why] = response.json()["per_widget_feedback"]["0"]["size_direction"]  # DRF names a list's item by index
+        assert "size_appropriate false" in why
+    [refused] = post(size_appropriate=False, size_direction="smaller").json()["per_widget_feedback"]
+    assert "cannot be smaller" in refused
+    assert WidgetRating.objects.count() == 0
+
+    assert post(size_appropriate=False, size_direction="larger").status_code == 200
+    [experience] = api_client.get(EXPERIENCES).json()["experiences"]
+    assert experience["feedback"]["per_widget_feedback"][0]["size_direction"] == "larger"
+    assert WidgetRating.objects.get(query_id=query_id).per_widget_feedback[0]["size_direction"] == "larger"
+    assert post(size_appropriate=False, size_direction=None).status_code == 200  # unsaid, as before
 
 
 @pytest.mark.parametrize(

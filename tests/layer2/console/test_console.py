@@ -70,6 +70,18 @@ def test_an_operator_asks_sees_hears_rates_and_follows_up(open_console, console_
     page.wait_for_timeout(300)  # the post after the click
     assert ExperienceBuffer(console_server.state_dir / "experiences.jsonl").get(query_id).feedback.rating == "down"
 
+    # The KPI is too small (it comes in small and medium, so "too big" is not offered): the size says which way.
+    assert kpi.get_by_role("button", name="is too big", exact=False).count() == 0
+    with page.expect_response(lambda r: r.url.endswith("/api/layer2/feedback/") and r.ok):
+        kpi.get_by_role("button", name="is too small", exact=False).click()
+    widget = buffer.get(query_id).feedback.per_widget_feedback[0]
+    assert (widget.appropriateness_score, widget.size_appropriate, widget.size_direction) == (1.0, False, "larger")
+    # Pressed again, it is taken back: the size is unsaid once more.
+    with page.expect_response(lambda r: r.url.endswith("/api/layer2/feedback/") and r.ok):
+        kpi.get_by_role("button", name="is too small", exact=False).click()
+    widget = buffer.get(query_id).feedback.per_widget_feedback[0]
+    assert (widget.size_appropriate, widget.size_direction) == (None, None)
+
     # The operator looks closer at the trend: expands it and runs the pointer over the chart.
     trend_card = answer.locator('.widget[data-type="trend_line"]')
     trend_card.get_by_role("button", name="Expand", exact=False).click()

@@ -29,6 +29,7 @@ from rl.experiences.records import (
     Experience,
     Feedback,
     ImplicitSignals,
+    RankingDraw,
     WidgetChoice,
     WidgetFeedback,
     WidgetSignals,
@@ -81,6 +82,7 @@ def make_experience(
         resolver="llm",
         asked_by=7,
         signals=signals,
+        ranking=RankingDraw(2**53 - 1, seq, 0.1 + 0.05, 3, [0.6000000238418579, -1e-9, 0.1 + 0.2], [0, 1, 2]),
     )
 
 
@@ -103,7 +105,7 @@ def rich_feedback(rating: str, *, seq: int = 0, source: str = "judge:claude") ->
         query_understanding="temperature of one pump over the last day",
         per_widget_feedback=[
             WidgetFeedback(0, "trend", 0.9, True, [], ["right metric", "right window"]),
-            WidgetFeedback(1, "kpi", 0.2, False, ["not asked for"], []),
+            WidgetFeedback(1, "kpi", 0.2, False, ["not asked for"], [], "larger"),
             WidgetFeedback(2, "table", None, None),
         ],
         missing_widgets=["alerts"],

@@ -88,25 +88,29 @@ def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reope
         assert list(view.iter_all()) == [judged, replace(later, feedback=evaluation)]
 
 
-def test_a_version_1_record_from_an_older_journal_reads_as_version_5_without_a_role_conversation_owner_or_signals(
+def test_a_version_1_record_from_an_older_journal_reads_as_version_6_without_a_role_conversation_owner_signals_or_draw(
     tmp_path,
 ):
     current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3), signals=console_report(seq=3))
     old = current.to_dict()
-    for newer in ("user_role", "conversation_id", "turn", "resolver", "asked_by", "signals"):
+    for newer in ("user_role", "conversation_id", "turn", "resolver", "asked_by", "signals", "ranking"):
         del old[newer]
+    for widget in old["feedback"]["per_widget_feedback"]:
+        del widget["size_direction"]  # version 6 too
     old["schema_version"] = 1
     upgraded = Experience.from_dict(json.loads(json.dumps(old)))
+    undirected = [replace(w, size_direction=None) for w in current.feedback.per_widget_feedback]
     assert upgraded == replace(
-        current, user_role=None, conversation_id=None, turn=None, resolver=None, asked_by=None, signals=None
-    )
-    assert upgraded.schema_version == 5
+        current, user_role=None, conversation_id=None, turn=None, resolver=None, asked_by=None, signals=None,
+        ranking=None, feedback=replace(current.feedback, per_widget_feedback=undirected),
+    )  # fmt: skip
+    assert upgraded.schema_version == 6
     assert Experience.from_dict(upgraded.to_dict()) == upgraded
     path = tmp_path / "experiences.jsonl"
     path.write_text(json.dumps({"op": "add", "experience": old}) + "\n")
     assert ExperienceBuffer(path).get("q-old") == upgraded
-    with pytest.raises(ValueError, match="schema_version 6"):
-        Experience.from_dict({**old, "schema_version": 6})
+    with pytest.raises(ValueError, match="schema_version 7"):
+        Experience.from_dict({**old, "schema_version": 7})
 
 
 # -- 2. many processes -----------------------------------------------------------------------------

@@ -77,8 +77,10 @@ def test_through_the_api_the_operator_rating_stands_and_the_rich_fields_land(api
     listed = api_client.get("/api/layer2/experiences/?has_evaluation=true").json()["experiences"]
     [feedback] = [e["feedback"] for e in listed if e["query_id"] == query_id]
     assert feedback["rating"] == "up" and feedback["source"] == "operator"
-    for name in ("evaluation_confidence", "evaluation_reasoning", "query_understanding", "per_widget_feedback"):
+    for name in ("evaluation_confidence", "evaluation_reasoning", "query_understanding"):
         assert feedback[name] == evaluation[name]
+    # The record has every verdict field: a direction the judge did not give reads null.
+    assert feedback["per_widget_feedback"] == [{**w, "size_direction": None} for w in evaluation["per_widget_feedback"]]
     assert get_experience_buffer().stats().evaluations_by_source == {"judge:claude": 1}
     status = api_client.get("/api/layer2/rl-status/").json()["buffer"]
     assert status["with_evaluation"] == 1 and status["evaluations_by_source"] == {"judge:claude": 1}

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from layer2.models import WidgetRating
+from layer2.planning.widgets import CATALOG
 from rl.experiences.buffer import get_experience_buffer
 from rl.experiences.records import WidgetChoice
 from rl.judges.evaluation import MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEXT, InvalidEvaluation, parse_evaluation
@@ -29,6 +30,13 @@ def test_a_complete_evaluation_parses_to_exactly_its_fields():
     evaluation = parse_evaluation(GOOD, PLAN)
     assert evaluation.to_dict() == GOOD
     assert evaluation.feedback_payload("a" * 32) == {"query_id": "a" * 32, **GOOD}  # the server sets the source
+
+
+def test_a_wrong_size_may_say_which_way_and_the_direction_is_kept():
+    data = broken(lambda d: d["per_widget_feedback"][1].update(size_direction="larger"))  # a medium trend, wrong
+    evaluation = parse_evaluation(data, PLAN)
+    assert [w.size_direction for w in evaluation.per_widget_feedback] == [None, "larger"]
+    assert evaluation.to_dict() == data  # said where said, absent where not (as an older evaluation has it)
 
 
 @pytest.mark.parametrize(
@@ -62,11 +70,25 @@ def test_a_complete_evaluation_parses_to_exactly_its_fields():
             "$.per_widget_feedback: evaluate each widget once; got indexes [0, 0]",
         ),
         (lambda d: d.update(query_understanding="   "), "$.query_understanding: must not be blank"),
+        (
+            lambda d: d["per_widget_feedback"][1].update(size_direction="bigger"),
+            "$.per_widget_feedback[1].size_direction: 'bigger' is not one of ['smaller', 'larger']",
+        ),
+        (
+            lambda d: d["per_widget_feedback"][0].update(size_direction="larger"),
+            "$.per_widget_feedback[0].size_direction: only a wrong size has a direction",
+        ),
+        (
+            lambda d: d["per_widget_feedback"][1].update(size_direction="smaller"),
+            "$.per_widget_feedback[1].size_direction: a trend_line comes in medium, large, full; at medium it "
+            "cannot be smaller",
+        ),
     ],
     ids=[
         "missing-confidence", "missing-widgets", "score-below-0", "confidence-above-1", "bad-rating",
         "unknown-widget-type", "widget-unjudged", "extra-field", "size-not-bool", "reasoning-too-long",
-        "wrong-widget-type", "widget-twice", "blank-understanding",
+        "wrong-widget-type", "widget-twice", "blank-understanding", "unknown-direction", "direction-on-right-size",
+        "direction-past-the-smallest",
     ],
 )  # fmt: skip
 def test_each_fault_is_rejected_with_a_reason_that_names_the_field(change, reason):
@@ -95,6 +117,10 @@ def test_an_evaluation_at_every_limit_is_accepted_by_the_feedback_api(api_client
     data["query_understanding"] = "q" * MAX_TEXT
     data["suggested_improvements"] = ["s" * MAX_ITEM_TEXT] * MAX_ITEMS
     data["per_widget_feedback"][0]["issues"] = ["i" * MAX_ITEM_TEXT] * MAX_ITEMS
+    for judged, shown in zip(data["per_widget_feedback"], experience.widgets, strict=True):
+        if judged["size_appropriate"] is False:  # the optional direction too, towards a size the widget has
+            judged["size_direction"] = "larger" if shown.size != CATALOG[shown.widget_type].sizes[-1] else "smaller"
+    assert any("size_direction" in judged for judged in data["per_widget_feedback"])
     evaluation = parse_evaluation(data, experience.widgets)
 
     response = client_for("claude", "--judge").post(
@@ -104,7 +130,9 @@ def test_an_evaluation_at_every_limit_is_accepted_by_the_feedback_api(api_client
     assert response.json() == {"query_id": experience.query_id, "rating": "down", "has_evaluation": True}
     stored = get_experience_buffer().get(experience.query_id).feedback
     assert stored.source == "judge:claude" and stored.rating == "down"
-    assert [vars(w) for w in stored.per_widget_feedback] == data["per_widget_feedback"]
+    assert [vars(w) for w in stored.per_widget_feedback] == [
+        {"size_direction": None, **judged} for judged in data["per_widget_feedback"]
+    ]
     for name in ("evaluation_confidence", "evaluation_reasoning", "query_understanding", "missing_widgets"):
         assert getattr(stored, name) == data[name]
     assert stored.suggested_improvements == data["suggested_improvements"]

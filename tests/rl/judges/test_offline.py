@@ -180,6 +180,7 @@ def test_sizes_must_exist_and_fit_what_the_widget_holds():
         )
     )
     assert [w.size_appropriate for w in evaluation.per_widget_feedback] == [True, False, True, False]
+    assert [w.size_direction for w in evaluation.per_widget_feedback] == [None, "larger", None, None]
     assert evaluation.per_widget_feedback[1].issues == ["too narrow (medium) for what it holds"]
     assert evaluation.per_widget_feedback[3].issues[-1] == "full is not a size a kpi comes in"
 

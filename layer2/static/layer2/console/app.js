@@ -130,9 +130,7 @@ function widgetFrame(widget, index, body, { rating, signals }) {
     onclick: (event) => { verdict.thumb = press(thumbs, event.currentTarget) ? value : null; rating.save(); },
   });
   thumbs.push(thumb("up", "✓"), thumb("down", "✗"));
-  const wrongSize = toggle(`“${widget.title}” is the wrong size`, "Wrong size", {
-    onclick: (event) => { verdict.wrongSize = press([event.currentTarget], event.currentTarget); rating.save(); },
-  });
+  const sizeButtons = sizeVerdicts(widget, verdict, rating);
   const card = el("section", {
     class: `widget ${size}`, "data-type": widget.type, "data-size": widget.size, "aria-labelledby": titleId,
   },
@@ -147,8 +145,28 @@ function widgetFrame(widget, index, body, { rating, signals }) {
       },
     }, "⤢")),
   el("div", { class: "body" }, body),
-  el("footer", { class: "rate" }, ...thumbs, wrongSize));
+  el("footer", { class: "rate" }, ...thumbs, ...sizeButtons));
   return card;
+}
+
+// "Too big" / "Too small": which way the size is wrong (one at a time), offered only where the widget comes in a
+// size that way (a small KPI cannot be smaller).
+function sizeVerdicts(widget, verdict, rating) {
+  const sizes = config.widgets.find((w) => w.type === widget.type)?.sizes ?? [];
+  const at = sizes.indexOf(widget.size);
+  const group = [];
+  const sizeToggle = (direction, text, possible) => {
+    if (!possible) return null;
+    const button = toggle(`“${widget.title}” is ${text.toLowerCase()}`, text, {
+      onclick: (event) => { verdict.size = press(group, event.currentTarget) ? direction : null; rating.save(); },
+    });
+    group.push(button);
+    return button;
+  };
+  return [
+    sizeToggle("smaller", "Too big", at > 0),
+    sizeToggle("larger", "Too small", at >= 0 && at < sizes.length - 1),
+  ].filter(Boolean);
 }
 
 function answerRating(answer, rating) {

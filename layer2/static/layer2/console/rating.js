@@ -1,7 +1,9 @@
-// Ratings of one answer: thumbs on the answer and on each widget, "wrong size", and widgets that were missing.
-// Every change posts the whole verdict to /api/layer2/feedback/ as the signed-in user; the newest one stands
-// (so a rating can be changed). Without a thumb on the answer, its rating follows the widgets' verdicts: down
-// if any widget is rated down, too big or small, or something is missing; otherwise up.
+// Ratings of one answer: thumbs on the answer and on each widget, "too big" / "too small", and widgets that were
+// missing. Every change posts the whole verdict to /api/layer2/feedback/ as the signed-in user; the newest one
+// stands (so a rating can be changed). A size verdict is sent as size_appropriate false with its size_direction
+// ("smaller" for too big), which Tier 1 learns as "the next size that way". Without a thumb on the answer, its
+// rating follows the widgets' verdicts: down if any widget is rated down, too big or small, or something is
+// missing; otherwise up.
 
 import { api } from "./api.js";
 
@@ -12,31 +14,32 @@ export class AnswerRating {
     this.onSaved = onSaved;
     this.onError = onError;
     this.thumb = null;  // "up" | "down" | null
-    this.widgets = new Map();  // widget index -> {thumb, wrongSize}
+    this.widgets = new Map();  // widget index -> {thumb, size: null | "smaller" | "larger"}
     this.missing = [];
     this.sent = Promise.resolve();
   }
 
   widget(index) {
-    if (!this.widgets.has(index)) this.widgets.set(index, { thumb: null, wrongSize: false });
+    if (!this.widgets.has(index)) this.widgets.set(index, { thumb: null, size: null });
     return this.widgets.get(index);
   }
 
   rating() {
     if (this.thumb) return this.thumb;
     const verdicts = [...this.widgets.values()];
-    const doubt = verdicts.some((v) => v.thumb === "down" || v.wrongSize) || this.missing.length > 0;
+    const doubt = verdicts.some((v) => v.thumb === "down" || v.size) || this.missing.length > 0;
     return doubt ? "down" : "up";
   }
 
   body() {
     const perWidget = [...this.widgets.entries()]
-      .filter(([, v]) => v.thumb || v.wrongSize)
+      .filter(([, v]) => v.thumb || v.size)
       .map(([index, v]) => ({
         widget_index: index,
         widget_type: this.answer.widgets[index].type,
         appropriateness_score: v.thumb === null ? null : v.thumb === "up" ? 1 : 0,
-        size_appropriate: v.wrongSize ? false : null,
+        size_appropriate: v.size ? false : null,
+        size_direction: v.size,
       }));
     return {
       query_id: this.answer.query_id, rating: this.rating(),
