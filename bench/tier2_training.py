@@ -4,6 +4,7 @@
     python bench/tier2_training.py --quick            # a smaller run (a minute or two)
     python bench/tier2_training.py --device cuda --planner-size large --scale-pairs 340,7546   # on a GPU
     python bench/tier2_training.py --situation-pairs 300   # add 300 pairs from situations in the plant's data
+    python bench/tier2_training.py --seeds 3          # train, gate and measure at training seeds 0, 1, 2
 
 Steps, all through the project's own code: seed a scratch plant; build and
 teach a planner model (``bootstrap_planner``'s service function); answer
@@ -11,9 +12,16 @@ simulated operators' questions (``rl/simulation/operators.py``) with the explori
 Tier 1 ranker and record their feedback through ``record_feedback``; build
 preference pairs (``rl/tier2/preference_data.py``); train and gate a LoRA adapter
 (``rl/tier2/training.py``). Reported: pairs by source, training time and
-tokens/s, held-out preference accuracy and reward margin before and after,
-and the valid-JSON rate and simulated-operator reward of plans the planner
-model writes for fresh questions before and after. ``--scale-pairs`` times
+tokens/s, held-out preference accuracy (by source) and reward margin before
+and after, the gate's plan quality on the held-out questions (offline judge
+and the simulated operators' hidden utility, constrained plans), and the
+simulated-operator reward of the plans the planner model serves for fresh
+questions before and after (constrained, as served) with the valid-JSON rate
+the same model would have unconstrained (the training's health figure).
+``--widget-pairs`` adds the ``judge_widget`` source (one widget changed,
+ordered by the judge's mean scores for the prompt). ``--seeds N`` repeats
+training, gate and measures at training seeds 0..N-1 over the same history
+and reports each figure's mean and spread. ``--scale-pairs`` times
 DPO alone on that many pairs (sampled with replacement from the simulated
 ones). ``--situation-pairs N`` adds N pairs drawn from situations in the
 scratch plant's data (``rl/simulation/situation_pairs.py``) as a third
@@ -67,19 +75,44 @@ def simulate(orchestrator, vocabulary, count: int, seed: int, people_seed: int) 
     return rewards
 
 
-def planner_on_fresh_questions(access, vocabulary, planner, count: int, seed: int) -> dict:
-    """Simulated reward and valid-JSON rate of the planner model's own plans (invalid ones fall back to rules)."""
+def planner_on_fresh_questions(access, vocabulary, model_path, adapter, count: int, seed: int) -> dict:
+    """Simulated reward of the plans the planner model serves (constrained), and the share of valid plans it writes
+    unconstrained (an invalid one falls back to the rules)."""
     from layer2.orchestrator import Orchestrator
+    from layer2.planning.llm_planner import LLMPlanner
     from rl.experiences.buffer import ExperienceBuffer
 
-    buffer = ExperienceBuffer(Path(tempfile.mkdtemp(dir=_TMP)) / "fresh.jsonl")
-    orchestrator = Orchestrator(access, buffer, backend=planner)
-    rewards = simulate(orchestrator, vocabulary, count, seed, people_seed=seed)
-    served = [e for e in buffer.iter_all() if e.candidates]
-    return {
-        "reward": round(statistics.fmean(rewards), 4),
-        "valid_json_rate": round(sum(e.planner.startswith("llm") for e in served) / len(served), 4),
-    }
+    figures = {}
+    for constrained in (True, False):
+        buffer = ExperienceBuffer(Path(tempfile.mkdtemp(dir=_TMP)) / "fresh.jsonl")
+        planner = LLMPlanner(model_path, adapter, constrained=constrained)
+        rewards = simulate(Orchestrator(access, buffer, backend=planner), vocabulary, count, seed, people_seed=seed)
+        served = [e for e in buffer.iter_all() if e.candidates]
+        valid = round(sum(e.planner.startswith("llm") for e in served) / len(served), 4)
+        if constrained:
+            figures.update(reward=round(statistics.fmean(rewards), 4), valid_json_rate=valid)
+        else:
+            figures.update(
+                unconstrained_valid_json_rate=valid, unconstrained_reward=round(statistics.fmean(rewards), 4)
+            )
+    return figures
+
+
+def simulated_operators_scorer():
+    """The gate's second plan scorer here: the simulated askers' noise-free hidden utility of a plan."""
+    from types import SimpleNamespace
+
+    from rl.simulation.operators import Question, SimulatedOperators
+    from rl.tier2.plan_quality import PlanScorer
+
+    people = SimulatedOperators(0)
+
+    def score(experience, items) -> float:
+        intent = SimpleNamespace(**experience.intent)
+        answer = SimpleNamespace(intent=intent, widgets=items)
+        return people.quality(Question(experience.transcript, experience.user_role or "operator"), answer)
+
+    return PlanScorer("simulated_operators", score)
 
 
 def situation_figures(pairs, vocabulary) -> dict:
@@ -147,11 +180,15 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="Training device.")
     parser.add_argument("--planner-size", default="small", choices=sorted(PLANNER_SIZES), help="Planner config.")
     parser.add_argument("--epochs", type=float, default=None, help="DPO epochs (default: Tier2Config's).")
-    parser.add_argument("--seed", type=int, default=0, help="Training seed (Tier2Config.seed; default 0).")
+    parser.add_argument("--seed", type=int, default=0, help="First training seed (Tier2Config.seed; default 0).")
+    parser.add_argument("--seeds", type=int, default=1, help="Training seeds to run from --seed on (default 1).")
     parser.add_argument("--scale-pairs", default="", help="Comma-separated pair counts to time DPO on, e.g. 340,7546.")
     parser.add_argument("--quick", action="store_true", help="600 answers, 150 fresh questions, 3,000 examples.")
     parser.add_argument(
         "--situation-pairs", type=int, default=0, help="Pairs from situations in the plant's data to add (default 0)."
+    )
+    parser.add_argument(
+        "--widget-pairs", action="store_true", help="Add judge_widget pairs (one widget changed; default off)."
     )
     parser.add_argument(
         "--situation-roles-unknown", action="store_true", help="Situation prompts say ROLE: - (default: a role)."
@@ -167,7 +204,6 @@ def main() -> None:
     from industrial.plant.spec import EQUIPMENT_TYPES
     from industrial.timeseries.access import TimeSeriesDataAccess
     from layer2.orchestrator import Orchestrator
-    from layer2.planning.llm_planner import LLMPlanner
     from layer2.planning.planner_model import PlannerModelConfig
     from layer2.understanding.intent import PlantVocabulary
     from layer2.understanding.roles import ROLES
@@ -178,6 +214,7 @@ def main() -> None:
     from rl.tier2.adapters import AdapterRegistry
     from rl.tier2.bootstrap import BootstrapConfig, bootstrap_planner
     from rl.tier2.dpo import Tier2Config
+    from rl.tier2.plan_quality import held_out_questions, offline_judge_scorer
     from rl.tier2.preference_data import data_from_buffer, situation_preference_pairs, with_pairs
     from rl.tier2.training import run_training
 
@@ -220,7 +257,7 @@ def main() -> None:
         buffer = ExperienceBuffer(_TMP / "experiences.jsonl")
         history = Orchestrator(access, buffer, ranker=Tier1Ranker(Tier1Learner(), explore=True))
         simulate(history, vocabulary, args.interactions, seed=1, people_seed=1)
-        data = data_from_buffer(buffer)
+        data = data_from_buffer(buffer, with_widget_pairs=args.widget_pairs)
         if args.situation_pairs:
             drawn = situation_pairs(
                 provider=RLTimeSeriesDataProvider(access, seed=1),
@@ -234,26 +271,27 @@ def main() -> None:
         figures["held_out_by_source"] = dict(sorted(Counter(p.source for p in data.held_out).items()))
         print(f"history: {args.interactions} rated answers -> {data.counts()}", file=sys.stderr, flush=True)
 
-        config = Tier2Config(device=args.device, seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
-        before = planner_on_fresh_questions(access, vocabulary, LLMPlanner(base.path), args.fresh, seed=99)
-        registry = AdapterRegistry(_TMP / "planner")
-        record = run_training(data=data, registry=registry, model_path=base.path, config=config)
-        after = planner_on_fresh_questions(
-            access, vocabulary, LLMPlanner(base.path, registry.path(record.version)), args.fresh, seed=99
-        )
-        figures["training"] = {
-            "method": record.method,
-            "seconds": record.training_seconds,
-            **record.extra,
-            "tokens_per_s": round(record.extra["tokens"] / record.training_seconds),
-        }
-        # The gate evaluated both on the held-out pairs: the base model serves alone in a fresh registry.
-        figures["held_out"] = {"before": record.metrics["incumbent"], "after": record.metrics["candidate"]}
-        figures["fresh_questions"] = {"before": before, "after": after, "count": args.fresh}
-        figures["gate"] = {"promoted": record.promoted, "decision": record.decision}
-        if args.scale_pairs:
-            counts = [int(n) for n in args.scale_pairs.split(",")]
-            figures["scale"] = scale_timings(base.path, data, config, counts)
+        before = planner_on_fresh_questions(access, vocabulary, base.path, None, args.fresh, seed=99)
+        questions = held_out_questions(data=data, buffer=buffer)
+        scorers = [offline_judge_scorer(), simulated_operators_scorer()]
+        runs = []
+        for seed in range(args.seed, args.seed + args.seeds):
+            config = Tier2Config(device=args.device, seed=seed, **({"epochs": args.epochs} if args.epochs else {}))
+            registry = AdapterRegistry(_TMP / f"planner-{seed}")  # the base model serves alone in each
+            record = run_training(data=data, registry=registry, model_path=base.path, config=config,
+                                  questions=questions, scorers=scorers)  # fmt: skip
+            after = planner_on_fresh_questions(
+                access, vocabulary, base.path, registry.path(record.version), args.fresh, seed=99
+            )
+            runs.append(run_figures(seed, record, before, after, args.fresh))
+            print(f"seed {seed}: {record.decision}", file=sys.stderr, flush=True)
+            if args.scale_pairs and seed == args.seed:
+                counts = [int(n) for n in args.scale_pairs.split(",")]
+                figures["scale"] = scale_timings(base.path, data, config, counts)
+        figures["runs"] = runs
+        figures["summary"] = spread(runs)
+        figures["gate"] = {"promoted": [r["gate"]["promoted"] for r in runs],
+                           "same_on_every_seed": len({r["gate"]["promoted"] for r in runs}) == 1}  # fmt: skip
         figures["total_seconds"] = round(time.perf_counter() - started, 1)
     finally:
         access.close()
@@ -262,22 +300,77 @@ def main() -> None:
     _print(figures)
 
 
+def run_figures(seed: int, record, before: dict, after: dict, fresh: int) -> dict:
+    """One seed's figures: training, held-out (the gate's, both models), fresh questions, the decision."""
+    return {
+        "seed": seed,
+        "training": {
+            "method": record.method,
+            "seconds": record.training_seconds,
+            **record.extra,
+            "tokens_per_s": round(record.extra["tokens"] / record.training_seconds),
+        },
+        # The gate evaluated both on the held-out pairs and questions: the base model serves alone in a fresh registry.
+        "held_out": {"before": record.metrics["incumbent"], "after": record.metrics["candidate"]},
+        "fresh_questions": {"before": before, "after": after, "count": fresh},
+        "gate": {"promoted": record.promoted, "decision": record.decision},
+    }
+
+
+def spread(runs: list[dict]) -> dict:
+    """Mean, standard deviation, min and max over the runs of every number in their figures (not the seed)."""
+
+    def leaves(figures: dict, prefix: str = ""):
+        for key, value in figures.items():
+            if isinstance(value, dict):
+                yield from leaves(value, f"{prefix}{key}.")
+            elif isinstance(value, int | float) and not isinstance(value, bool) and key != "seed":
+                yield f"{prefix}{key}", float(value)
+
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        for name, value in leaves(run):
+            values.setdefault(name, []).append(value)
+    return {
+        name: {
+            "mean": round(statistics.fmean(v), 4),
+            "sd": round(statistics.stdev(v), 4) if len(v) > 1 else 0.0,
+            "min": round(min(v), 4),
+            "max": round(max(v), 4),
+        }
+        for name, v in values.items()
+    }
+
+
 def _print(f: dict) -> None:
     print()
     print(f"  pairs by source: {f['data']}; held out: {f['held_out_by_source']}")
     if "situation" in f:
         print(f"  situation pairs: {f['situation']}")
-    t = f["training"]
-    print(f"  {t['method'].upper()} training: {t['seconds']:.1f} s, {t['steps']} steps, {t['tokens_per_s']:,} tokens/s")
-    for when in ("before", "after"):
-        h, q = f["held_out"][when], f["fresh_questions"][when]
-        print(
-            f"  {when:6s}: held-out preference accuracy {h['preference_accuracy']:.3f} "
-            f"({', '.join(f'{s} {a:.3f}' for s, a in h['accuracy_by_source'].items())}), reward margin "
-            f"{h['reward_margin']:+.4f}; fresh questions: valid JSON {q['valid_json_rate']:.1%}, "
-            f"simulated reward {q['reward']:+.3f}"
-        )
-    print(f"  gate: {f['gate']['decision']}")
+    for run in f["runs"]:
+        t = run["training"]
+        print(f"  seed {run['seed']}: {t['method'].upper()} {t['seconds']:.1f} s, {t['steps']} steps, "
+              f"{t['tokens_per_s']:,} tokens/s")  # fmt: skip
+        for when in ("before", "after"):
+            h, q = run["held_out"][when], run["fresh_questions"][when]
+            print(
+                f"    {when:6s}: held-out preference accuracy {h['preference_accuracy']:.3f} "
+                f"({', '.join(f'{s} {a:.3f}' for s, a in h['accuracy_by_source'].items())}), reward margin "
+                f"{h['reward_margin']:+.4f}, plan quality "
+                f"{', '.join(f'{s} {v:+.3f}' for s, v in h['plan_quality'].items())}; fresh questions: simulated "
+                f"reward {q['reward']:+.3f} (valid {q['valid_json_rate']:.1%}; unconstrained valid "
+                f"{q['unconstrained_valid_json_rate']:.1%})"
+            )
+        print(f"    gate: {run['gate']['decision']}")
+    if len(f["runs"]) > 1:
+        for name in ("held_out.after.preference_accuracy", "held_out.after.accuracy_by_source.ratings",
+                     "held_out.after.accuracy_by_source.judge_repair", "held_out.after.plan_quality.offline_judge",
+                     "held_out.after.plan_quality.simulated_operators", "fresh_questions.after.reward",
+                     "fresh_questions.after.unconstrained_valid_json_rate"):  # fmt: skip
+            if name in f["summary"]:
+                m = f["summary"][name]
+                print(f"  {name}: mean {m['mean']:.4f} ± {m['sd']:.4f} (min {m['min']:.4f}, max {m['max']:.4f})")
+    print(f"  gate promoted on each seed: {f['gate']['promoted']}")
     print(json.dumps(f))
 
 

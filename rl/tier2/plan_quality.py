@@ -127,8 +127,7 @@ def plan_quality(*, model, tokenizer, questions: list[Experience], scorers: list
     )
     plans = [parse_plan(t, o) for t, o in zip(texts, offers, strict=True)]
     per_question = {  # an invalid plan (none should be) scores the worst reward
-        s.name: [round(s.score(q, p), 4) if p else -1.0 for q, p in zip(questions, plans, strict=True)]
-        for s in scorers
+        s.name: [round(s.score(q, p), 4) if p else -1.0 for q, p in zip(questions, plans, strict=True)] for s in scorers
     }
     return QualityFigures(
         scores={name: round(fmean(values), 4) for name, values in per_question.items()},

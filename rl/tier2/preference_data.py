@@ -24,7 +24,13 @@ Sources:
   scores differ by at least ``WIDGET_GAP``, at most ``WIDGET_PAIRS_PER_ANSWER``
   per answer (the widest gaps). Rating pairs differ in two or three widgets at
   once and are few, so what makes one plan better is hard to learn from them;
-  these pairs show one widget's worth at a time (docs/benchmarks.md).
+  these pairs show one widget's worth at a time. Only
+  ``build_preference_data(with_widget_pairs=True)`` and
+  ``bench/tier2_training.py --widget-pairs`` add them: on the bench's history
+  they did not lift held-out rating pairs, lowered judge_repair accuracy and
+  the unconstrained valid-JSON rate, and more than doubled training time
+  (docs/benchmarks.md), so ``data_from_buffer`` and ``data_from_widget_ratings``
+  leave them out.
 - ``unpaired``: every rated answer as a (prompt, plan, up/down) example for
   KTO, which needs no pairs.
 - ``situation``: pairs built from situations in the plant's data
@@ -107,11 +113,17 @@ class PreferenceData:
         }
 
 
-def build_preference_data(experiences: Iterable[Experience], held_out_share: float = HELD_OUT_SHARE):
-    """Pairs and unpaired examples from rated ``experiences``, split by prompt key into train and held-out."""
+def build_preference_data(
+    experiences: Iterable[Experience], held_out_share: float = HELD_OUT_SHARE, *, with_widget_pairs: bool = False
+):
+    """Pairs and unpaired examples from rated ``experiences``, split by prompt key into train and held-out.
+
+    ``with_widget_pairs`` adds the ``judge_widget`` source (off in production: see the module docstring).
+    """
     rated = [e for e in experiences if e.feedback is not None and e.widgets]
     sizes = SizeVerdicts.from_experiences(rated)
-    pairs = _dedupe(itertools.chain(rating_pairs(rated), repair_pairs(rated, sizes), widget_pairs(rated)))
+    widgets = widget_pairs(rated) if with_widget_pairs else ()
+    pairs = _dedupe(itertools.chain(rating_pairs(rated), repair_pairs(rated, sizes), widgets))
     data = PreferenceData()
     for pair in pairs:
         (data.held_out if _held_out(pair.prompt, held_out_share) else data.train).append(pair)
@@ -138,9 +150,10 @@ def with_pairs(
     return replace(data, train=train, held_out=held_out)
 
 
-def data_from_buffer(buffer) -> PreferenceData:
+def data_from_buffer(buffer, *, with_widget_pairs: bool = False) -> PreferenceData:
     """Preference data from every rated experience in the journal (unrated ones are never read)."""
-    return build_preference_data(buffer.list(has_feedback=True, limit=max(len(buffer), 1)))
+    rated = buffer.list(has_feedback=True, limit=max(len(buffer), 1))
+    return build_preference_data(rated, with_widget_pairs=with_widget_pairs)
 
 
 def data_from_widget_ratings(buffer) -> PreferenceData:

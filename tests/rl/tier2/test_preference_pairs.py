@@ -38,7 +38,7 @@ def plan(text: str) -> frozenset[tuple[str, str]]:
 
 def widget_pairs_of(experiences) -> set[tuple[frozenset, frozenset]]:
     """The ``judge_widget`` pairs ``build_preference_data`` makes, as (chosen, rejected) sets of (type, size)."""
-    data = build_preference_data(experiences, held_out_share=0)
+    data = build_preference_data(experiences, held_out_share=0, with_widget_pairs=True)
     return {(plan(p.chosen), plan(p.rejected)) for p in data.train if p.source == "judge_widget"}
 
 
@@ -56,7 +56,8 @@ def test_a_poor_widget_is_dropped_or_swapped_for_one_judged_better_on_the_same_p
         (frozenset({GAUGE, TREND}), shown),  # the table swapped for the trend (the good answer's own pair too)
         (frozenset({GAUGE, TREND}), frozenset({TABLE, TREND})),  # the good answer's gauge swapped for the table
     }  # dropping either of the good answer's widgets, or the gauge for the trend in the poor one: within 0.15
-    pairs = [p for p in build_preference_data([poor, good], held_out_share=0).train if p.source == "judge_widget"]
+    data = build_preference_data([poor, good], held_out_share=0, with_widget_pairs=True)
+    pairs = [p for p in data.train if p.source == "judge_widget"]
     assert all(parse_plan(p.chosen, p.offered) and parse_plan(p.rejected, p.offered) for p in pairs)
     assert {p.query_ids for p in pairs} == {(poor.query_id,), (good.query_id,)}
 
@@ -76,7 +77,7 @@ def test_scores_never_cross_prompts_and_thumbs_alone_make_no_pairs():
     operator = answer("a" * 32, [(*GAUGE, 0.9), (*TABLE, 0.1)])
     engineer = answer("b" * 32, [(*GAUGE, 0.2), (*TREND, 0.95)], role="engineer")
     assert prompt_key(operator) != prompt_key(engineer)
-    data = build_preference_data([operator, engineer], held_out_share=0)
+    data = build_preference_data([operator, engineer], held_out_share=0, with_widget_pairs=True)
     for pair in (p for p in data.train if p.source == "judge_widget"):
         assert (TREND in plan(pair.chosen) | plan(pair.rejected)) == ("ROLE: engineer" in pair.prompt)
     thumbs = replace(operator, feedback=Feedback("down", received_at=NOW))

@@ -68,7 +68,7 @@ def test_pairs_never_cross_prompts_and_both_plans_are_valid(rated):
     by_id = {e.query_id: e for e in rated}
     data = build_preference_data(rated)
     pairs = data.train + data.held_out
-    assert {p.source for p in pairs} == {"ratings", "judge_repair", "judge_widget"}
+    assert {p.source for p in pairs} == {"ratings", "judge_repair"}
     for pair in pairs:
         keys = {prompt_key(by_id[q]) for q in pair.query_ids}
         assert len(keys) == 1, "a pair joined answers to different prompts"
@@ -125,7 +125,7 @@ def test_the_judge_repair_drops_poor_widgets_and_adds_missing_ones(rated):
     assert (experience.widgets[1].widget_type, experience.widgets[1].size) in repaired
     assert missing in [t for t, _ in repaired]
     pairs = build_preference_data([down], held_out_share=0).train
-    assert [p.source for p in pairs if p.source != "judge_widget"] == ["judge_repair"]  # one widget pairs too
+    assert [p.source for p in pairs] == ["judge_repair"]
 
 
 def test_the_judge_repair_resizes_to_the_size_judged_right_for_the_role(rated):
