@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from transformers import TrainerCallback
 
 from layer2.planning.plan_prompt import PlanItem, parse_plan, plan_json
 from layer2.planning.widgets import CATALOG
+from rl.experiences.records import Experience
 from rl.tier2.bootstrap import DEVICES, resolve_device, trainer_arguments
 from rl.tier2.plan_quality import PlanScorer, plan_quality, worse_beyond_noise
 from rl.tier2.preference_data import PreferenceData, PreferencePair
@@ -280,8 +281,8 @@ def evaluate(
     tokenizer,
     pairs: list[PreferencePair],
     beta: float,
-    questions: list = (),
-    scorers: list[PlanScorer] = (),
+    questions: Sequence[Experience] = (),
+    scorers: Sequence[PlanScorer] = (),
     generate_prompts: int = 200,
 ) -> EvalMetrics:
     """Held-out figures for ``model`` (a PeftModel is compared with its own base for the reward margin), and the
