@@ -6,7 +6,7 @@ from django.db import transaction
 
 from layer2.errors import InvalidFeedback
 from layer2.models import WidgetRating
-from layer2.planning.widgets import CATALOG
+from layer2.planning.widgets import CATALOG, next_size
 from rl.experiences.buffer import ExperienceBuffer
 from rl.experiences.records import Experience, Feedback, WidgetChoice, WidgetFeedback
 
@@ -54,11 +54,11 @@ def _check_widget(index: int, widget_type: str, experience: Experience) -> None:
 
 
 def _check_direction(item: WidgetFeedback, shown: WidgetChoice) -> None:
-    sizes = CATALOG[shown.widget_type].sizes
-    end = {"smaller": ("smallest", sizes[0]), "larger": ("largest", sizes[-1])}.get(item.size_direction or "")
-    if end is not None and shown.size == end[1]:
+    direction = item.size_direction
+    if direction is not None and next_size(shown.widget_type, shown.size, direction) is None:
+        end = "smallest" if direction == "smaller" else "largest"
         raise InvalidFeedback(
             "per_widget_feedback",
-            f"widget {item.widget_index} is a {shown.widget_type} at {shown.size}, its {end[0]} size (it comes in "
-            f"{', '.join(sizes)}): it cannot be {item.size_direction}",
+            f"widget {item.widget_index} is a {shown.widget_type} at {shown.size}, its {end} size (it comes in "
+            f"{', '.join(CATALOG[shown.widget_type].sizes)}): it cannot be {direction}",
         )

@@ -91,3 +91,13 @@ CATALOG: dict[str, WidgetType] = {
 
 def is_valid(widget_type: str, size: str) -> bool:
     return widget_type in CATALOG and size in CATALOG[widget_type].sizes
+
+
+def next_size(widget_type: str, size: str, direction: str) -> str | None:
+    """The size ``widget_type`` comes in next to ``size`` the ``direction`` way ("smaller" or "larger"), or None
+    where ``size`` is already its smallest or largest (or not one of its sizes)."""
+    sizes = CATALOG[widget_type].sizes
+    if size not in sizes:
+        return None
+    at = sizes.index(size) + (1 if direction == "larger" else -1)
+    return sizes[at] if 0 <= at < len(sizes) else None

@@ -24,7 +24,7 @@ from typing import Protocol
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from layer2.planning.widgets import CATALOG
+from layer2.planning.widgets import CATALOG, next_size
 from rl.experiences.records import RATINGS, SIZE_DIRECTIONS, Experience, WidgetChoice, WidgetFeedback
 
 MAX_TEXT = 4000  # evaluation_reasoning, query_understanding
@@ -199,10 +199,10 @@ def _check_direction(position: int, item: dict, shown: WidgetChoice) -> None:
     where = f"$.per_widget_feedback[{position}].size_direction"
     if item["size_appropriate"] is not False:
         raise InvalidEvaluation(f"{where}: only a wrong size has a direction; size_appropriate is true")
-    sizes = CATALOG[shown.widget_type].sizes
-    if shown.size == (sizes[0] if direction == "smaller" else sizes[-1]):
+    if next_size(shown.widget_type, shown.size, direction) is None:
+        sizes = ", ".join(CATALOG[shown.widget_type].sizes)
         raise InvalidEvaluation(
-            f"{where}: a {shown.widget_type} comes in {', '.join(sizes)}; at {shown.size} it cannot be {direction}"
+            f"{where}: a {shown.widget_type} comes in {sizes}; at {shown.size} it cannot be {direction}"
         )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from statistics import mean
 
-from layer2.planning.widgets import CATALOG, is_valid
+from layer2.planning.widgets import is_valid, next_size
 from rl.experiences.records import Experience, WidgetChoice, WidgetFeedback
 from rl.judges.answer_facts import AnswerFacts, NumberCheck
 from rl.judges.evaluation import Evaluation, Verdict, parse_evaluation
@@ -201,7 +201,7 @@ def _size_fits(index: int, w: WidgetChoice, experience: Experience, issues: list
     items = data.get("items", 0) if isinstance(data, dict) else 0
     alerts = data.get("alerts", 0) if isinstance(data, dict) else 0
     crowded = max(len(w.equipment_ids), items or 0, alerts or 0) > WIDE
-    larger = "larger" if w.size != CATALOG[w.widget_type].sizes[-1] else None
+    larger = "larger" if next_size(w.widget_type, w.size, "larger") else None
     if crowded and w.size in ("small", "medium") and w.widget_type != "kpi":
         issues.append(f"too narrow ({w.size}) for what it holds")
         return False, larger
