@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from layer2.planning.constrained_decoding import PlanConstraint
+from layer2.planning.plan_grammar import longest_plan
 from layer2.planning.plan_prompt import candidate_prompt, offered_slots, parse_plan
 from layer2.planning.planner import Candidate, Choice
 from layer2.understanding.intent import ParsedQuery
@@ -61,7 +62,8 @@ def generate_plans(
 ):
     """Greedy continuations of ``prompts`` (the text after each prompt), in batches.
 
-    With a ``constraint``, prompt i can only be continued with a valid plan over ``offers[i]``.
+    With a ``constraint``, prompt i can only be continued with a valid plan over ``offers[i]``, and the token budget
+    grows to the longest such plan where ``max_new_tokens`` would cut one short (a plan cut short is invalid).
     """
     import torch
 
@@ -72,15 +74,15 @@ def generate_plans(
     texts: list[str] = []
     for start in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-        constrained = (
-            {"logits_processor": [constraint.logits_processor(offers[start : start + batch_size])]}
-            if constraint is not None
-            else {}
-        )
+        budget, constrained = max_new_tokens, {}
+        if constraint is not None:
+            chunk = offers[start : start + batch_size]
+            budget = max(max_new_tokens, max(longest_plan(o) for o in chunk) + 1)  # + 1: the end token
+            constrained = {"logits_processor": [constraint.logits_processor(chunk)]}
         with torch.no_grad():
             output = model.generate(
                 **batch,
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=budget,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from layer2.planning.plan_prompt import PlanItem, plan_json
 from layer2.planning.planner import MAX_WIDGETS
 
 PLAN_OPEN, PLAN_CLOSE = '{"widgets":[', "]}"  # plan_json's frame
@@ -53,3 +54,14 @@ def _rest(start: int, left: int, count: int, rules: dict[str, str]) -> str:
         following = [f'"," item{j}{_rest(j + 1, left - 1, count, rules)}' for j in range(start, count)]
         rules[name] = " | ".join(['""', *following])
     return f" {name}"
+
+
+def longest_plan(offered: frozenset[tuple[str, str]], max_widgets: int = MAX_WIDGETS) -> int:
+    """Bytes of the longest plan the grammar admits: no token is shorter than a byte, so a decoder constrained by
+    it finishes within this many tokens (and the end token)."""
+    longest: dict[str, str] = {}
+    for widget_type, size in offered:
+        if len(size) > len(longest.get(widget_type, "")):
+            longest[widget_type] = size
+    items = sorted((PlanItem(t, s) for t, s in longest.items()), key=lambda i: -len(i.widget_type) - len(i.size))
+    return len(plan_json(items[:max_widgets]).encode())

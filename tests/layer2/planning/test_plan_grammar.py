@@ -6,7 +6,7 @@ import random
 import pytest
 import xgrammar as xgr
 
-from layer2.planning.plan_grammar import plan_ebnf
+from layer2.planning.plan_grammar import longest_plan, plan_ebnf
 from layer2.planning.plan_prompt import PlanItem, parse_plan, plan_json
 from layer2.planning.planner import MAX_WIDGETS
 from layer2.planning.planner_model import build_tokenizer
@@ -67,3 +67,16 @@ def test_at_most_max_widgets_in_order(compiler):
         for chosen in itertools.combinations(types, n):
             text = plan_json([PlanItem(t, CATALOG[t].sizes[0]) for t in chosen])
             assert _accepts(compiler, offered, text) == (n <= MAX_WIDGETS), text
+
+
+@pytest.mark.parametrize("offered", [*_offers(seed=5, count=4), frozenset((t, CATALOG[t].sizes[-1]) for t in CATALOG)])
+def test_longest_plan_is_the_longest_valid_plan(offered):
+    """The constrained decoder's token budget: every valid plan fits, and one fills it."""
+    sizes = {t: [s for u, s in sorted(offered) if u == t] for t, _ in offered}
+    lengths = [
+        len(plan_json([PlanItem(t, s) for t, s in zip(types, chosen, strict=True)]).encode())
+        for n in range(1, MAX_WIDGETS + 1)
+        for types in itertools.combinations(sorted(sizes), n)
+        for chosen in itertools.product(*(sizes[t] for t in types))
+    ]
+    assert longest_plan(offered) == max(lengths)
