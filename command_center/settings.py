@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -140,6 +141,11 @@ TIMESERIES_POOL_MAX_SIZE = int(os.environ.get("TIMESERIES_POOL_MAX_SIZE", "8"))
 EXPERIENCE_BUFFER_PATH = Path(os.environ.get("EXPERIENCE_BUFFER_PATH", STATE_DIR / "experiences.jsonl"))
 EXPERIENCE_BUFFER_CAPACITY = int(os.environ.get("EXPERIENCE_BUFFER_CAPACITY", "200000"))
 EXPERIENCE_FSYNC = _env_bool("EXPERIENCE_FSYNC", False)
+# Empty: the JSON Lines journal above, one host. A postgresql:// URL: experiences, Tier 1's leader and checkpoints and
+# Tier 2's adapters live in that database, shared by every host (docs/deployment.md, "Several hosts").
+EXPERIENCE_STORE_URL = os.environ.get("EXPERIENCE_STORE_URL", "").strip()
+# This host's name in rl-status and the shared store's records (several hosts may run on one machine).
+CC_HOST_ID = os.environ.get("CC_HOST_ID", "").strip() or socket.gethostname()
 ENABLE_CONTINUOUS_RL = _env_bool("ENABLE_CONTINUOUS_RL", False)  # Tier 1 learns online and ranks widgets
 # Implicit signals (how the asker used an answer: viewing times, a rephrase) as weak Tier 1 rewards: their weight in
 # the loss where feedback weighs 1, 0 to 1. 0 (the default): recorded and reported, not learned (docs/benchmarks.md).

@@ -52,16 +52,28 @@ from pathlib import Path
 from filelock import FileLock
 
 from rl.experiences.atomic_file import atomic_file
+from rl.experiences.folding import (
+    OPERATOR,
+    BufferStats,
+    ExperienceNotFound,
+    SignalsStats,
+    merge_feedback,
+    merge_signals,
+)
 from rl.experiences.records import Experience, Feedback, ImplicitSignals
 
+__all__ = [
+    "OPERATOR",
+    "BufferStats",
+    "ExperienceBuffer",
+    "ExperienceNotFound",
+    "SignalsStats",
+    "get_experience_buffer",
+    "merge_feedback",
+    "merge_signals",
+]
+
 logger = logging.getLogger(__name__)
-OPERATOR = "operator"  # a feedback's source when a person gave it; judges are "judge:<name>"
-
-
-class ExperienceNotFound(LookupError):
-    def __init__(self, query_id: str):
-        self.query_id = query_id
-        super().__init__(f"no experience with query_id {query_id!r}")
 
 
 @dataclass
@@ -70,6 +82,7 @@ class _Entry:
 
     add_offset: int
     feedback_offsets: list[int] = field(default_factory=list)
+    feedback_ids: set[str] = field(default_factory=set)  # senders' idempotency keys of its feedback lines
     created_at: str = ""
     has_feedback: bool = False
     has_evaluation: bool = False
@@ -95,17 +108,6 @@ class _Viewed:
         return cls(views, signals.next_question_after_ms)
 
 
-@dataclass(frozen=True)
-class BufferStats:
-    size: int
-    with_feedback: int
-    with_evaluation: int
-    journal_bytes: int
-    # Experiences with an evaluation by where it came from: {"judge:claude": 12, "operator": 1}. A judge's
-    # evaluation under an operator's thumb counts as the judge's until a compaction merges the two records.
-    evaluations_by_source: dict[str, int] = field(default_factory=dict)
-
-
 class _LineLog:
     """The query ids of one kind of journal line, in the order this process indexed them (the newest 100,000),
     and how many it has seen ever: a cursor is that count, so tailing needs no offsets."""
@@ -124,19 +126,6 @@ class _LineLog:
         return (list(self._ids)[-fresh:] if fresh > 0 else []), self.seen
 
 
-@dataclass(frozen=True)
-class SignalsStats:
-    """How answers were used, over the experiences held: what ``rl-status`` reports under ``signals``."""
-
-    answers: int  # experiences with any signal (a console report or a rephrase)
-    reported: int  # ... with a console report
-    rephrased: int  # ... asked again in other words soon after
-    widgets_reported: int  # widgets in those reports
-    mean_visible_ms: float | None  # per reported widget
-    mean_visible_ms_by_type: dict[str, float] = field(default_factory=dict)
-    mean_next_question_after_ms: float | None = None  # over reports that carried one
-
-
 class ExperienceBuffer:
     def __init__(self, path: Path, *, capacity: int = 200_000, fsync: bool = False, compact_factor: float = 2.0):
         if capacity < 1:
@@ -146,6 +135,7 @@ class ExperienceBuffer:
         self.fsync = fsync
         self.compact_factor = compact_factor
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.location = str(self.path)
         self._thread_lock = threading.Lock()
         self._file_lock: FileLock | None = None
         self._lock_pid = -1
@@ -161,15 +151,24 @@ class ExperienceBuffer:
     # -- public API ------------------------------------------------------------
 
     def add(self, experience: Experience) -> None:
-        self._append({"op": "add", "experience": experience.to_dict()})
+        """Store a new experience (a second add of the same ``query_id`` changes nothing)."""
+        self._append(
+            {"op": "add", "experience": experience.to_dict()}, unless=lambda: experience.query_id in self._index
+        )
 
     def update_feedback(self, query_id: str, feedback: Feedback) -> Experience:
-        """Attach ``feedback`` to an experience (written by any process); returns the updated record."""
+        """Attach ``feedback`` to an experience (written by any process; its ``feedback_id`` once: a retry is a
+        no-op); returns the updated record."""
         with self._thread_lock:
             self._catch_up()
             if query_id not in self._index:
                 raise ExperienceNotFound(query_id)
-        self._append({"op": "feedback", "query_id": query_id, "feedback": feedback.to_dict()})
+
+        def seen() -> bool:
+            entry = self._index.get(query_id)
+            return entry is not None and feedback.feedback_id is not None and feedback.feedback_id in entry.feedback_ids
+
+        self._append({"op": "feedback", "query_id": query_id, "feedback": feedback.to_dict()}, unless=seen)
         return self.get(query_id)
 
     def record_signals(self, query_id: str, signals: ImplicitSignals) -> Experience:
@@ -332,10 +331,13 @@ class ExperienceBuffer:
             self._lock_pid = os.getpid()
         return self._file_lock
 
-    def _append(self, record: dict) -> None:
+    def _append(self, record: dict, unless=None) -> None:
+        """Append ``record`` unless ``unless()``, asked under the lock with the index caught up (a duplicate)."""
         line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
         with self._thread_lock, self._lock():
             self._catch_up()
+            if unless is not None and unless():
+                return
             with open(self.path, "ab") as f:
                 self._cut_torn_tail(f)
                 f.write(line)
@@ -364,6 +366,8 @@ class ExperienceBuffer:
         with atomic_file(self.path) as out:
             for _, entry in keep:
                 record = {"op": "add", "experience": self._load(entry).to_dict()}
+                if entry.feedback_ids:  # merged lines' idempotency keys: a retry after compaction is still a no-op
+                    record["feedback_ids"] = sorted(entry.feedback_ids)
                 out.write((json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode())
         evicted = len(self._index) - len(keep)
         logger.info("experience journal compacted: %d experiences kept, %d evicted", len(keep), evicted)
@@ -414,6 +418,7 @@ class ExperienceBuffer:
             signals = ImplicitSignals.from_dict(exp["signals"]) if exp.get("signals") else None
             self._index[exp["query_id"]] = _Entry(
                 add_offset=offset,
+                feedback_ids=set(record.get("feedback_ids", ())),
                 created_at=exp["created_at"],
                 has_feedback=feedback is not None,
                 has_evaluation=rich,
@@ -429,6 +434,8 @@ class ExperienceBuffer:
             entry = self._index.get(record["query_id"])
             if entry is not None:
                 feedback = Feedback.from_dict(record["feedback"])
+                if feedback.feedback_id is not None:
+                    entry.feedback_ids.add(feedback.feedback_id)
                 entry.feedback_offsets.append(offset)
                 entry.has_feedback = True
                 if feedback.is_rich:
@@ -448,13 +455,13 @@ class ExperienceBuffer:
         experience = Experience.from_dict(json.loads(_read_line(fd, entry.add_offset))["experience"])
         feedback = experience.feedback
         for offset in entry.feedback_offsets:
-            feedback = _merge(feedback, Feedback.from_dict(json.loads(_read_line(fd, offset))["feedback"]))
+            feedback = merge_feedback(feedback, Feedback.from_dict(json.loads(_read_line(fd, offset))["feedback"]))
         signals = experience.signals
         if entry.signals_offset is not None:
             report = ImplicitSignals.from_dict(json.loads(_read_line(fd, entry.signals_offset))["signals"])
-            signals = _merge_signals(signals, report)
+            signals = merge_signals(signals, report)
         if entry.rephrased:
-            signals = _merge_signals(signals, ImplicitSignals(rephrased=True))
+            signals = merge_signals(signals, ImplicitSignals(rephrased=True))
         return replace(experience, feedback=feedback, signals=signals)
 
 
@@ -472,41 +479,23 @@ def _read_line(fd: int, offset: int) -> bytes:
         size *= 2
 
 
-def _merge(old: Feedback | None, new: Feedback) -> Feedback:
-    """Fold a later feedback into the earlier one.
-
-    The rich fields are the newest evaluation's: a rating alone does not erase
-    one (a thumb after the judge). The rating is the newest operator's: a
-    judge's rating stands only until an operator rates, and a judge's
-    evaluation posted after an operator's thumb adds its fields under that
-    thumb rather than overwriting it. ``source`` names who gave the rating.
-    """
-    if old is None:
-        return new
-    rater = old if old.source == OPERATOR and new.source != OPERATOR else new
-    evaluation = new if new.is_rich or not old.is_rich else old
-    return replace(evaluation, rating=rater.rating, source=rater.source, received_at=new.received_at)
-
-
-def _merge_signals(old: ImplicitSignals | None, new: ImplicitSignals) -> ImplicitSignals:
-    """Fold later signals into earlier ones: a console report replaces the earlier report (its totals include
-    what that one counted); ``rephrased`` stays once set. A record without a report (``reported_at`` None, the
-    server's rephrase note) leaves the report as it was."""
-    if old is None:
-        return new
-    report = new if new.reported_at is not None else old
-    return replace(report, rephrased=old.rephrased or new.rephrased)
-
-
 def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
 @functools.cache
 def get_experience_buffer() -> ExperienceBuffer:
-    """The process's buffer at the configured path (``$CC_STATE_DIR/experiences.jsonl`` by default)."""
+    """The process's store: the journal at the configured path (``$CC_STATE_DIR/experiences.jsonl`` by default), or
+    with ``EXPERIENCE_STORE_URL`` the PostgreSQL tables every host shares (``rl/experiences/pg_store.py``)."""
     from django.conf import settings
 
+    from rl.experiences.postgres import check_store_url
+
+    url = settings.EXPERIENCE_STORE_URL
+    if url:
+        from rl.experiences.pg_store import PostgresExperienceStore
+
+        return PostgresExperienceStore(check_store_url(url), capacity=settings.EXPERIENCE_BUFFER_CAPACITY)
     return ExperienceBuffer(
         settings.EXPERIENCE_BUFFER_PATH, capacity=settings.EXPERIENCE_BUFFER_CAPACITY, fsync=settings.EXPERIENCE_FSYNC
     )

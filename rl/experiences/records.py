@@ -14,8 +14,9 @@ user id (who may read and rate it); 5 adds ``signals``, how the asker used the a
 console's per-widget viewing totals, the time to the next question, and ``rephrased`` when the same question came
 again in other words); 6 adds ``ranking``, how an exploring ranker drew the widgets (:class:`RankingDraw`: its
 seed, the draw's number, the temperature and every candidate's score and slot, enough to draw them again), and
-``size_direction`` on a wrong-size verdict (``WidgetFeedback``: ``smaller`` or ``larger``). An older record is read as
-version 6 with the fields it lacks set to None (an answer nobody owns: only staff and judges see it; no signals; no
+``size_direction`` on a wrong-size verdict (``WidgetFeedback``: ``smaller`` or ``larger``); 7 adds ``feedback_id`` on
+feedback, the sender's idempotency key (a retried request is stored once). An older record is read as
+version 7 with the fields it lacks set to None (an answer nobody owns: only staff and judges see it; no signals; no
 draw to replay; a wrong size without a direction).
 """
 
@@ -26,8 +27,8 @@ from datetime import datetime
 
 from industrial.timestamps import iso_timestamp
 
-SCHEMA_VERSION = 6
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+SCHEMA_VERSION = 7
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 RATINGS = ("up", "down")
 SIZE_DIRECTIONS = ("smaller", "larger")  # which way a wrong-size widget is off: the size it should have instead
 
@@ -97,6 +98,8 @@ class Feedback:
     suggested_improvements: list[str] = field(default_factory=list)
     source: str = "operator"  # operator | judge:<name>
     received_at: datetime | None = None
+    # The sender's idempotency key: a retried request with the same id is stored once (None: the store makes one).
+    feedback_id: str | None = None
 
     @property
     def is_rich(self) -> bool:

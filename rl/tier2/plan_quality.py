@@ -35,7 +35,7 @@ def offline_judge_scorer() -> PlanScorer:
     from rl.judges.offline import OfflineJudge
 
     judge = OfflineJudge(None)
-    fields = [f.name for f in dataclasses.fields(Feedback) if f.name not in ("source", "received_at")]
+    fields = [f.name for f in dataclasses.fields(Feedback) if f.name not in ("source", "received_at", "feedback_id")]
 
     def score(experience: Experience, items: list[PlanItem]) -> float:
         evaluation = judge.evaluation(replanned(experience, items))

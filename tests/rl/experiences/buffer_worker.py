@@ -1,4 +1,4 @@
-"""Processes that share one experience journal, for tests/rl/experiences/test_buffer.py.
+"""Processes that share one experience store, for tests/rl/experiences/test_buffer.py.
 
     python -m tests.rl.experiences.buffer_worker PATH PREFIX --compact-every 40
     python -m tests.rl.experiences.buffer_worker PATH PREFIX --die-after-bytes 500
@@ -8,7 +8,9 @@ printing each query id (flushed) only after ``add()`` returned: what it printed 
 With ``--die-after-bytes`` it dies mid-write once the journal has grown by that many bytes (the
 file size limit cuts its write short and SIGXFSZ ends it), leaving a torn last line.
 The multiprocessing workers and the record builders live here too, so that spawned children
-import them without importing the test module (and pytest with it).
+import them without importing the test module (and pytest with it). A worker is given its store's
+``location`` (a journal's path or the shared store's postgresql:// URL) and opens it itself
+(:func:`open_store`): a spawned child shares no file handle, lock or connection pool with its parent.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
+from rl.experiences.pg_store import PostgresExperienceStore
+from rl.experiences.postgres import is_postgres_url
 from rl.experiences.records import (
     CandidateRecord,
     Experience,
@@ -112,6 +116,7 @@ def rich_feedback(rating: str, *, seq: int = 0, source: str = "judge:claude") ->
         suggested_improvements=["show the alarm limits on the trend"],
         source=source,
         received_at=CREATED + timedelta(hours=1, seconds=seq),
+        feedback_id=f"{source}-{seq}-{rating}",
     )
 
 
@@ -124,7 +129,15 @@ def feedback_for(query_id: str) -> Feedback:
     return Feedback(rating=rating, source=f"operator:{query_id}", received_at=CREATED + timedelta(minutes=seq))
 
 
-def update_when_visible(buffer: ExperienceBuffer, query_id: str, feedback: Feedback) -> Experience:
+def open_store(location: str | Path, *, capacity: int = 200_000, compact_factor: float = 1e9):
+    """The store at ``location``: the shared PostgreSQL store for a postgresql:// URL, else the journal at that
+    path (compacting itself at ``compact_factor``; 1e9: never)."""
+    if is_postgres_url(str(location)):
+        return PostgresExperienceStore(str(location), capacity=capacity)
+    return ExperienceBuffer(location, capacity=capacity, compact_factor=compact_factor)
+
+
+def update_when_visible(buffer, query_id: str, feedback: Feedback) -> Experience:
     """``update_feedback``, retried until another process's add of ``query_id`` is visible here."""
     deadline = time.monotonic() + VISIBLE_TIMEOUT_S
     while True:
@@ -136,14 +149,14 @@ def update_when_visible(buffer: ExperienceBuffer, query_id: str, feedback: Feedb
             time.sleep(0.001)
 
 
-def add_then_rate_peer(path: Path, worker: int, workers: int, count: int, barrier, results) -> None:
+def add_then_rate_peer(location: str, worker: int, workers: int, count: int, barrier, results) -> None:
     """Add ``count`` experiences, then (once every worker has added) rate every one the next worker added.
 
-    Reports this process's own view at the end, after every worker has rated: the buffer it kept
+    Reports this process's own view at the end, after every worker has rated: the store it kept
     open throughout must have caught up with all the adds and updates of the others.
     """
     try:
-        buffer = ExperienceBuffer(path, compact_factor=1e9)
+        buffer = open_store(location)
         for i in range(count):
             buffer.add(make_experience(f"w{worker}-{i}", seq=i))
         barrier.wait()
@@ -170,10 +183,19 @@ class _CompactionCounter(logging.Handler):
 
 
 def write_while_compacting(
-    path: Path, worker: int, workers: int, count: int, capacity: int, compact_factor: float, barrier, results
+    location: str,
+    worker: int,
+    workers: int,
+    count: int,
+    capacity: int,
+    compact_factor: float,
+    compact_every: int,
+    barrier,
+    results,
 ) -> None:
     """Add ``count`` experiences, each timed; rate each even one it adds and, when it is there, the next
-    worker's odd one of the same number (so every id has one writer of feedback).
+    worker's odd one of the same number (so every id has one writer of feedback). A journal compacts itself
+    (at ``compact_factor``); every ``compact_every`` adds (0: never) the worker also calls ``compact()``.
 
     Reports the add times (each add took effect between them), the ids whose rating was
     acknowledged, how many compactions this process ran, and its own final view.
@@ -183,15 +205,18 @@ def write_while_compacting(
     log.setLevel(logging.INFO)
     log.addHandler(counter)
     try:
-        buffer = ExperienceBuffer(path, capacity=capacity, compact_factor=compact_factor)
+        buffer = open_store(location, capacity=capacity, compact_factor=compact_factor)
         peer = (worker + 1) % workers
-        timings, rated = {}, []
+        timings, rated, compactions = {}, [], 0
         barrier.wait()
         for i in range(count):
             query_id = f"w{worker}-{i}"
             before = time.monotonic()
             buffer.add(make_experience(query_id, seq=i))
             timings[query_id] = (before, time.monotonic())
+            if compact_every and i % compact_every == compact_every - 1:
+                buffer.compact()
+                compactions += 1
             target = query_id if i % 2 == 0 else f"w{peer}-{i}"
             try:
                 buffer.update_feedback(target, feedback_for(target))
@@ -200,21 +225,24 @@ def write_while_compacting(
             rated.append(target)
         barrier.wait()
         view = [e.query_id for e in buffer.iter_all()]
-        results.put((worker, "ok", {"timings": timings, "rated": rated, "compactions": counter.count, "view": view}))
+        compactions += counter.count
+        results.put((worker, "ok", {"timings": timings, "rated": rated, "compactions": compactions, "view": view}))
     except BaseException:
         barrier.abort()
         results.put((worker, "error", traceback.format_exc()))
 
 
-def run_workers(target, path: Path, workers: int, *args, timeout: float = 120.0) -> dict[int, dict]:
-    """Run ``target(path, worker, workers, *args, barrier, results)`` in ``workers`` spawned processes.
+def run_workers(target, location: str, workers: int, *args, timeout: float = 120.0) -> dict[int, dict]:
+    """Run ``target(location, worker, workers, *args, barrier, results)`` in ``workers`` spawned processes.
 
     Returns each worker's report; fails with a worker's traceback if one failed.
     """
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(workers, timeout=timeout)
     results = ctx.Queue()
-    processes = [ctx.Process(target=target, args=(path, k, workers, *args, barrier, results)) for k in range(workers)]
+    processes = [
+        ctx.Process(target=target, args=(location, k, workers, *args, barrier, results)) for k in range(workers)
+    ]
     for p in processes:
         p.start()
     reports = {}

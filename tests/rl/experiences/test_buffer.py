@@ -1,7 +1,10 @@
-"""ExperienceBuffer: exact round trips, many processes writing at once, compaction, kills and torn lines.
+"""The experience stores: exact round trips, retries, many threads and processes writing at once, capacity,
+compaction, kills and torn lines.
 
-The concurrency and crash tests run real processes (multiprocessing "spawn", "fork", and
-``python -m tests.rl.experiences.buffer_worker`` killed with SIGKILL) on a real journal under ``tmp_path``.
+Tests taking ``make_store`` run against both stores, the JSON Lines journal and the shared PostgreSQL tables
+(tests/rl/experiences/conftest.py); the others are about the journal's own mechanics (its lines on disk, torn
+lines, a writer killed mid-write). The concurrency and crash tests run real processes (multiprocessing "spawn",
+"fork", and ``python -m tests.rl.experiences.buffer_worker`` killed with SIGKILL).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def expected_experience(query_id: str, feedback: Feedback | None = None, transcr
 # -- 1. round trip ---------------------------------------------------------------------------------
 
 
-def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reopen(tmp_path):
+def test_every_field_round_trips_through_dicts_the_store_compaction_and_a_reopen(make_store):
     signals = replace(console_report(seq=7), rephrased=True)
     judged = make_experience("q-judged", seq=7, feedback=rich_feedback("down", seq=7), signals=signals)
     assert all(getattr(judged, f.name) not in (None, "", [], {}) for f in fields(Experience)), "a field is unset"
@@ -70,25 +73,25 @@ def test_every_field_round_trips_through_dicts_the_buffer_compaction_and_a_reope
     assert Experience.from_dict(json.loads(json.dumps(judged.to_dict()))) == judged
     assert Feedback.from_dict(json.loads(json.dumps(judged.feedback.to_dict()))) == judged.feedback
 
-    path = tmp_path / "experiences.jsonl"
-    buffer = ExperienceBuffer(path)
+    store = make_store()
     later = make_experience("q-later", seq=8)
     evaluation = rich_feedback("up", seq=8, source="judge:other")
-    buffer.add(judged)
-    buffer.add(later)
-    assert buffer.update_feedback("q-later", evaluation) == replace(later, feedback=evaluation)
-    assert buffer.get("q-judged") == judged
-    assert buffer.get("q-later") == replace(later, feedback=evaluation)
+    store.add(judged)
+    store.add(later)
+    assert store.update_feedback("q-later", evaluation) == replace(later, feedback=evaluation)
+    assert store.get("q-judged") == judged
+    assert store.get("q-later") == replace(later, feedback=evaluation)
 
-    buffer.compact()
-    assert [r["op"] for r in journal_records(path)] == ["add", "add"]  # the feedback is merged into its add
-    for view in (buffer, ExperienceBuffer(path)):
+    store.compact()
+    if make_store.kind == "journal":  # the journal's compaction merges the feedback line into its add line
+        assert [r["op"] for r in journal_records(Path(store.location))] == ["add", "add"]
+    for view in (store, make_store()):
         assert view.get("q-judged") == judged
         assert view.get("q-later") == replace(later, feedback=evaluation)
         assert list(view.iter_all()) == [judged, replace(later, feedback=evaluation)]
 
 
-def test_a_version_1_record_from_an_older_journal_reads_as_version_6_without_a_role_conversation_owner_signals_or_draw(
+def test_a_version_1_record_from_an_older_journal_reads_as_version_7_without_a_role_conversation_owner_signals_or_draw(
     tmp_path,
 ):
     current = make_experience("q-old", seq=3, feedback=rich_feedback("up", seq=3), signals=console_report(seq=3))
@@ -97,41 +100,93 @@ def test_a_version_1_record_from_an_older_journal_reads_as_version_6_without_a_r
         del old[newer]
     for widget in old["feedback"]["per_widget_feedback"]:
         del widget["size_direction"]  # version 6 too
+    del old["feedback"]["feedback_id"]  # version 7
     old["schema_version"] = 1
     upgraded = Experience.from_dict(json.loads(json.dumps(old)))
     undirected = [replace(w, size_direction=None) for w in current.feedback.per_widget_feedback]
     assert upgraded == replace(
         current, user_role=None, conversation_id=None, turn=None, resolver=None, asked_by=None, signals=None,
-        ranking=None, feedback=replace(current.feedback, per_widget_feedback=undirected),
+        ranking=None, feedback=replace(current.feedback, per_widget_feedback=undirected, feedback_id=None),
     )  # fmt: skip
-    assert upgraded.schema_version == 6
+    assert upgraded.schema_version == 7
     assert Experience.from_dict(upgraded.to_dict()) == upgraded
     path = tmp_path / "experiences.jsonl"
     path.write_text(json.dumps({"op": "add", "experience": old}) + "\n")
     assert ExperienceBuffer(path).get("q-old") == upgraded
-    with pytest.raises(ValueError, match="schema_version 7"):
-        Experience.from_dict({**old, "schema_version": 7})
+    with pytest.raises(ValueError, match="schema_version 8"):
+        Experience.from_dict({**old, "schema_version": 8})
 
 
-# -- 2. many processes -----------------------------------------------------------------------------
+# -- 2. retries, threads and processes writing at once ---------------------------------------------
+
+
+def test_a_retried_add_changes_nothing_neither_after_a_rating_nor_after_a_compaction(make_store):
+    """An add is stored once per query id: a retry, even one carrying another body, neither resets the rated
+    experience nor moves it, nor counts again and evicts the oldest from a full store."""
+    store = make_store(capacity=2)
+    first, second = make_experience("q-1", seq=1), make_experience("q-2", seq=2)
+    store.add(first)
+    store.add(second)
+    rated = replace(first, feedback=Feedback(rating="up", received_at=CREATED))
+    store.update_feedback("q-1", rated.feedback)
+    for compacted in (False, True):
+        if compacted:
+            store.compact()
+        for retry in (first, replace(first, transcript="the same query id, another body")):
+            store.add(retry)
+        for view in (store, make_store(capacity=2)):
+            assert list(view.iter_all()) == [rated, second]
+            stats = view.stats()
+            assert (stats.size, stats.with_feedback) == (2, 1)
+
+
+def test_threads_retrying_the_same_adds_and_ratings_at_once_store_each_once(make_store):
+    """Four threads add the same 50 experiences and rate each with the same feedback id (a client's retries
+    racing), two through one store object and two through views of their own: each is stored once, in order."""
+    shared = make_store()
+    start = shared.feedback_cursor()
+    ids = [f"q-{i}" for i in range(50)]
+    errors = []
+
+    def retry(store):
+        try:
+            for i, query_id in enumerate(ids):
+                store.add(make_experience(query_id, seq=i))
+                store.update_feedback(query_id, rich_feedback("up", seq=i))
+        except Exception:
+            errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=retry, args=(view,)) for view in (shared, shared, make_store(), make_store())]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    expected = [make_experience(q, seq=i, feedback=rich_feedback("up", seq=i)) for i, q in enumerate(ids)]
+    assert list(shared.iter_all()) == list(make_store().iter_all()) == expected
+    # One feedback each; in order, since a thread rates q-(i+1) only after its rating of q-i was stored or found.
+    assert shared.feedback_since(start)[0] == ids
+    assert shared.stats().with_evaluation == 50
 
 
 @pytest.mark.slow
-def test_eight_processes_adding_and_rating_each_others_experiences_lose_and_duplicate_nothing(tmp_path):
-    path = tmp_path / "experiences.jsonl"
+def test_eight_processes_adding_and_rating_each_others_experiences_lose_and_duplicate_nothing(make_store):
+    store = make_store()
     workers, count = 8, 500
-    reports = run_workers(add_then_rate_peer, path, workers, count)
+    reports = run_workers(add_then_rate_peer, store.location, workers, count)
 
-    # Each worker's long-lived buffer caught up with every other worker's adds and ratings.
+    # Each worker's long-lived store caught up with every other worker's adds and ratings.
     assert reports == {k: {"size": workers * count, "wrong": []} for k in range(workers)}
     expected_ids = {f"w{k}-{i}" for k in range(workers) for i in range(count)}
-    records = journal_records(path)
-    assert ops_per_id(records, "add") == Counter(expected_ids)
-    assert ops_per_id(records, "feedback") == Counter(expected_ids)
-    assert len(records) == 2 * workers * count
+    if make_store.kind == "journal":  # the journal's lines: one add and one feedback line an experience, no other
+        records = journal_records(Path(store.location))
+        assert ops_per_id(records, "add") == Counter(expected_ids)
+        assert ops_per_id(records, "feedback") == Counter(expected_ids)
+        assert len(records) == 2 * workers * count
 
-    fresh = ExperienceBuffer(path)
+    fresh = make_store()
     assert len(fresh) == workers * count
+    assert Counter(fresh.feedback_since(0)[0]) == Counter(expected_ids)  # each rating stored once
     experiences = list(fresh.iter_all())
     for e in experiences:
         assert e == expected_experience(e.query_id, feedback_for(e.query_id))
@@ -146,23 +201,25 @@ def test_eight_processes_adding_and_rating_each_others_experiences_lose_and_dupl
 
 
 @pytest.mark.slow
-def test_compactions_while_four_processes_write_keep_the_newest_experiences_and_their_feedback(tmp_path):
-    path = tmp_path / "experiences.jsonl"
-    # compact_factor 0: a compaction whenever the journal passes 1000 lines, every 400 or so lines
-    # here, so most of the newest 600 experiences, and their ratings, went through a compaction.
+def test_compactions_while_four_processes_write_keep_the_newest_experiences_and_their_feedback(make_store):
+    location = make_store().location
+    # The journal compacts by itself at compact_factor 0: whenever it passes 1000 lines, every 400 or so lines
+    # here, so most of the newest 600 experiences, and their ratings, went through a compaction. The shared
+    # store only compacts when told to: each writer does, every 50 adds.
     workers, count, capacity = 4, 1500, 600
-    reports = run_workers(write_while_compacting, path, workers, count, capacity, 0.0)
+    compact_every = 0 if make_store.kind == "journal" else 50
+    reports = run_workers(write_while_compacting, location, workers, count, capacity, 0.0, compact_every)
     assert sum(r["compactions"] for r in reports.values()) >= 10
 
     timings = {qid: span for r in reports.values() for qid, span in r["timings"].items()}
     rated = Counter(qid for r in reports.values() for qid in r["rated"])
     assert len(timings) == workers * count and set(rated.values()) == {1}
 
-    fresh = ExperienceBuffer(path, capacity=capacity)
+    fresh = make_store(capacity=capacity)
     survivors = list(fresh.iter_all())
     kept = [e.query_id for e in survivors]
     assert len(kept) == len(set(kept)) == capacity
-    assert all(r["view"] == kept for r in reports.values()), "a writer's own buffer disagrees with a fresh one"
+    assert all(r["view"] == kept for r in reports.values()), "a writer's own store disagrees with a fresh one"
 
     # The newest by insertion order: no kept add finished before an evicted one started...
     evicted = set(timings) - set(kept)
@@ -175,7 +232,8 @@ def test_compactions_while_four_processes_write_keep_the_newest_experiences_and_
     for e in survivors:
         assert e == expected_experience(e.query_id, feedback_for(e.query_id) if e.query_id in rated else None)
     assert fresh.stats().with_feedback == sum(q in rated for q in kept) > 0
-    assert max(ops_per_id(journal_records(path), "add").values()) == 1
+    if make_store.kind == "journal":  # no compaction wrote an add line twice
+        assert max(ops_per_id(journal_records(Path(location)), "add").values()) == 1
 
 
 # -- 4. a writer killed at random moments -----------------------------------------------------------
@@ -275,77 +333,79 @@ def test_a_torn_last_line_is_ignored_by_readers_and_cut_by_the_next_writer(tmp_p
 # -- 6. capacity -------------------------------------------------------------------------------------
 
 
-def test_capacity_keeps_the_newest_and_refuses_evicted_ids(tmp_path):
-    path = tmp_path / "experiences.jsonl"
-    buffer = ExperienceBuffer(path, capacity=100)
+def test_capacity_keeps_the_newest_and_refuses_evicted_ids(make_store):
+    store = make_store(capacity=100)
     for i in range(250):
-        buffer.add(make_experience(f"q-{i}", seq=i))
+        store.add(make_experience(f"q-{i}", seq=i))
 
     newest = [f"q-{i}" for i in range(150, 250)]
-    assert len(buffer) == 100
-    assert [e.query_id for e in buffer.list(limit=1000)] == newest
-    assert "q-149" not in buffer and "q-150" in buffer
+    assert len(store) == 100
+    assert [e.query_id for e in store.list(limit=1000)] == newest
+    assert "q-149" not in store and "q-150" in store
     with pytest.raises(ExperienceNotFound) as missing:
-        buffer.get("q-149")
+        store.get("q-149")
     assert missing.value.query_id == "q-149"
+    cursor = store.feedback_cursor()
     with pytest.raises(ExperienceNotFound):
-        buffer.update_feedback("q-0", Feedback(rating="up"))
-    assert ops_per_id(journal_records(path), "feedback") == Counter()  # refused before anything was written
+        store.update_feedback("q-0", Feedback(rating="up"))
+    assert store.feedback_since(cursor) == ([], cursor)  # refused before anything was written
 
-    assert [e.query_id for e in ExperienceBuffer(path, capacity=100).iter_all()] == newest
-    buffer.compact()
-    assert [r["experience"]["query_id"] for r in journal_records(path)] == newest
+    assert [e.query_id for e in make_store(capacity=100).iter_all()] == newest
+    store.compact()
+    assert [e.query_id for e in store.iter_all()] == newest
+    if make_store.kind == "journal":  # the journal's compaction drops the evicted adds' lines
+        assert [r["experience"]["query_id"] for r in journal_records(Path(store.location))] == newest
 
 
 # -- 7. fork -----------------------------------------------------------------------------------------
 
 
-def _read_back_at_random(buffer: ExperienceBuffer, expected: dict[str, Experience], seconds: float) -> list[str]:
+def _read_back_at_random(store, expected: dict[str, Experience], seconds: float) -> list[str]:
     """Random gets for ``seconds``; what came back wrong."""
     rng, wrong = random.Random(), []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         query_id = rng.choice(list(expected))
         try:
-            if buffer.get(query_id) != expected[query_id]:
+            if store.get(query_id) != expected[query_id]:
                 wrong.append(f"{query_id}: another record")
-        except Exception as error:  # a read from the wrong offset fails in many ways
+        except Exception as error:  # a read from the wrong offset, or on another's connection, fails in many ways
             wrong.append(f"{query_id}: {error!r}"[:200])
     return wrong
 
 
-def _forked_child(buffer, expected, barrier, results) -> None:
+def _forked_child(store, expected, barrier, results) -> None:
     try:
         barrier.wait()
-        wrong = _read_back_at_random(buffer, expected, seconds=1.0)
+        wrong = _read_back_at_random(store, expected, seconds=1.0)
         barrier.wait()
         for i in range(100):
-            buffer.add(make_experience(f"child-{i}", seq=i))
-        results.put(("ok", wrong, len(buffer)))
+            store.add(make_experience(f"child-{i}", seq=i))
+        results.put(("ok", wrong, len(store)))
     except BaseException:
         barrier.abort()
         results.put(("error", traceback.format_exc(), None))
 
 
-def test_a_forked_child_reads_and_writes_the_parents_buffer_safely(tmp_path):
-    """The child inherits the parent's index, open reader and lock; both read at once, then both write."""
-    path = tmp_path / "experiences.jsonl"
-    buffer = ExperienceBuffer(path)
+def test_a_forked_child_reads_and_writes_the_parents_store_safely(make_store):
+    """The child uses the store object the parent had used (a journal's index, open reader and lock; the shared
+    store's pool, which the child must not reuse); both read at once, then both write."""
+    store = make_store()
     expected = {f"p-{i}": make_experience(f"p-{i}", seq=i, transcript_pad=20_000) for i in range(100)}
     for experience in expected.values():
-        buffer.add(experience)
-    assert buffer.get("p-0") == expected["p-0"]
+        store.add(experience)
+    assert store.get("p-0") == expected["p-0"]
 
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(2, timeout=60), ctx.Queue()
-    child = ctx.Process(target=_forked_child, args=(buffer, expected, barrier, results))
+    child = ctx.Process(target=_forked_child, args=(store, expected, barrier, results))
     child.start()
     try:
         barrier.wait()
-        parent_wrong = _read_back_at_random(buffer, expected, seconds=1.0)
+        parent_wrong = _read_back_at_random(store, expected, seconds=1.0)
         barrier.wait()
         for i in range(100):
-            buffer.add(make_experience(f"parent-{i}", seq=i))
+            store.add(make_experience(f"parent-{i}", seq=i))
         outcome, child_wrong, child_size = results.get(timeout=60)
     finally:
         child.join(timeout=30)
@@ -354,35 +414,35 @@ def test_a_forked_child_reads_and_writes_the_parents_buffer_safely(tmp_path):
     assert parent_wrong == [] and child_wrong == []
     assert child_size >= 200
 
-    assert len(buffer) == 300
-    assert buffer.get("child-99") == make_experience("child-99", seq=99)
+    assert len(store) == 300
+    assert store.get("child-99") == make_experience("child-99", seq=99)
     for origin in ("parent", "child"):  # each side's adds in its order, interleaved with the other's
-        ids = [e.query_id for e in buffer.list(limit=300) if e.query_id.startswith(origin)]
+        ids = [e.query_id for e in store.list(limit=300) if e.query_id.startswith(origin)]
         assert ids == [f"{origin}-{i}" for i in range(100)]
-    assert max(ops_per_id(journal_records(path), "add").values()) == 1
+    if make_store.kind == "journal":  # the two processes' appends never wrote a line twice
+        assert max(ops_per_id(journal_records(Path(store.location)), "add").values()) == 1
 
 
 # -- 8. list filters ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("view", ["live", "reopened", "compacted"])
-def test_list_filters_by_feedback_evaluation_since_and_limit(tmp_path, view):
-    path = tmp_path / "experiences.jsonl"
-    buffer = ExperienceBuffer(path)
+def test_list_filters_by_feedback_evaluation_since_and_limit(make_store, view):
+    store = make_store()
     thumb = Feedback(rating="up", received_at=CREATED)
     judged = rich_feedback("down")
     feedback = {"q-1": thumb, "q-2": judged, "q-4": replace(thumb, rating="down"), "q-5": judged}
     for i in range(6):  # created one second apart; q-5 arrives already judged
-        buffer.add(make_experience(f"q-{i}", seq=i, feedback=feedback["q-5"] if i == 5 else None))
+        store.add(make_experience(f"q-{i}", seq=i, feedback=feedback["q-5"] if i == 5 else None))
     for query_id in ("q-1", "q-2", "q-4"):
-        buffer.update_feedback(query_id, feedback[query_id])
+        store.update_feedback(query_id, feedback[query_id])
     if view == "reopened":
-        buffer = ExperienceBuffer(path)
+        store = make_store()
     elif view == "compacted":
-        buffer.compact()
+        store.compact()
 
     def ids(**filters):
-        return [e.query_id for e in buffer.list(**filters)]
+        return [e.query_id for e in store.list(**filters)]
 
     assert ids() == [f"q-{i}" for i in range(6)]
     assert ids(has_feedback=True) == ["q-1", "q-2", "q-4", "q-5"]
@@ -396,7 +456,7 @@ def test_list_filters_by_feedback_evaluation_since_and_limit(tmp_path, view):
     assert ids(limit=2) == ["q-0", "q-1"]
     assert ids(has_evaluation=True, limit=1) == ["q-2"]
     assert ids(limit=0) == []
-    assert buffer.list(has_evaluation=True) == [
+    assert store.list(has_evaluation=True) == [
         make_experience(f"q-{i}", seq=i, feedback=judged) for i in (2, 5)
     ]  # whole records, feedback folded in
 
@@ -404,53 +464,52 @@ def test_list_filters_by_feedback_evaluation_since_and_limit(tmp_path, view):
 # -- 9. a thumb after the judge ---------------------------------------------------------------------
 
 
-def test_a_rating_after_a_judge_evaluation_keeps_the_evaluation(tmp_path):
-    path = tmp_path / "experiences.jsonl"
-    buffer = ExperienceBuffer(path)
-    buffer.add(make_experience("q-1", seq=1))
+def test_a_rating_after_a_judge_evaluation_keeps_the_evaluation(make_store):
+    store = make_store()
+    store.add(make_experience("q-1", seq=1))
     judge = rich_feedback("down", seq=1)
     thumb = Feedback(rating="up", source="operator", received_at=CREATED + timedelta(days=1))
-    buffer.update_feedback("q-1", judge)
+    store.update_feedback("q-1", judge)
 
     kept = replace(judge, rating="up", received_at=thumb.received_at, source="operator")
-    assert buffer.update_feedback("q-1", thumb).feedback == kept
-    buffer.add(make_experience("q-2", seq=2, feedback=judge))  # judged when it was recorded
-    buffer.update_feedback("q-2", thumb)
-    for view in (buffer, ExperienceBuffer(path)):
+    assert store.update_feedback("q-1", thumb).feedback == kept
+    store.add(make_experience("q-2", seq=2, feedback=judge))  # judged when it was recorded
+    store.update_feedback("q-2", thumb)
+    for view in (store, make_store()):
         assert view.get("q-1").feedback == kept and view.get("q-1").has_evaluation
         assert view.get("q-2").feedback == kept
         assert [e.query_id for e in view.list(has_evaluation=True)] == ["q-1", "q-2"]
-    buffer.compact()
-    assert ExperienceBuffer(path).get("q-1").feedback == kept
+    store.compact()
+    assert make_store().get("q-1").feedback == kept
 
     second_judge = rich_feedback("down", seq=2, source="judge:second")
     # A new evaluation replaces the rich fields; the operator's thumb still stands over the judge's rating.
-    assert buffer.update_feedback("q-1", second_judge).feedback == replace(second_judge, rating="up", source="operator")
+    assert store.update_feedback("q-1", second_judge).feedback == replace(second_judge, rating="up", source="operator")
 
 
 # -- iteration ---------------------------------------------------------------------------------------
 
 
-def test_iter_all_lets_the_caller_use_the_buffer_between_items(tmp_path):
+def test_iter_all_lets_the_caller_use_the_store_between_items(make_store):
     """Training code rates or re-reads experiences while it iterates; another thread reads meanwhile."""
-    buffer = ExperienceBuffer(tmp_path / "experiences.jsonl")
+    store = make_store()
     for i in range(3):
-        buffer.add(make_experience(f"q-{i}", seq=i))
-    suspended = buffer.iter_all()
+        store.add(make_experience(f"q-{i}", seq=i))
+    suspended = store.iter_all()
     assert next(suspended).query_id == "q-0"
     sizes = []
-    reader = threading.Thread(target=lambda: sizes.append(len(buffer)), daemon=True)
+    reader = threading.Thread(target=lambda: sizes.append(len(store)), daemon=True)
     reader.start()
     reader.join(timeout=5)
     assert sizes == [3], "a suspended iter_all blocks other threads"
 
     def rate_while_iterating():
-        for experience in buffer.iter_all():
-            buffer.update_feedback(experience.query_id, Feedback(rating="up"))
+        for experience in store.iter_all():
+            store.update_feedback(experience.query_id, Feedback(rating="up"))
 
     rater = threading.Thread(target=rate_while_iterating, daemon=True)
     rater.start()
     rater.join(timeout=5)
-    assert not rater.is_alive(), "iter_all holds the buffer's lock while the caller handles an item"
-    assert [e.rating for e in buffer.iter_all()] == ["up"] * 3
+    assert not rater.is_alive(), "iter_all holds the store's lock while the caller handles an item"
+    assert [e.rating for e in store.iter_all()] == ["up"] * 3
     suspended.close()

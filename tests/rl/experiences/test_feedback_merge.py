@@ -1,8 +1,9 @@
-"""Feedback arriving twice: a judge's evaluation never overwrites an operator's own thumb.
+"""Feedback arriving twice: a judge's evaluation never overwrites an operator's own thumb, and a retried request
+(the same ``feedback_id``) counts once.
 
 The rich fields are always the newest evaluation's; the rating is the
-newest operator's, a judge's only while no operator has rated. Checked in the
-journal (across a second process's view and a compaction) and through the API.
+newest operator's, a judge's only while no operator has rated. Checked in both
+stores (across a second process's view and a compaction) and through the API.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from rl.experiences.buffer import ExperienceBuffer, get_experience_buffer
+from rl.experiences.buffer import get_experience_buffer
 from rl.experiences.records import Feedback
 from tests.rl.experiences.buffer_worker import CREATED, make_experience, rich_feedback
 from tests.rl.judges.messages_stand_in import evaluation_for
@@ -20,42 +21,74 @@ def thumb(rating: str, source: str = "operator", days: int = 1) -> Feedback:
     return Feedback(rating=rating, source=source, received_at=CREATED + timedelta(days=days))
 
 
-def test_a_judge_evaluation_after_an_operator_thumb_adds_its_fields_under_the_thumb(tmp_path):
-    path = tmp_path / "experiences.jsonl"
-    buffer = ExperienceBuffer(path)
-    buffer.add(make_experience("q-1", seq=1))
-    buffer.update_feedback("q-1", thumb("up"))
+def test_a_judge_evaluation_after_an_operator_thumb_adds_its_fields_under_the_thumb(make_store):
+    store = make_store()
+    store.add(make_experience("q-1", seq=1))
+    store.update_feedback("q-1", thumb("up"))
     judge = rich_feedback("down", seq=1, source="judge:claude")
 
     merged = replace(judge, rating="up", source="operator")
-    assert buffer.update_feedback("q-1", judge).feedback == merged
-    for view in (buffer, ExperienceBuffer(path)):  # this process, and a fresh one reading the journal
+    assert store.update_feedback("q-1", judge).feedback == merged
+    for view in (store, make_store()):  # this process, and a fresh one reading the same store
         assert view.get("q-1").feedback == merged and view.get("q-1").has_evaluation
         assert view.stats().evaluations_by_source == {"judge:claude": 1}
-    buffer.compact()
-    assert ExperienceBuffer(path).get("q-1").feedback == merged
+    store.compact()
+    assert make_store().get("q-1").feedback == merged
 
 
-def test_a_judge_thumb_never_replaces_an_operator_thumb_but_an_operator_replaces_a_judge(tmp_path):
-    buffer = ExperienceBuffer(tmp_path / "experiences.jsonl")
-    buffer.add(make_experience("q-1", seq=1))
-    buffer.add(make_experience("q-2", seq=2))
-    buffer.update_feedback("q-1", thumb("down"))
-    assert buffer.update_feedback("q-1", thumb("up", source="judge:offline", days=2)).feedback.rating == "down"
-    assert buffer.update_feedback("q-1", thumb("up", days=3)).feedback == thumb("up", days=3)  # changed their mind
-    buffer.update_feedback("q-2", thumb("up", source="judge:offline"))
-    assert buffer.update_feedback("q-2", thumb("down", days=2)).feedback == thumb("down", days=2)
+def test_a_judge_thumb_never_replaces_an_operator_thumb_but_an_operator_replaces_a_judge(make_store):
+    store = make_store()
+    store.add(make_experience("q-1", seq=1))
+    store.add(make_experience("q-2", seq=2))
+    store.update_feedback("q-1", thumb("down"))
+    assert store.update_feedback("q-1", thumb("up", source="judge:offline", days=2)).feedback.rating == "down"
+    assert store.update_feedback("q-1", thumb("up", days=3)).feedback == thumb("up", days=3)  # changed their mind
+    store.update_feedback("q-2", thumb("up", source="judge:offline"))
+    assert store.update_feedback("q-2", thumb("down", days=2)).feedback == thumb("down", days=2)
 
 
-def test_stats_count_evaluations_by_their_source(tmp_path):
-    buffer = ExperienceBuffer(tmp_path / "experiences.jsonl")
+def test_a_retried_feedback_counts_once_from_any_view_and_after_a_compaction(make_store):
+    """A ``feedback_id`` is applied once to an experience: its retry (through this view or another process's,
+    before or after a compaction) changes nothing and is not tailed again; the same id on another experience,
+    or a feedback without one, is new."""
+    store = make_store()
+    store.add(make_experience("q-1", seq=1))
+    store.add(make_experience("q-2", seq=2))
+    start = store.feedback_cursor()
+    judge = rich_feedback("up", seq=1)
+    first, second = replace(thumb("up"), feedback_id="op-1"), replace(thumb("down", days=2), feedback_id="op-2")
+    for feedback in (judge, first, second):
+        store.update_feedback("q-1", feedback)
+    rated = replace(judge, rating="down", source="operator", received_at=second.received_at)
+    # Applied again, the first thumb would bring back "up", the judge's evaluation its own received_at.
+    assert store.update_feedback("q-1", first).feedback == rated
+    assert make_store().update_feedback("q-1", judge).feedback == rated
+    assert store.update_feedback("q-2", first).feedback == first
+    store.compact()
+    for view in (store, make_store()):
+        assert view.update_feedback("q-1", first).feedback == rated
+        assert view.update_feedback("q-2", first).feedback == first
+    assert store.feedback_since(start)[0] == ["q-1", "q-1", "q-1", "q-2"]
+    stats = store.stats()
+    assert (stats.size, stats.with_feedback, stats.with_evaluation) == (2, 2, 1)
+
+    cursor = store.feedback_cursor()
+    anonymous = thumb("down", days=3)  # no feedback_id: the store cannot tell a retry, so each is new
+    store.update_feedback("q-2", anonymous)
+    store.update_feedback("q-2", anonymous)
+    assert store.feedback_since(cursor)[0] == ["q-2", "q-2"]
+    assert make_store().get("q-2").feedback == anonymous
+
+
+def test_stats_count_evaluations_by_their_source(make_store):
+    store = make_store()
     sources = ["judge:offline", "judge:offline", "judge:claude", "operator", None]
     for seq, source in enumerate(sources):
-        buffer.add(make_experience(f"q-{seq}", seq=seq))
+        store.add(make_experience(f"q-{seq}", seq=seq))
         if source:
-            buffer.update_feedback(f"q-{seq}", rich_feedback("up", seq=seq, source=source))
-    buffer.update_feedback("q-4", thumb("up"))  # a thumb alone is no evaluation
-    stats = buffer.stats()
+            store.update_feedback(f"q-{seq}", rich_feedback("up", seq=seq, source=source))
+    store.update_feedback("q-4", thumb("up"))  # a thumb alone is no evaluation
+    stats = store.stats()
     assert (stats.size, stats.with_feedback, stats.with_evaluation) == (5, 5, 4)
     assert stats.evaluations_by_source == {"judge:claude": 1, "judge:offline": 2, "operator": 1}
 
