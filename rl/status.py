@@ -26,7 +26,7 @@ from rl.experiences.records import Experience
 from rl.experiences.reward import plan_reward
 from rl.tier1.service import current_service
 from rl.tier2.adapters import AdapterRecord, get_registry
-from rl.tier2.jobs import TrainingStatus, approve
+from rl.tier2.jobs import approve, get_training_status
 from rl.tier2.preference_data import data_from_buffer
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def signals_summary(buffer) -> dict:
     recomputed only when new signals have arrived."""
     global _signals_summary
 
-    key = (str(buffer.path), buffer.signals_cursor())
+    key = (buffer.location, buffer.signals_cursor())
     if _signals_summary is None or _signals_summary[0] != key:
         _signals_summary = (key, asdict(buffer.signals_stats()))
     service = current_service()
@@ -100,7 +100,7 @@ def _tier2(buffer) -> dict:
         "adapter_count": len(versions),
         "data": pair_counts(buffer),
         "min_pairs": settings.TIER2_MIN_PAIRS,
-        "training": TrainingStatus(settings.PLANNER_DIR).read(),
+        "training": get_training_status().read(),
     }
 
 
@@ -119,7 +119,7 @@ def pair_counts(buffer) -> dict:
     """Preference data counts by source, recomputed only when new feedback has arrived."""
     global _pair_counts
 
-    key = (str(buffer.path), buffer.feedback_cursor())
+    key = (buffer.location, buffer.feedback_cursor())
     if _pair_counts is None or _pair_counts[0] != key:
         _pair_counts = (key, data_from_buffer(buffer).counts())
     return _pair_counts[1]

@@ -11,6 +11,9 @@ mid-training leaves no half adapter among the versions. ``active.json`` is
 replaced atomically under a lock: promotion and rollback are all-or-nothing,
 and every gunicorn worker sees the change on its next question (the planner
 compares the active version before each plan, see ``layer2/planning/llm_planner.py``).
+
+With ``EXPERIENCE_STORE_URL`` set, ``get_registry`` returns the registry several hosts share instead
+(``rl/tier2/shared.py``): same interface, adapters and the serving pointer in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,53 +22,17 @@ import json
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from django.utils import timezone
 from filelock import FileLock
 
 from rl.experiences.atomic_file import atomic_file, fsync_dir
+from rl.experiences.postgres import check_store_url
+from rl.tier2.records import METADATA, VERSION, AdapterRecord, NothingToRollBack, UnknownAdapter, version_name
+from rl.tier2.shared import SharedAdapterRegistry
 
-VERSION = re.compile(r"^v(\d{4,})$")
-METADATA = "metadata.json"
-
-
-class UnknownAdapter(LookupError):
-    def __init__(self, version: str, known: list[str]):
-        super().__init__(f"no adapter {version!r}; known: {', '.join(known) or 'none'}")
-        self.version = version
-
-
-class NothingToRollBack(LookupError):
-    def __init__(self):
-        super().__init__("nothing to roll back: no adapter has been promoted, the base model serves alone")
-
-
-@dataclass(frozen=True)
-class AdapterRecord:
-    """What was trained, on what, how, and how it scored against the adapter serving at the time."""
-
-    version: str
-    created_at: datetime
-    method: str  # dpo | kto
-    base_model: str
-    data: dict[str, int]  # counts by source, train and held-out sizes
-    hyperparameters: dict[str, object]
-    metrics: dict[str, dict]  # {"candidate": {...}, "incumbent": {...}}: rl.tier2.dpo.EvalMetrics as dicts
-    incumbent: str | None  # the version serving when it was evaluated (None: the base model)
-    promoted: bool
-    decision: str  # why it was or was not promoted
-    training_seconds: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "created_at": self.created_at.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AdapterRecord:
-        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
+__all__ = ["AdapterRecord", "AdapterRegistry", "NothingToRollBack", "Registry", "UnknownAdapter", "get_registry"]
 
 
 class AdapterRegistry:
@@ -120,7 +87,7 @@ class AdapterRegistry:
         """A version number not used yet (folders being trained count: they are named ``.tmp-vNNNN``)."""
         self.adapters.mkdir(parents=True, exist_ok=True)
         used = [_number(m.group(1)) for p in self.adapters.iterdir() if (m := re.search(r"(v\d{4,})$", p.name))]
-        return f"v{max(used, default=0) + 1:04d}"
+        return version_name(max(used, default=0) + 1)
 
     def staging(self, version: str) -> Path:
         """A fresh folder to train ``version`` into (replaced if a crashed run left one)."""
@@ -162,7 +129,15 @@ def _number(name: str) -> int:
     return int(name.lstrip("v"))
 
 
-def get_registry() -> AdapterRegistry:
+Registry = AdapterRegistry | SharedAdapterRegistry  # one interface: versions, record, path, active, promote, ...
+
+
+def get_registry() -> Registry:
+    """This deployment's registry, chosen once here: the planner folder's files, or with ``EXPERIENCE_STORE_URL``
+    the tables every host shares (each host's copies of the adapters kept under its own planner folder)."""
     from django.conf import settings
 
+    url = settings.EXPERIENCE_STORE_URL
+    if url:
+        return SharedAdapterRegistry(check_store_url(url), cache_dir=Path(settings.PLANNER_DIR))
     return AdapterRegistry(settings.PLANNER_DIR)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from layer2.planning.llm_planner import load_planner
-from rl.tier2.adapters import AdapterRegistry
+from rl.tier2.adapters import Registry
 
 
-def export_merged(*, registry: AdapterRegistry, version: str, base_model: Path, out: Path) -> Path:
+def export_merged(*, registry: Registry, version: str, base_model: Path, out: Path) -> Path:
     """The base model with adapter ``version`` merged into its weights, saved (safetensors) at ``out``."""
     model, tokenizer = load_planner(model_path=base_model, adapter_path=registry.path(version))
     merged = model.merge_and_unload()

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rl.tier2.adapters import AdapterRegistry
+from rl.tier2.adapters import Registry
 from rl.tier2.export import export_merged
 
 logger = logging.getLogger(__name__)
@@ -43,9 +43,7 @@ class GGUFReport:
     dtype: str
 
 
-def export_gguf(
-    *, registry: AdapterRegistry, version: str, base_model: Path, out: Path, dtype: str = "f32"
-) -> GGUFReport:
+def export_gguf(*, registry: Registry, version: str, base_model: Path, out: Path, dtype: str = "f32") -> GGUFReport:
     """The base model with adapter ``version`` merged in, as a GGUF file at ``out`` (a folder: a file inside)."""
     out = Path(out)
     if out.is_dir():

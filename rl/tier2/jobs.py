@@ -18,11 +18,15 @@ imports no training library. The run itself is ``rl/tier2/training.py``.
 The run's progress (step, loss, ETA) goes to ``training.json``, replaced
 atomically, which every worker reads for ``rl-status``. A trainer that died
 without finishing is reported as failed; the serving adapter is untouched.
+
+With ``EXPERIENCE_STORE_URL`` set (several hosts), ``get_training_status``
+returns the shared version (``rl/tier2/shared.py``): the status in a table,
+both locks PostgreSQL advisory locks, and a run alive while its trainer
+holds the training lock, whichever host it runs on.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -31,11 +35,20 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
-from filelock import FileLock, Timeout
 
-from rl.experiences.atomic_file import atomic_file
+from rl.experiences.postgres import check_store_url
+from rl.tier2.run_status import ACTIVE_STATES, TrainingStatus, process_alive, training_lock
+from rl.tier2.shared import SharedTrainingStatus
 
-ACTIVE_STATES = ("starting", "training", "evaluating")
+__all__ = [
+    "ACTIVE_STATES",
+    "TrainingRefused",
+    "TrainingStatus",
+    "approve",
+    "get_training_status",
+    "process_alive",
+    "training_lock",
+]
 
 
 class TrainingRefused(Exception):
@@ -49,41 +62,13 @@ class TrainingRefused(Exception):
         self.body = body
 
 
-class TrainingStatus:
-    """``training.json``: the current or last Tier 2 run, as any process sees it."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.path = self.root / "training.json"
-
-    def read(self) -> dict:
-        state = self._raw() or {"state": "idle"}
-        if state["state"] in ACTIVE_STATES and not process_alive(state.get("pid")):
-            state = {**state, "state": "failed", "error": f"trainer process {state.get('pid')} ended unfinished"}
-        return state
-
-    def write(self, **fields) -> dict:
-        """Update the run's status with ``fields``."""
-        return self.start(**{**self._raw(), **fields})
-
-    def start(self, **fields) -> dict:
-        """A new run's status, replacing the last one's."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        state = {**fields, "updated_at": timezone.now().isoformat()}
-        with atomic_file(self.path) as f:
-            f.write(json.dumps(state).encode())
-        return state
-
-    def _raw(self) -> dict:
-        try:
-            return json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-
-
-def training_lock(root: Path) -> FileLock:
-    Path(root).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(root) / "training.lock"))
+def get_training_status() -> TrainingStatus:
+    """This deployment's run status and locks, chosen once here: the planner folder's files, or with
+    ``EXPERIENCE_STORE_URL`` the table and advisory locks every host shares."""
+    url = settings.EXPERIENCE_STORE_URL
+    if url:
+        return SharedTrainingStatus(check_store_url(url), host=settings.CC_HOST_ID)
+    return TrainingStatus(Path(settings.PLANNER_DIR))
 
 
 def approve(*, method: str, approved_by: str, pairs: int, min_pairs: int) -> dict:
@@ -102,11 +87,11 @@ def approve(*, method: str, approved_by: str, pairs: int, min_pairs: int) -> dic
     if pairs < min_pairs:
         detail = f"{pairs} preference pairs so far; training needs at least {min_pairs}"
         raise TrainingRefused({**base, "started": False, "detail": detail})
-    status = TrainingStatus(root)
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / "approve.lock")):
+    status = get_training_status()
+    root.mkdir(parents=True, exist_ok=True)  # the run's log goes here
+    with status.approval():
         current = status.read()
-        if current["state"] in ACTIVE_STATES or _locked(root):
+        if current["state"] in ACTIVE_STATES or status.running():
             detail = f"a training run is already in progress (run {current.get('run_id')}, {current['state']})"
             raise TrainingRefused({**base, "started": False, "detail": detail, "run_id": current.get("run_id")})
         run_id = uuid.uuid4().hex[:12]
@@ -149,38 +134,3 @@ def _spawn(method: str, approved_by: str, run_id: str, root: Path) -> subprocess
         )
     finally:
         log.close()
-
-
-def _locked(root: Path) -> bool:
-    """True while some process holds the training lock (a run from the command line, say)."""
-    lock = training_lock(root)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
-
-
-def process_alive(pid: int | None) -> bool:
-    """Whether process ``pid`` still runs (a zombie does not count; our own finished child is reaped)."""
-    if not pid:
-        return False
-    try:
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False  # exited; its parent (another worker) has not reaped it yet
-    except (FileNotFoundError, IndexError):
-        pass
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)  # reaps our own finished child, which would linger as a zombie
-        if finished:
-            return False
-    except ChildProcessError:
-        pass  # not our child: another worker started it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -24,13 +24,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
-from filelock import Timeout
 
 from layer2.planning.llm_planner import load_planner
 from rl.experiences.buffer import get_experience_buffer
-from rl.tier2.adapters import AdapterRecord, AdapterRegistry, get_registry
+from rl.tier2.adapters import AdapterRecord, Registry, get_registry
 from rl.tier2.dpo import Tier2Config, beats, evaluate, train_adapter
-from rl.tier2.jobs import TrainingStatus, training_lock
+from rl.tier2.jobs import TrainingStatus, get_training_status
 from rl.tier2.plan_quality import PlanScorer, held_out_questions, offline_judge_scorer
 from rl.tier2.preference_data import PreferenceData, data_from_buffer, data_from_widget_ratings
 
@@ -46,7 +45,7 @@ class NotEnoughData(ValueError):
 def run_training(
     *,
     data: PreferenceData,
-    registry: AdapterRegistry,
+    registry: Registry,
     model_path: Path,
     config: Tier2Config,
     min_pairs: int = 0,
@@ -130,20 +129,19 @@ def run_now(
     min_pairs: int = 0,
     progress_bar: bool = True,
 ) -> AdapterRecord:
-    """One Tier 2 run in this process, holding the training lock, reporting to ``training.json``.
+    """One Tier 2 run in this process, holding the training lock, reporting to the run's status (``training.json``,
+    or the shared table with ``EXPERIENCE_STORE_URL``).
 
     ``source`` is ``buffer`` (the experience journal) or ``ratings`` (the
     ``WidgetRating`` rows: the live-feedback bridge). Returns the new
     adapter's record; raises ``TrainingBusy`` if another run holds the lock
     and ``NotEnoughData`` below ``min_pairs``.
     """
-    root = Path(settings.PLANNER_DIR)
-    lock = training_lock(root)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise TrainingBusy("another Tier 2 training run holds the lock; wait for it to finish") from None
-    status = TrainingStatus(root)
+    status = get_training_status()
+    lock = status.run_lock()
+    if not lock.try_acquire():
+        lock.release()  # its connection, with the shared lock
+        raise TrainingBusy("another Tier 2 training run holds the lock; wait for it to finish")
     run_id = run_id or uuid.uuid4().hex[:12]
     try:
         status.start(
@@ -169,24 +167,25 @@ def run_now(
             on_progress=_throttled(status),
             progress_bar=progress_bar,
         )
+        # Before the lock goes: with the shared lock, a run without it and unfinished reads as failed.
+        status.write(
+            state="done",
+            phase="done",
+            version=record.version,
+            promoted=record.promoted,
+            decision=record.decision,
+            finished_at=timezone.now().isoformat(),
+        )
     except BaseException as error:
         status.write(state="failed", error=f"{type(error).__name__}: {error}", finished_at=timezone.now().isoformat())
         raise
     finally:
         lock.release()
-    status.write(
-        state="done",
-        phase="done",
-        version=record.version,
-        promoted=record.promoted,
-        decision=record.decision,
-        finished_at=timezone.now().isoformat(),
-    )
     return record
 
 
 def _throttled(status: TrainingStatus, every_s: float = 1.0):
-    """Progress into ``training.json`` at most once a second (each write is an fsync)."""
+    """Progress into the run's status at most once a second (each write is an fsync or a commit)."""
     last = [0.0]
 
     def update(progress: dict) -> None:

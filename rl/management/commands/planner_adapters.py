@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from rl.tier2.adapters import NothingToRollBack, UnknownAdapter, get_registry
 from rl.tier2.export import export_merged
 from rl.tier2.gguf_export import GGUF_TYPES, UnsupportedModel, export_gguf
+from rl.tier2.records import CorruptAdapter
 
 
 class Command(BaseCommand):
@@ -53,7 +54,7 @@ class Command(BaseCommand):
                 if not out:
                     raise CommandError(f"export needs --out {'FILE.gguf' if gguf else 'DIR'}")
                 self._export(registry, version, Path(out), gguf_type if gguf else None)
-        except (UnknownAdapter, NothingToRollBack, UnsupportedModel) as error:
+        except (UnknownAdapter, NothingToRollBack, CorruptAdapter, UnsupportedModel) as error:
             raise CommandError(str(error)) from error
 
     def _export(self, registry, version: str, out: Path, gguf_type: str | None) -> None:
