@@ -7,9 +7,10 @@ milliseconds a request to read and write. These count in two fixed windows inste
 previous one by how much of it still overlaps the sliding window (the "sliding window counter"): O(1) a
 request, within a few percent of an exact sliding log.
 
-The counts live in one SQLite file in the state folder (``command_center/throttle_counts.py``,
-``THROTTLE_COUNTS_PATH``) that every process on the host opens; a check and its count are one transaction,
-so two workers never let the same last request through. Clients are told apart by address: ``REMOTE_ADDR``,
+The counts live in one SQLite file in the state folder (``THROTTLE_COUNTS_PATH``) that every process on
+the host opens, or, when Django's database is PostgreSQL, in a table there that every host shares
+(``command_center/throttle_counts.py``); a check and its count are one transaction, so two workers never
+let the same last request through. Clients are told apart by address: ``REMOTE_ADDR``,
 or the address ``TRUSTED_PROXY_COUNT`` trusted proxies put in ``X-Forwarded-For`` (DRF's ``NUM_PROXIES``);
 a header from anyone else is ignored, so a fresh ``X-Forwarded-For`` does not reset anything.
 """
@@ -18,16 +19,15 @@ from __future__ import annotations
 
 import math
 
-from django.conf import settings
 from rest_framework import throttling
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from command_center.throttle_counts import ThrottleCounts, throttle_counts
+from command_center.throttle_counts import CountStore, throttle_counts
 
 
-def _store() -> ThrottleCounts:
-    return throttle_counts(settings.THROTTLE_COUNTS_PATH)
+def _store() -> CountStore:
+    return throttle_counts()
 
 
 class SlidingWindowThrottle(throttling.SimpleRateThrottle):
