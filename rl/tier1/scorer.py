@@ -476,12 +476,9 @@ class CheckpointStore:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def save(self, state: dict) -> Path:
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        payload = buffer.getvalue()
         path = self.directory / f"tier1-{state['step']:010d}.pt"
         with atomic_file(path) as f:
-            f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+            f.write(pack_checkpoint(state))
         for old in self.paths()[self.keep :]:
             old.unlink(missing_ok=True)
         return path
@@ -501,8 +498,20 @@ class CheckpointStore:
 
     @staticmethod
     def load(path: Path) -> dict:
-        data = path.read_bytes()
-        header, digest, payload = data[:4], data[4:36], data[36:]
-        if header != _MAGIC or hashlib.sha256(payload).digest() != digest:
-            raise ValueError("digest mismatch: the file is corrupt or truncated")
-        return torch.load(io.BytesIO(payload), weights_only=True)
+        return unpack_checkpoint(path.read_bytes())
+
+
+def pack_checkpoint(state: dict) -> bytes:
+    """A learner's state as checkpoint bytes: a magic number, the payload's sha256, the payload (``torch.save``)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    return _MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def unpack_checkpoint(data: bytes) -> dict:
+    """The state in checkpoint bytes, once their digest verifies (tensors and plain types only)."""
+    header, digest, payload = data[:4], data[4:36], data[36:]
+    if header != _MAGIC or hashlib.sha256(payload).digest() != digest:
+        raise ValueError("digest mismatch: the checkpoint is corrupt or truncated")
+    return torch.load(io.BytesIO(payload), weights_only=True)

@@ -7,12 +7,15 @@ starts at import). Every worker ranks with its own copy of the scorer.
 * **Learning at once.** Feedback a worker receives is learned by that
   worker's scorer immediately (``feedback_received``), so its next answer
   is already re-ranked.
-* **One trainer.** Workers compete for a file lock; the holder is the leader.
+* **One trainer.** Workers compete for a lock; the holder is the leader.
   It tails the shared journal for feedback from every worker (including
   rewards that arrive late for old experiences), learns each, replays a
   reservoir of past examples between them, and saves a checkpoint every few
   seconds. A leader that dies releases the lock with its process, and another
-  worker takes over within a second or two.
+  worker takes over within a second or two. On one host the lock is a file
+  and the checkpoints are files; with ``EXPERIENCE_STORE_URL`` both live in the
+  shared PostgreSQL and one worker leads across every host
+  (``rl/tier1/coordination.py``, ``rl/tier1/shared.py``).
 * **Implicit signals** (how the asker used an answer: viewing times, a
   rephrase), with ``implicit_weight`` above 0, are learned by the leader as
   weak rewards (``rl/experiences/reward.signal_rewards``): it tails the
@@ -36,7 +39,6 @@ starts at import). Every worker ranks with its own copy of the scorer.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -48,11 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from rl.experiences.buffer import ExperienceBuffer, ExperienceNotFound
 from rl.experiences.records import Experience
 from rl.experiences.reward import WidgetReward, signal_rewards, widget_rewards
+from rl.tier1.coordination import Coordination, FileCoordination
 
 if TYPE_CHECKING:  # torch is imported by the service, not by every module that reports feedback
     from rl.tier1.scorer import Tier1Learner
@@ -100,17 +101,21 @@ class ServiceConfig:
 
 class Tier1Service:
     def __init__(
-        self, learner: Tier1Learner, buffer: ExperienceBuffer, state_dir: Path, config: ServiceConfig | None = None
+        self,
+        learner: Tier1Learner,
+        buffer: ExperienceBuffer,
+        state_dir: Path,
+        config: ServiceConfig | None = None,
+        *,
+        coordination: Coordination | None = None,
+        host: str = "",
     ):
-        from rl.tier1.scorer import CheckpointStore
-
         config = config or ServiceConfig()
         self.learner = learner
         self.buffer = buffer
         self.config = config
-        self.store = CheckpointStore(Path(state_dir) / "tier1")
-        self.status_path = Path(state_dir) / "tier1" / "leader.json"
-        self._lock = FileLock(str(Path(state_dir) / "tier1" / "leader.lock"))
+        self.coordination = coordination or FileCoordination(Path(state_dir) / "tier1")
+        self.host = host
         self.is_leader = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -121,7 +126,7 @@ class Tier1Service:
         self._signals_cursor = 0  # signals records of the journal already seen (leader)
         self._signals_pending: OrderedDict[str, float] = OrderedDict()  # query id -> when its newest signal was seen
         self._signals_learned: OrderedDict[str, None] = OrderedDict()  # answers whose signals were learned
-        self._loaded_checkpoint: Path | None = None
+        self._loaded_checkpoint: str | None = None
         self._last_save = 0.0
         self._dirty = False
 
@@ -220,10 +225,13 @@ class Tier1Service:
             self._stop.wait(self.config.poll_seconds)
         if self.is_leader:  # hand over: the lock is released by the thread that holds it (filelock is per thread)
             self._save(force=True)
-            self._lock.release()
+            self.coordination.resign()
             self.is_leader = False
 
     def _tick(self) -> None:
+        if self.is_leader and not self.coordination.still_leading():
+            logger.warning("tier1: process %d lost the lead (its lock's connection dropped)", os.getpid())
+            self.is_leader = False
         if not self.is_leader:
             self._try_lead()
         if self.is_leader:
@@ -235,19 +243,22 @@ class Tier1Service:
             self._reload()
 
     def _try_lead(self) -> None:
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
+        if not self.coordination.try_lead():
             return
-        self._restore()  # start from the newest weights the last leader saved
-        self._cursor = self.buffer.feedback_cursor()
+        resume = self._restore()  # start from the newest weights the last leader saved
+        self._cursor = self.buffer.feedback_cursor() if resume is None else resume
         for experience in self.buffer.list(has_feedback=True, limit=self.config.reservoir, newest_first=True):
             self._reservoir.appendleft((experience.intent, experience.user_role, self.examples(experience)))
         if self.config.implicit_weight > 0:  # signals before this are not learned again: whoever led then did
             self._signals_cursor = self.buffer.signals_cursor()
-        self.status_path.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
+        self.coordination.record_leader(host=self.host, pid=os.getpid())
         self.is_leader = True
-        logger.info("tier1: process %d is now the trainer", os.getpid())
+        logger.info(
+            "tier1: process %d on %s is now the trainer, feedback from %s",
+            os.getpid(),
+            self.host or "this host",
+            f"row {resume} on (the last checkpoint's)" if resume is not None else "now on",
+        )
 
     def learn_new_feedback(self) -> int:
         """Learn the feedback appended to the journal since the last look; returns how many were new."""
@@ -274,37 +285,43 @@ class Tier1Service:
     def _save(self, force: bool = False) -> None:
         due = time.monotonic() - self._last_save >= self.config.checkpoint_seconds
         if self._dirty and (due or force):
-            self._loaded_checkpoint = self.store.save(self.learner.state())
+            saved = self.coordination.save(self.learner.state(), feedback_cursor=self._cursor)
+            self._loaded_checkpoint = saved.name
             self._last_save = time.monotonic()
             self._dirty = False
 
     def _reload(self) -> None:
-        newest = self.store.paths()[:1]
-        if newest and newest[0] != self._loaded_checkpoint:
+        newest = self.coordination.newest()
+        if newest is not None and newest.name != self._loaded_checkpoint:
             self._restore()
 
-    def _restore(self) -> None:
-        found = self.store.load_latest()
+    def _restore(self) -> int | None:
+        """Load the newest good checkpoint; returns the feedback cursor it learned up to (None: unknown)."""
+        found = self.coordination.load_latest()
         if found is None:
-            return
-        state, path = found
-        self._loaded_checkpoint = path  # tried once: a follower does not retry a misfit every poll
+            return None
+        self._loaded_checkpoint = found.name  # tried once: a follower does not retry a misfit every poll
         try:
-            self.learner.load_state(state)
+            self.learner.load_state(found.state)
         except ValueError as error:  # another config or feature layout (an upgrade): relearn from the journal
-            logger.warning("tier1: checkpoint %s does not fit this scorer (%s); not loaded", path.name, error)
+            logger.warning("tier1: checkpoint %s does not fit this scorer (%s); not loaded", found.name, error)
+            return None
+        return found.feedback_cursor
 
     # -- reporting -------------------------------------------------------------
 
     def status(self) -> dict:
         from rl.tier1.scorer import parameter_count
 
-        leader = _read_json(self.status_path)
-        newest = self.store.paths()[:1]
+        leader = self.coordination.leader()
+        newest = self.coordination.newest()
         return {
             "available": True,
             "process": os.getpid(),
+            "host": self.host,
+            "coordination": self.coordination.where,
             "is_leader": self.is_leader,
+            "leader_host": leader.get("host"),
             "leader_pid": leader.get("pid"),
             "steps": self.learner.step,
             "loss": self.learner.loss_trend(),
@@ -312,16 +329,9 @@ class Tier1Service:
             "exploration_seed": self.learner.exploration_seed,
             "draws": self.learner.draws,
             "parameters": parameter_count(self.learner.model),
-            "checkpoint": newest[0].name if newest else None,
-            "checkpoint_age_s": round(time.time() - newest[0].stat().st_mtime, 1) if newest else None,
+            "checkpoint": newest.name if newest else None,
+            "checkpoint_age_s": round(time.time() - newest.saved_at, 1) if newest else None,
         }
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 # --------------------------------------------------------------------------- the process's service
@@ -358,7 +368,20 @@ def start_service() -> Tier1Service | None:
         signals_settle_seconds=max(ServiceConfig.signals_settle_seconds, settings.REPHRASE_WINDOW_SECONDS),
     )
     learner = Tier1Learner(Tier1Config(per_process_exploration=True))  # each worker its own draws
-    _service = Tier1Service(learner, get_experience_buffer(), settings.STATE_DIR, config)
+    coordination = None  # one host: files under the state folder
+    if settings.EXPERIENCE_STORE_URL:
+        from rl.experiences.postgres import check_store_url
+        from rl.tier1.shared import SharedCoordination
+
+        coordination = SharedCoordination(check_store_url(settings.EXPERIENCE_STORE_URL), host=settings.CC_HOST_ID)
+    _service = Tier1Service(
+        learner,
+        get_experience_buffer(),
+        settings.STATE_DIR,
+        config,
+        coordination=coordination,
+        host=settings.CC_HOST_ID,
+    )
     _service.start()
     return _service
 
