@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from layer2.errors import InvalidFeedback
 from layer2.models import WidgetRating
@@ -17,26 +17,31 @@ def record_feedback(*, buffer: ExperienceBuffer, query_id: str, feedback: Feedba
     Raises ``ExperienceNotFound`` for an unknown id and ``InvalidFeedback``
     when per-widget feedback names a widget the answer did not have (an index past its widgets, or a type
     other than the one shown at that index), or a ``size_direction`` the widget has no size for (smaller than
-    its smallest, larger than its largest).
+    its smallest, larger than its largest). A ``feedback_id`` already recorded on this answer (a retried request)
+    changes nothing and returns the experience as it is.
     """
     experience = buffer.get(query_id)
     for item in feedback.per_widget_feedback:
         _check_widget(item.widget_index, item.widget_type, experience)
         _check_direction(item, experience.widgets[item.widget_index])
-    with transaction.atomic():
-        WidgetRating.objects.create(
-            query_id=query_id,
-            rating=feedback.rating,
-            source=feedback.source,
-            user=user if user is not None and user.is_authenticated else None,
-            transcript=experience.transcript,
-            evaluation_confidence=feedback.evaluation_confidence,
-            evaluation_reasoning=feedback.evaluation_reasoning or "",
-            query_understanding=feedback.query_understanding or "",
-            per_widget_feedback=[vars(w) for w in feedback.per_widget_feedback],
-            missing_widgets=feedback.missing_widgets,
-            suggested_improvements=feedback.suggested_improvements,
-        )
+    try:
+        with transaction.atomic():  # the row and the store's line together: a failed store write leaves no row
+            WidgetRating.objects.create(
+                query_id=query_id,
+                feedback_id=feedback.feedback_id,
+                rating=feedback.rating,
+                source=feedback.source,
+                user=user if user is not None and user.is_authenticated else None,
+                transcript=experience.transcript,
+                evaluation_confidence=feedback.evaluation_confidence,
+                evaluation_reasoning=feedback.evaluation_reasoning or "",
+                query_understanding=feedback.query_understanding or "",
+                per_widget_feedback=[vars(w) for w in feedback.per_widget_feedback],
+                missing_widgets=feedback.missing_widgets,
+                suggested_improvements=feedback.suggested_improvements,
+            )
+            return buffer.update_feedback(query_id, feedback)
+    except IntegrityError:  # a retry (same feedback_id, any host): its row stands, and the store ignores it too
         return buffer.update_feedback(query_id, feedback)
 
 

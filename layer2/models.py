@@ -25,9 +25,14 @@ class WidgetRating(models.Model):
     missing_widgets = models.JSONField(default=list)
     suggested_improvements = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The sender's idempotency key (None: none sent): a retried request makes no second row.
+    feedback_id = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["query_id", "feedback_id"], name="one_rating_per_feedback_id"),
+        ]
         # Granted by `create_api_user NAME --judge` (layer2/rights.py): read every answer, evaluate any of them.
         permissions = [("judge_answers", "May read every answer and post evaluations of it as judge:<user name>")]
 

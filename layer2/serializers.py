@@ -33,6 +33,7 @@ MAX_TEXT = 4000
 MAX_ITEMS = 50
 MAX_ITEM_TEXT = 500
 HEX_ID = r"[0-9a-f]{32}"  # a query_id or conversation_id
+FEEDBACK_ID = r"[A-Za-z0-9._:-]{1,64}"  # a sender's idempotency key: a UUID, a judge's digest
 ACCOUNT_SOURCE = rf"operator|judge:{JUDGE_NAME}"  # layer2.rights.feedback_source
 TRAINING_METHODS = ["auto", "dpo", "kto"]
 HISTORY_BUCKETS = ["hour", "day"]  # rl/experiences/history.py BUCKETS
@@ -103,6 +104,14 @@ class FeedbackRequestSerializer(serializers.Serializer):
         child=StrictCharField(max_length=MAX_ITEM_TEXT), max_length=MAX_ITEMS, default=list
     )
     source = AccountSourceField(ACCOUNT_SOURCE, required=False)
+    feedback_id = StrictRegexField(
+        FEEDBACK_ID,
+        required=False,
+        error_messages={"invalid": "must be 1 to 64 letters, digits or . _ : -"},
+        help_text="The sender's key for this piece of feedback: a retried request with the same key on the same "
+        "answer changes nothing (the console sends a UUID, the judge a digest of its evaluation). Leave it out "
+        "and every request counts.",
+    )
 
     def validate_source(self, value: str) -> str:
         if value != self.context["source"]:

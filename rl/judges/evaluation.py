@@ -18,6 +18,8 @@ evaluation that passes here is one the API accepts.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -73,8 +75,13 @@ class Evaluation:
         return data
 
     def feedback_payload(self, query_id: str) -> dict:
-        """The body of ``POST /api/layer2/feedback/`` (no ``source``: the server records the judge account's)."""
-        return {"query_id": query_id, **self.to_dict()}
+        """The body of ``POST /api/layer2/feedback/`` (no ``source``: the server records the judge account's).
+
+        Its ``feedback_id`` is a digest of the answer and the evaluation: a post retried after a lost response
+        counts once, and a different evaluation of the same answer is new."""
+        body = {"query_id": query_id, **self.to_dict()}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+        return {**body, "feedback_id": f"judge-{digest}"}
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,22 @@ def test_the_askers_role_comes_from_their_profile_a_request_may_name_another(api
     recorded = api_client.get(EXPERIENCES).json()["experiences"]
     assert [e["query_id"] for e in recorded] == asked
     assert [e["user_role"] for e in recorded] == [None, "engineer", "manager"]
-    assert {e["schema_version"] for e in recorded} == {6}
+    assert {e["schema_version"] for e in recorded} == {7}
+
+
+def test_a_retried_feedback_post_counts_once_and_another_key_counts_again(api_client, serving):
+    query_id = ask(api_client, "Show chiller 1 power")["query_id"]
+    thumb = {"query_id": query_id, "rating": "down", "feedback_id": "5f0c1e9a-console-1"}
+    for _ in range(3):  # the network delivered it three times
+        response = api_client.post(FEEDBACK, thumb, format="json")
+        assert response.status_code == 200 and response.json()["rating"] == "down", response.content
+    assert WidgetRating.objects.filter(query_id=query_id).count() == 1
+    changed = api_client.post(FEEDBACK, {**thumb, "rating": "up", "feedback_id": "5f0c1e9a-console-2"}, format="json")
+    assert changed.json()["rating"] == "up" and WidgetRating.objects.filter(query_id=query_id).count() == 2
+    again = api_client.post(FEEDBACK, thumb, format="json")  # the first post, late: it does not undo the change
+    assert again.status_code == 200 and again.json()["rating"] == "up"
+    [experience] = api_client.get(EXPERIENCES).json()["experiences"]
+    assert experience["feedback"]["rating"] == "up" and WidgetRating.objects.count() == 2
 
 
 def test_feedback_for_an_unknown_query_is_404(api_client, serving):
@@ -105,6 +120,10 @@ WRONG_SIZE = {"widget_index": 0, "widget_type": "kpi", "size_appropriate": False
         ({"per_widget_feedback": [{"widget_index": 0, "widget_type": "gauge"}]}, "per_widget_feedback"),  # a kpi
         ({"per_widget_feedback": [{**WRONG_SIZE, "size_direction": "bigger"}]}, "per_widget_feedback"),
         ({"per_widget_feedback": [{**WRONG_SIZE, "size_direction": "smaller"}]}, "per_widget_feedback"),  # smallest
+        ({"feedback_id": ""}, "feedback_id"),
+        ({"feedback_id": "x" * 65}, "feedback_id"),
+        ({"feedback_id": "a b"}, "feedback_id"),
+        ({"feedback_id": 42}, "feedback_id"),
     ],
 )
 def test_bad_feedback_fields_are_400_naming_the_field(api_client, serving, change, field):

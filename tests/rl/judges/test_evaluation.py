@@ -29,7 +29,10 @@ def broken(change) -> dict:
 def test_a_complete_evaluation_parses_to_exactly_its_fields():
     evaluation = parse_evaluation(GOOD, PLAN)
     assert evaluation.to_dict() == GOOD
-    assert evaluation.feedback_payload("a" * 32) == {"query_id": "a" * 32, **GOOD}  # the server sets the source
+    payload = evaluation.feedback_payload("a" * 32)
+    assert {k: v for k, v in payload.items() if k != "feedback_id"} == {"query_id": "a" * 32, **GOOD}  # no source
+    assert payload["feedback_id"] == evaluation.feedback_payload("a" * 32)["feedback_id"]  # a retry: the same key
+    assert payload["feedback_id"] != evaluation.feedback_payload("b" * 32)["feedback_id"]
 
 
 def test_a_wrong_size_may_say_which_way_and_the_direction_is_kept():

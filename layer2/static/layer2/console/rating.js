@@ -47,11 +47,16 @@ export class AnswerRating {
     };
   }
 
-  // Posts the current verdict; posts are made one after another, so the server keeps the newest.
+  // Posts the current verdict; posts are made one after another, so the server keeps the newest. Each post has
+  // its own feedback_id, so one the network delivers twice counts once (crypto.randomUUID needs https).
   save() {
-    const body = this.body();
+    const body = { ...this.body(), feedback_id: randomId() };
     this.sent = this.sent.then(() => api(this.url, { method: "POST", body }))
       .then((result) => this.onSaved?.(result), (error) => this.onError?.(error));
     return this.sent;
   }
+}
+
+function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
