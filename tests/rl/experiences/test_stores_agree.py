@@ -103,3 +103,15 @@ def _same_reads(journal, shared, since, *, sources: bool) -> None:
     )
     if sources:
         assert mine.evaluations_by_source == theirs.evaluations_by_source
+
+
+def test_an_experience_store_url_that_is_not_postgresql_fails_the_system_check(settings):
+    from rl.apps import experience_store_url_check
+
+    settings.EXPERIENCE_STORE_URL = ""
+    assert experience_store_url_check(None) == []
+    settings.EXPERIENCE_STORE_URL = "postgresql://cc@db.example.com/rl"
+    assert experience_store_url_check(None) == []
+    settings.EXPERIENCE_STORE_URL = "mysql://cc@db.example.com/rl"
+    [error] = experience_store_url_check(None)
+    assert error.id == "rl.E001" and "mysql://" in error.msg
