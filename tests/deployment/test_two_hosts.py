@@ -108,7 +108,7 @@ def _add_adapter(url: str, cache) -> str:
     return version
 
 
-def test_two_hosts_share_answers_ratings_status_promotion_and_one_tier1_leader(hosts, tmp_path):
+def test_two_hosts_share_answers_ratings_conversations_status_promotion_and_one_tier1_leader(hosts, tmp_path):
     a, b = hosts()
     url = hosts.store_url
 
@@ -121,9 +121,19 @@ def test_two_hosts_share_answers_ratings_status_promotion_and_one_tier1_leader(h
         [listed] = host.request("GET", EXPERIENCES)[1]["experiences"]
         assert (listed["query_id"], listed["feedback"]["rating"]) == (query_id, "down")
 
+    # A conversation begun on host A goes on on host B: the follow-up is read against A's turn.
+    first = a.request("POST", ORCHESTRATE, {"transcript": "Show chiller 1 power"})[1]
+    status, follow_up, _ = b.request(
+        "POST", ORCHESTRATE, {"transcript": "and chiller 2?", "conversation_id": first["conversation_id"]}
+    )
+    assert status == 200, follow_up
+    assert (follow_up["conversation_id"], follow_up["turn"]) == (first["conversation_id"], 2)
+    assert follow_up["intent"]["equipment_ids"] == ["chiller_002"]
+    assert follow_up["intent"]["metrics"] == first["intent"]["metrics"] == ["power_consumption_kw"]
+
     # rl-status agrees on both: the store's counts, the one Tier 1 leader, what Tier 2 serves.
     statuses = [host.request("GET", RL_STATUS)[1] for host in (a, b)]
-    assert statuses[0]["buffer"]["size"] == statuses[1]["buffer"]["size"] == 1
+    assert statuses[0]["buffer"]["size"] == statuses[1]["buffer"]["size"] == 3
     assert statuses[0]["buffer"]["with_feedback"] == statuses[1]["buffer"]["with_feedback"] == 1
     leader = _until(lambda: _tier1(a)["leader_host"], what="a Tier 1 leader")
     assert {_tier1(host)["leader_host"] for host in (a, b) for _ in range(4)} == {leader}  # any worker of either
