@@ -116,3 +116,16 @@ class FileCoordination:
             return None
         state, path = found
         return LoadedCheckpoint(state, path.name, feedback_cursor=None)
+
+
+def copy_newest_checkpoint(
+    *, source: Coordination, target: Coordination, feedback_cursor: int
+) -> CheckpointInfo | None:
+    """Start ``target`` from ``source``'s newest good checkpoint, learned up to ``feedback_cursor`` of the target's
+    store; nothing when ``target`` has a checkpoint already (a copy run again) or ``source`` has none good."""
+    if target.newest() is not None:
+        return None
+    found = source.load_latest()
+    if found is None:
+        return None
+    return target.save(found.state, feedback_cursor=feedback_cursor)

@@ -301,3 +301,29 @@ class SharedTrainingStatus(TrainingStatus):
     def _raw(self) -> dict:
         with _connection(self.url) as conn:
             return conn.execute("SELECT state FROM cc_tier2_training").fetchone()[0]
+
+
+def copy_adapters(*, source, target: SharedAdapterRegistry) -> list[str]:
+    """Every adapter of ``source`` (a planner folder's ``AdapterRegistry``) that ``target`` lacks, under its own
+    version; then, if ``target`` has never served one, ``source``'s serving history, so the same adapter serves.
+    Returns the versions copied. Run again, it copies nothing."""
+    held = {record.version for record in target.versions()}
+    copied = []
+    for record in source.versions():
+        if record.version in held:
+            continue
+        staging = target.staging(record.version)
+        shutil.copytree(source.path(record.version), staging, dirs_exist_ok=True)
+        target.add(staging, record)
+        copied.append(record.version)
+    with _connection(target.url) as conn, conn.transaction():
+        # New versions numbered past the copied ones (is_called false: the next nextval returns this value).
+        conn.execute(
+            "SELECT setval('cc_tier2_version_numbers', greatest(coalesce(max(number), 0) + 1, "
+            "(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM cc_tier2_version_numbers)),"
+            " false) FROM cc_tier2_adapters"
+        )
+        history = conn.execute("SELECT history FROM cc_tier2_serving FOR UPDATE").fetchone()[0]
+        if not history and source.history():
+            _serve(conn, source.history())
+    return copied
