@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import random
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,14 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+def operator_questions(seed: int) -> list[str]:
+    """The labelled operator questions (tests/data/operator_queries.jsonl), in an order fixed by ``seed``."""
+    lines = (ROOT / "tests" / "data" / "operator_queries.jsonl").read_text().splitlines()
+    transcripts = [json.loads(line)["transcript"] for line in lines]
+    random.Random(seed).shuffle(transcripts)
+    return transcripts
 
 
 def machine() -> str:

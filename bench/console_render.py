@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, machine, seed_scratch_plant, setup_django
+from common import machine, operator_questions, seed_scratch_plant, setup_django
 
 PASSWORD = "bench-console-password"
-
-
-def questions(count: int, seed: int) -> list[str]:
-    lines = (ROOT / "tests" / "data" / "operator_queries.jsonl").read_text().splitlines()
-    transcripts = [json.loads(line)["transcript"] for line in lines]
-    random.Random(seed).shuffle(transcripts)
-    return transcripts[:count]
 
 
 def measure(base_url: str, transcripts: list[str]) -> dict:
@@ -102,7 +94,7 @@ def main() -> None:
     )
     server.create_user("bench", password=PASSWORD)
     try:
-        figures = measure(server.base_url, questions(args.questions, args.seed))
+        figures = measure(server.base_url, operator_questions(args.seed)[: args.questions])
     finally:
         server.stop()
         drop_database(name)

@@ -20,20 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, machine, percentiles, seed_scratch_plant, setup_django, timed_orchestrates
-
-
-def questions(seed: int) -> list[str]:
-    lines = (ROOT / "tests" / "data" / "operator_queries.jsonl").read_text().splitlines()
-    transcripts = [json.loads(line)["transcript"] for line in lines]
-    random.Random(seed).shuffle(transcripts)
-    return transcripts
+from common import ROOT, machine, operator_questions, percentiles, seed_scratch_plant, setup_django, timed_orchestrates
 
 
 def load(server, transcripts: list[str], requests: int, concurrency: int) -> dict:
@@ -118,7 +110,7 @@ def main() -> None:
     server = start_local_server(
         timeseries_url=seeded["conninfo"], state_dir=state, workers=args.workers, gunicorn_args=sync
     )
-    transcripts = questions(args.seed)
+    transcripts = operator_questions(args.seed)
     try:
         load(server, transcripts, args.warmup, 4)
         levels = [load(server, transcripts, args.requests, int(c)) for c in args.concurrency.split(",")]

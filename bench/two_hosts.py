@@ -26,23 +26,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT, machine, percentiles, seed_scratch_plant, setup_django, timed_orchestrates
+from common import machine, operator_questions, percentiles, seed_scratch_plant, setup_django, timed_orchestrates
 
 TARGET_PER_HOST = 0.8
-
-
-def questions(seed: int) -> list[str]:
-    lines = (ROOT / "tests" / "data" / "operator_queries.jsonl").read_text().splitlines()
-    transcripts = [json.loads(line)["transcript"] for line in lines]
-    random.Random(seed).shuffle(transcripts)
-    return transcripts
 
 
 def measure(servers: list, transcripts: list[str], *, requests: int, concurrency: int) -> list[dict]:
@@ -141,7 +133,7 @@ def main() -> None:
     seeded = seed_scratch_plant(
         name=plant, days=args.days, counts={t.name: None for t in EQUIPMENT_TYPES}, seed=args.seed, end=end
     )
-    transcripts = questions(args.seed)
+    transcripts = operator_questions(args.seed)
     started = time.perf_counter()
     try:
         setups = [

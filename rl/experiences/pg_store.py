@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -130,10 +131,7 @@ class PostgresExperienceStore:
     def update_feedback(self, query_id: str, feedback: Feedback) -> Experience:
         """Attach ``feedback`` (its ``feedback_id`` once: a retry is a no-op; None: always new); returns the record."""
         with self._conn() as conn:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                if not self._exists(conn, query_id):
-                    raise ExperienceNotFound(query_id)
+            with self._writing_to(conn, query_id):
                 conn.execute(
                     """INSERT INTO cc_feedback (feedback_id, query_id, rich, source, record)
                        VALUES (%s, %s, %s, %s, %s) ON CONFLICT (query_id, feedback_id) DO NOTHING""",
@@ -150,10 +148,7 @@ class PostgresExperienceStore:
     def record_signals(self, query_id: str, signals: ImplicitSignals) -> Experience:
         """Attach ``signals`` (a console report replaces the earlier one; ``rephrased`` stays once set)."""
         with self._conn() as conn:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                if not self._exists(conn, query_id):
-                    raise ExperienceNotFound(query_id)
+            with self._writing_to(conn, query_id):
                 conn.execute(
                     "INSERT INTO cc_signals (query_id, reported, rephrased, record) VALUES (%s, %s, %s, %s)",
                     (query_id, signals.reported_at is not None, signals.rephrased, Jsonb(signals.to_dict())),
@@ -171,6 +166,15 @@ class PostgresExperienceStore:
                 """DELETE FROM cc_signals s WHERE NOT s.rephrased AND EXISTS (
                        SELECT 1 FROM cc_signals t WHERE t.query_id = s.query_id AND t.reported AND t.id > s.id)"""
             )
+
+    @contextmanager
+    def _writing_to(self, conn, query_id: str) -> Iterator[None]:
+        """A transaction holding the write lock, on an experience the store holds (else ``ExperienceNotFound``)."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if not self._exists(conn, query_id):
+                raise ExperienceNotFound(query_id)
+            yield
 
     @staticmethod
     def _evict(conn, *, below: int) -> None:
