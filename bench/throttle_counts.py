@@ -43,15 +43,13 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    import dj_database_url
-
-    from command_center.throttle_counts import PostgresThrottleCounts, ThrottleCounts, postgres_conninfo
+    from command_center.throttle_counts import PostgresThrottleCounts, ThrottleCounts
     from industrial.database.connection import drop_database, recreate_database
 
     figures: dict[str, object] = {"machine": machine(), "calls": args.calls, "clients": args.clients}
     with tempfile.TemporaryDirectory() as folder:
         figures["sqlite"] = measure(ThrottleCounts(Path(folder) / "throttle.sqlite3"), **vars(args))
-    conninfo = postgres_conninfo(dj_database_url.parse(recreate_database("bench_throttle_counts")))
+    conninfo = recreate_database("bench_throttle_counts")
     try:
         figures["postgresql"] = measure(PostgresThrottleCounts(conninfo), **vars(args))
     finally:

@@ -29,15 +29,10 @@ from typing import Protocol
 
 import psycopg
 from django.conf import settings
-from psycopg.conninfo import make_conninfo
+from django.db import connections
 
 PURGE_EVERY_S = 60.0  # how often a process deletes the windows that have ended
-POSTGRESQL = "django.db.backends.postgresql"
 TABLE = "command_center_throttle_counts"
-# Keys of a Django DATABASES entry's OPTIONS that are Django's, not libpq's.
-_DJANGO_OPTIONS = {
-    "assume_role", "isolation_level", "pool", "server_side_binding", "prepare_threshold", "cursor_factory", "context",
-}  # fmt: skip
 
 
 class CountStore(Protocol):
@@ -105,9 +100,11 @@ class PostgresThrottleCounts:
     ``CONN_MAX_AGE``; this one stays open and is reopened once if the server dropped it.
     """
 
-    def __init__(self, conninfo: str, *, prepare_threshold: int | None = None):
+    def __init__(self, conninfo: str = "", **params):
+        """``conninfo`` and ``psycopg.connect`` keyword ``params`` (Django's: :func:`connection_params`)."""
         self._conninfo = conninfo
-        self._prepare_threshold = prepare_threshold  # None (Django's default): no prepared statements, poolers work
+        # No prepared statements unless asked for (Django's default too), so connection poolers work.
+        self._params = {"prepare_threshold": None, **params}
         self._conn: psycopg.Connection | None = None
         self._lock = threading.Lock()
         self._purged = time.time()
@@ -164,7 +161,7 @@ class PostgresThrottleCounts:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=self._prepare_threshold)
+            conn = psycopg.connect(self._conninfo, autocommit=True, **self._params)
             # A bump never waits long, nor holds its lock if its process stalls; counts are not records.
             conn.execute("SET lock_timeout = '10s'")
             conn.execute("SET idle_in_transaction_session_timeout = '10s'")
@@ -180,14 +177,14 @@ class PostgresThrottleCounts:
         return self._conn
 
 
-def postgres_conninfo(database: dict) -> str:
-    """libpq connection string of a Django ``DATABASES`` entry (its OPTIONS first, as Django's backend does)."""
-    params = {k: v for k, v in (database.get("OPTIONS") or {}).items() if k not in _DJANGO_OPTIONS}
-    params["dbname"] = database.get("NAME") or params.get("dbname") or "postgres"
-    for key, param in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host"), ("PORT", "port")):
-        if database.get(key):
-            params[param] = database[key]
-    return make_conninfo(**params)
+def connection_params(connection) -> dict:
+    """``psycopg.connect`` keyword arguments of a Django PostgreSQL connection: Django's own
+    (``get_connection_params``: OPTIONS, the credentials, prepared statements off unless OPTIONS say), less
+    its cursor class and adapters, which only Django's cursors use."""
+    params = connection.get_connection_params()
+    for django_only in ("cursor_factory", "context"):
+        params.pop(django_only, None)
+    return params
 
 
 _stores: dict[tuple, CountStore] = {}
@@ -196,16 +193,16 @@ _stores: dict[tuple, CountStore] = {}
 def throttle_counts() -> CountStore:
     """This process's store: a table in Django's database when that is PostgreSQL (every host shares it), else
     the SQLite file at ``THROTTLE_COUNTS_PATH`` (every process on the host shares it)."""
-    return counts_store(database=settings.DATABASES["default"], path=settings.THROTTLE_COUNTS_PATH)
+    return counts_store(connection=connections["default"], path=settings.THROTTLE_COUNTS_PATH)
 
 
-def counts_store(*, database: dict, path: Path) -> CountStore:
-    """This process's store for Django database entry ``database`` (a forked worker opens its own connection)."""
-    if database["ENGINE"] == POSTGRESQL:
+def counts_store(*, connection, path: Path) -> CountStore:
+    """This process's store for Django database ``connection`` (a forked worker opens its own connection)."""
+    if connection.vendor == "postgresql":
+        database = connection.settings_dict
         key = (os.getpid(), "postgresql", database.get("NAME"), database.get("HOST"), database.get("PORT"))
         if key not in _stores:
-            threshold = (database.get("OPTIONS") or {}).get("prepare_threshold")
-            _stores[key] = PostgresThrottleCounts(postgres_conninfo(database), prepare_threshold=threshold)
+            _stores[key] = PostgresThrottleCounts(**connection_params(connection))
     else:
         key = (os.getpid(), Path(path))
         if key not in _stores:

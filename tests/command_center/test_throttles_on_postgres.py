@@ -18,6 +18,7 @@ from pathlib import Path
 import dj_database_url
 import psycopg
 import pytest
+from django.db.utils import ConnectionHandler
 
 from command_center import throttle_counts as module
 from command_center.throttle_counts import (
@@ -25,7 +26,6 @@ from command_center.throttle_counts import (
     PostgresThrottleCounts,
     ThrottleCounts,
     counts_store,
-    postgres_conninfo,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,12 @@ def _run_together(code: str, runs: list[tuple[list[str], dict | None]]) -> list[
 
 @pytest.fixture
 def conninfo(scratch_database) -> str:
-    return postgres_conninfo(dj_database_url.parse(scratch_database("throttle")))
+    return scratch_database("throttle")
+
+
+def _django_connection(database: dict):
+    """Django's (unconnected) connection for ``database``, its defaults filled in as for ``settings.DATABASES``."""
+    return ConnectionHandler({"default": database})["default"]
 
 
 def test_two_processes_bumping_one_slot_let_exactly_the_limit_through(conninfo):
@@ -126,9 +131,13 @@ def test_a_dropped_connection_is_reopened_once(conninfo):
 
 def test_the_store_follows_djangos_database(scratch_database, tmp_path):
     url = scratch_database("throttle_choice")
-    assert isinstance(counts_store(database=dj_database_url.parse(url), path=tmp_path / "t"), PostgresThrottleCounts)
-    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": tmp_path / "default.sqlite3"}
-    assert isinstance(counts_store(database=sqlite, path=tmp_path / "t.sqlite3"), ThrottleCounts)
+    store = counts_store(connection=_django_connection(dj_database_url.parse(url)), path=tmp_path / "t")
+    assert isinstance(store, PostgresThrottleCounts)
+    # It connects with Django's parameters for that database.
+    assert store.bump_if("a:1", read=["a:1"], allowed=lambda counts: True, expires=time.time() + 60)
+    assert PostgresThrottleCounts(url).counts(["a:1"]) == [1]
+    sqlite = _django_connection({"ENGINE": "django.db.backends.sqlite3", "NAME": tmp_path / "default.sqlite3"})
+    assert isinstance(counts_store(connection=sqlite, path=tmp_path / "t.sqlite3"), ThrottleCounts)
 
 
 def test_two_processes_of_the_project_on_one_postgresql_share_one_rate(scratch_database, tmp_path):
