@@ -14,14 +14,17 @@ def experience_store_url_check(app_configs, **kwargs) -> list[checks.CheckMessag
     """``EXPERIENCE_STORE_URL`` is empty or PostgreSQL: a typo must stop ``migrate`` and the server's start,
     not the first answer."""
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
-    from rl.experiences.postgres import is_postgres_url
+    from rl.experiences.postgres import check_store_url
 
-    url = settings.EXPERIENCE_STORE_URL
-    if url and not is_postgres_url(url):
+    try:
+        if settings.EXPERIENCE_STORE_URL:
+            check_store_url(settings.EXPERIENCE_STORE_URL)
+    except ImproperlyConfigured as error:
         return [
             checks.Error(
-                f"EXPERIENCE_STORE_URL must be a postgresql:// URL or empty, got {url[:40]!r}",
+                str(error),
                 hint="Leave it empty for the experience journal on one host (docs/deployment.md).",
                 id="rl.E001",
             )
