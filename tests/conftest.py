@@ -22,7 +22,7 @@ from industrial.timeseries.access import TimeSeriesDataAccess, get_timeseries_ac
 from layer2.services import get_orchestrator
 from layer2.understanding.intent import PlantVocabulary
 from rl.experiences.buffer import get_experience_buffer
-from rl.tier2.jobs import process_alive
+from rl.tier2.run_status import process_alive
 
 # Unique per run, so two test runs on one server (two sessions, CI beside a developer) never collide.
 TEST_DATABASE = f"plant_test_{os.getpid()}"

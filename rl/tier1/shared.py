@@ -74,7 +74,7 @@ class SharedCoordination:
             )
 
     def leader(self) -> dict:
-        """Who took the lead last (it may have died since: ``rl-status`` shows the lock's holder too)."""
+        """Who took the lead last (it may have died since; the next leader writes itself here on taking the lock)."""
         with self._conn() as conn:
             row = conn.execute("SELECT host, pid, extract(epoch FROM since) FROM cc_tier1_leader").fetchone()
         return {"host": row[0], "pid": row[1], "since": float(row[2])} if row else {}

@@ -37,18 +37,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from rl.experiences.postgres import check_store_url
-from rl.tier2.run_status import ACTIVE_STATES, TrainingStatus, process_alive, training_lock
+from rl.tier2.run_status import ACTIVE_STATES, TrainingStatus
 from rl.tier2.shared import SharedTrainingStatus
-
-__all__ = [
-    "ACTIVE_STATES",
-    "TrainingRefused",
-    "TrainingStatus",
-    "approve",
-    "get_training_status",
-    "process_alive",
-    "training_lock",
-]
 
 
 class TrainingRefused(Exception):

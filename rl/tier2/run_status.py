@@ -53,7 +53,8 @@ class TrainingStatus:
         return state
 
     def run_lock(self) -> RunLock:
-        return FileRunLock(training_lock(self.root))
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileRunLock(FileLock(str(self.root / "training.lock")))
 
     def approval(self) -> AbstractContextManager:
         """Held while an approval checks that no run exists and starts one."""
@@ -101,11 +102,6 @@ class FileRunLock:
 
     def release(self) -> None:
         self._lock.release()
-
-
-def training_lock(root: Path) -> FileLock:
-    Path(root).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(root) / "training.lock"))
 
 
 def process_alive(pid: int | None) -> bool:

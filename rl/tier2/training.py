@@ -29,9 +29,10 @@ from layer2.planning.llm_planner import load_planner
 from rl.experiences.buffer import get_experience_buffer
 from rl.tier2.adapters import AdapterRecord, Registry, get_registry
 from rl.tier2.dpo import Tier2Config, beats, evaluate, train_adapter
-from rl.tier2.jobs import TrainingStatus, get_training_status
+from rl.tier2.jobs import get_training_status
 from rl.tier2.plan_quality import PlanScorer, held_out_questions, offline_judge_scorer
 from rl.tier2.preference_data import PreferenceData, data_from_buffer, data_from_widget_ratings
+from rl.tier2.run_status import TrainingStatus
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from rl.experiences.buffer import get_experience_buffer
 from rl.tier1.scorer import Tier1Config, Tier1Learner
 from rl.tier1.service import Tier1Service, install
 from rl.tier2.adapters import AdapterRecord, AdapterRegistry
-from rl.tier2.jobs import TrainingStatus
+from rl.tier2.run_status import TrainingStatus
 
 ORCHESTRATE, FEEDBACK = "/api/layer2/orchestrate/", "/api/layer2/feedback/"
 HISTORY, STATUS = "/api/layer2/learning-history/", "/api/layer2/rl-status/"
