@@ -45,7 +45,7 @@ import logging
 import os
 import threading
 from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -57,8 +57,7 @@ from rl.experiences.folding import (
     BufferStats,
     ExperienceNotFound,
     SignalsStats,
-    merge_feedback,
-    merge_signals,
+    fold,
 )
 from rl.experiences.records import Experience, Feedback, ImplicitSignals
 
@@ -69,8 +68,6 @@ __all__ = [
     "ExperienceNotFound",
     "SignalsStats",
     "get_experience_buffer",
-    "merge_feedback",
-    "merge_signals",
 ]
 
 logger = logging.getLogger(__name__)
@@ -453,16 +450,15 @@ class ExperienceBuffer:
         """The experience: its add record with every later feedback and its newest signals folded in (from disk)."""
         fd = (reader or self._reader).fileno()
         experience = Experience.from_dict(json.loads(_read_line(fd, entry.add_offset))["experience"])
-        feedback = experience.feedback
-        for offset in entry.feedback_offsets:
-            feedback = merge_feedback(feedback, Feedback.from_dict(json.loads(_read_line(fd, offset))["feedback"]))
-        signals = experience.signals
+        report = None
         if entry.signals_offset is not None:
             report = ImplicitSignals.from_dict(json.loads(_read_line(fd, entry.signals_offset))["signals"])
-            signals = merge_signals(signals, report)
-        if entry.rephrased:
-            signals = merge_signals(signals, ImplicitSignals(rephrased=True))
-        return replace(experience, feedback=feedback, signals=signals)
+        return fold(
+            experience,
+            feedback=(Feedback.from_dict(json.loads(_read_line(fd, o))["feedback"]) for o in entry.feedback_offsets),
+            report=report,
+            rephrased=entry.rephrased,
+        )
 
 
 def _read_line(fd: int, offset: int) -> bytes:

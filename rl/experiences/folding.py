@@ -7,9 +7,10 @@ The journal (``rl/experiences/buffer.py``) folds its lines and the shared Postgr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from rl.experiences.records import Feedback, ImplicitSignals
+from rl.experiences.records import Experience, Feedback, ImplicitSignals
 
 OPERATOR = "operator"  # a feedback's source when a person gave it; judges are "judge:<name>"
 
@@ -68,3 +69,19 @@ def merge_signals(old: ImplicitSignals | None, new: ImplicitSignals) -> Implicit
         return new
     report = new if new.reported_at is not None else old
     return replace(report, rephrased=old.rephrased or new.rephrased)
+
+
+def fold(
+    experience: Experience, *, feedback: Iterable[Feedback], report: ImplicitSignals | None, rephrased: bool
+) -> Experience:
+    """``experience`` as added, with its later ``feedback`` folded in order, its newest console ``report``, and
+    ``rephrased`` once any record said so: how both stores read an experience."""
+    folded = experience.feedback
+    for later in feedback:
+        folded = merge_feedback(folded, later)
+    signals = experience.signals
+    if report is not None:
+        signals = merge_signals(signals, report)
+    if rephrased:
+        signals = merge_signals(signals, ImplicitSignals(rephrased=True))
+    return replace(experience, feedback=folded, signals=signals)

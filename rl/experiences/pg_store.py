@@ -26,12 +26,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 
 from psycopg.types.json import Jsonb
 
-from rl.experiences.folding import BufferStats, ExperienceNotFound, SignalsStats, merge_feedback, merge_signals
+from rl.experiences.folding import BufferStats, ExperienceNotFound, SignalsStats, fold
 from rl.experiences.postgres import ensure_schema, lock_key, pool
 from rl.experiences.records import Experience, Feedback, ImplicitSignals
 
@@ -362,15 +361,10 @@ class PostgresExperienceStore:
 
 
 def _fold(_seq: int, record: dict, feedback_rows: list[dict], report: dict | None, rephrased: bool) -> Experience:
-    """The experience with its feedback folded in order, its newest report, and ``rephrased`` once set: the same
-    fold the journal makes of its lines (``rl/experiences/buffer._load``)."""
-    experience = Experience.from_dict(record)
-    feedback = experience.feedback
-    for row in feedback_rows:
-        feedback = merge_feedback(feedback, Feedback.from_dict(row))
-    signals = experience.signals
-    if report is not None:
-        signals = merge_signals(signals, ImplicitSignals.from_dict(report))
-    if rephrased:
-        signals = merge_signals(signals, ImplicitSignals(rephrased=True))
-    return replace(experience, feedback=feedback, signals=signals)
+    """One row of ``_FOLDED`` as the experience, folded as the journal folds its lines."""
+    return fold(
+        Experience.from_dict(record),
+        feedback=(Feedback.from_dict(row) for row in feedback_rows),
+        report=ImplicitSignals.from_dict(report) if report is not None else None,
+        rephrased=rephrased,
+    )
