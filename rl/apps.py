@@ -11,16 +11,14 @@ class RlConfig(AppConfig):
 
 
 def experience_store_url_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """``EXPERIENCE_STORE_URL`` is empty or PostgreSQL: a typo must stop ``migrate`` and the server's start,
-    not the first answer."""
-    from django.conf import settings
+    """``EXPERIENCE_STORE_URL`` is empty or PostgreSQL: a typo stops ``migrate`` (run before every start)
+    instead of failing the first answer."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from rl.experiences.postgres import check_store_url
+    from rl.experiences.postgres import shared_store_url
 
     try:
-        if settings.EXPERIENCE_STORE_URL:
-            check_store_url(settings.EXPERIENCE_STORE_URL)
+        shared_store_url()
     except ImproperlyConfigured as error:
         return [
             checks.Error(

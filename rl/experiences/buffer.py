@@ -485,13 +485,13 @@ def get_experience_buffer() -> ExperienceBuffer:
     with ``EXPERIENCE_STORE_URL`` the PostgreSQL tables every host shares (``rl/experiences/pg_store.py``)."""
     from django.conf import settings
 
-    from rl.experiences.postgres import check_store_url
+    from rl.experiences.postgres import shared_store_url
 
-    url = settings.EXPERIENCE_STORE_URL
+    url = shared_store_url()
     if url:
         from rl.experiences.pg_store import PostgresExperienceStore
 
-        return PostgresExperienceStore(check_store_url(url), capacity=settings.EXPERIENCE_BUFFER_CAPACITY)
+        return PostgresExperienceStore(url, capacity=settings.EXPERIENCE_BUFFER_CAPACITY)
     return ExperienceBuffer(
         settings.EXPERIENCE_BUFFER_PATH, capacity=settings.EXPERIENCE_BUFFER_CAPACITY, fsync=settings.EXPERIENCE_FSYNC
     )

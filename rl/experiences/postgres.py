@@ -47,6 +47,15 @@ def check_store_url(url: str) -> str:
     return url
 
 
+def shared_store_url() -> str | None:
+    """``EXPERIENCE_STORE_URL`` when several hosts share a PostgreSQL (checked), None on one host: what each
+    store's factory (experiences, Tier 1's coordination, Tier 2's registry and run status) chooses by."""
+    from django.conf import settings
+
+    url = settings.EXPERIENCE_STORE_URL
+    return check_store_url(url) if url else None
+
+
 def pool(url: str, *, max_size: int = 4) -> ConnectionPool:
     """This process's pool for ``url`` (a forked child opens its own)."""
     key = (os.getpid(), url)

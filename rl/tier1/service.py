@@ -354,6 +354,7 @@ def start_service() -> Tier1Service | None:
     from django.conf import settings
 
     from rl.experiences.buffer import get_experience_buffer
+    from rl.experiences.postgres import shared_store_url
 
     global _service
     if not settings.ENABLE_CONTINUOUS_RL or _service is not None:
@@ -369,11 +370,11 @@ def start_service() -> Tier1Service | None:
     )
     learner = Tier1Learner(Tier1Config(per_process_exploration=True))  # each worker its own draws
     coordination = None  # one host: files under the state folder
-    if settings.EXPERIENCE_STORE_URL:
-        from rl.experiences.postgres import check_store_url
+    url = shared_store_url()
+    if url:
         from rl.tier1.shared import SharedCoordination
 
-        coordination = SharedCoordination(check_store_url(settings.EXPERIENCE_STORE_URL), host=settings.CC_HOST_ID)
+        coordination = SharedCoordination(url, host=settings.CC_HOST_ID)
     _service = Tier1Service(
         learner,
         get_experience_buffer(),

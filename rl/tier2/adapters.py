@@ -28,7 +28,7 @@ from django.utils import timezone
 from filelock import FileLock
 
 from rl.experiences.atomic_file import atomic_file, fsync_dir
-from rl.experiences.postgres import check_store_url
+from rl.experiences.postgres import shared_store_url
 from rl.tier2.records import METADATA, VERSION, AdapterRecord, NothingToRollBack, UnknownAdapter, version_name
 from rl.tier2.shared import SharedAdapterRegistry
 
@@ -137,7 +137,7 @@ def get_registry() -> Registry:
     the tables every host shares (each host's copies of the adapters kept under its own planner folder)."""
     from django.conf import settings
 
-    url = settings.EXPERIENCE_STORE_URL
+    url = shared_store_url()
     if url:
-        return SharedAdapterRegistry(check_store_url(url), cache_dir=Path(settings.PLANNER_DIR))
+        return SharedAdapterRegistry(url, cache_dir=Path(settings.PLANNER_DIR))
     return AdapterRegistry(settings.PLANNER_DIR)

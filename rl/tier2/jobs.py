@@ -36,7 +36,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from rl.experiences.postgres import check_store_url
+from rl.experiences.postgres import shared_store_url
 from rl.tier2.run_status import ACTIVE_STATES, TrainingStatus
 from rl.tier2.shared import SharedTrainingStatus
 
@@ -55,9 +55,9 @@ class TrainingRefused(Exception):
 def get_training_status() -> TrainingStatus:
     """This deployment's run status and locks, chosen once here: the planner folder's files, or with
     ``EXPERIENCE_STORE_URL`` the table and advisory locks every host shares."""
-    url = settings.EXPERIENCE_STORE_URL
+    url = shared_store_url()
     if url:
-        return SharedTrainingStatus(check_store_url(url), host=settings.CC_HOST_ID)
+        return SharedTrainingStatus(url, host=settings.CC_HOST_ID)
     return TrainingStatus(Path(settings.PLANNER_DIR))
 
 
